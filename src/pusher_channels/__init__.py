@@ -1,0 +1,48 @@
+"""pusher-channels: an asyncio-first client for the Pusher Channels protocol (v7).
+
+Works with Pusher's hosted service and with self-hosted servers that speak the
+protocol (soketi, Laravel Reverb)::
+
+    from pusher_channels import PusherChannelsClient
+
+    async with PusherChannelsClient(api_key="KEY", cluster="eu",
+                                    on_event=print) as pusher:
+        await pusher.subscribe("my-channel")
+        ...
+
+For threaded code, :mod:`pusher_channels.sync` has the same API, blocking.
+"""
+
+from ._version import __version__
+from .channel import PusherChannel, PusherEvent, PusherMember
+from .client import PusherChannelsClient
+from .exceptions import (
+    AuthorizationError,
+    CallbackError,
+    ClientEventError,
+    PusherConfigError,
+    PusherConnectionError,
+    PusherError,
+    PusherProtocolError,
+    PusherTimeoutError,
+    SubscriptionError,
+)
+from .protocol.actions import ConnectionState
+
+__all__ = [
+    "AuthorizationError",
+    "CallbackError",
+    "ClientEventError",
+    "ConnectionState",
+    "PusherChannel",
+    "PusherChannelsClient",
+    "PusherConfigError",
+    "PusherConnectionError",
+    "PusherError",
+    "PusherEvent",
+    "PusherMember",
+    "PusherProtocolError",
+    "PusherTimeoutError",
+    "SubscriptionError",
+    "__version__",
+]

@@ -1,0 +1,423 @@
+"""The asyncio runtime: the one choke point between the protocol core and the world.
+
+Everything that happens (a frame, a closed socket, the timer, a user call, an
+authorization answer) is fed to the core here, then :meth:`Runtime._perform` carries
+out the core's outputs in order (socket I/O, authorization tasks, callbacks) and
+re-arms the single timer. The core never sees asyncio, and nothing else touches
+the core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from ._dispatch import Dispatcher
+from ._transport import WebSocket, open_websocket
+from .channel import PusherChannel
+from .exceptions import (
+    AuthorizationError,
+    CallbackError,
+    PusherConnectionError,
+    PusherError,
+)
+from .options import ClientOptions
+from .protocol.actions import (
+    AuthorizeChannel,
+    CloseSocket,
+    ConnectionState,
+    ErrorReported,
+    MemberAdded,
+    MemberRemoved,
+    OpenSocket,
+    Output,
+    SendMessage,
+    StateChanged,
+    SubscriptionCountChanged,
+    SubscriptionFailed,
+    SubscriptionSucceeded,
+)
+from .protocol.connection import Connection
+from .protocol.messages import PusherEvent
+
+__all__ = ["Authorizer", "Runtime"]
+
+logger = logging.getLogger("pusher_channels")
+frame_logger = logging.getLogger("pusher_channels.frames")
+
+Authorizer = Callable[[str, str], Awaitable[dict[str, Any]]]
+"""``(channel_name, socket_id) -> {"auth", "channel_data"?, "shared_secret"?: bytes}``."""
+
+AUTHORIZATION_TIMEOUT = 30.0
+
+
+class Runtime:
+    """Drives one :class:`~pusher_channels.protocol.connection.Connection` on asyncio."""
+
+    def __init__(
+        self,
+        options: ClientOptions,
+        channels: Mapping[str, PusherChannel],
+        authorizer: Authorizer | None = None,
+    ) -> None:
+        self.options = options
+        self.core = Connection(options.connection_settings())
+        self._channels = channels
+        self._authorizer = authorizer
+        callbacks = options.callbacks
+        self._on_event = callbacks.get("on_event")
+        self._on_error = callbacks.get("on_error")
+        self._on_state_change = callbacks.get("on_connection_state_change")
+        self._on_subscription_succeeded = callbacks.get("on_subscription_succeeded")
+        self._on_subscription_error = callbacks.get("on_subscription_error")
+        self._on_member_added = callbacks.get("on_member_added")
+        self._on_member_removed = callbacks.get("on_member_removed")
+        self._on_subscription_count = callbacks.get("on_subscription_count")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._socket: WebSocket | None = None
+        self._open_task: asyncio.Task[None] | None = None
+        self._auth_tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._state_waiters: list[tuple[ConnectionState, asyncio.Future[None]]] = []
+        self._log_frames = False
+
+    # ------------------------------------------------------------- user requests
+
+    @property
+    def state(self) -> ConnectionState:
+        """The connection state."""
+        return self.core.state
+
+    def bind_loop(self) -> None:
+        """Attach to the running loop (again, if the client sat idle between loops)."""
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return
+        if self._loop is not None and self.core.state is not ConnectionState.DISCONNECTED:
+            raise PusherError("this client is in use on another event loop")
+        self._loop = loop
+        self._dispatcher = Dispatcher(self._callback_failed)
+        self._timer = None
+        self._timer_at = None
+
+    async def connect(self) -> None:
+        """Connect, and return once connected; raise if refused or disconnected."""
+        self.bind_loop()
+        self.core.connect(self._now())
+        self._perform()
+        if self.core.state is ConnectionState.CONNECTED:
+            return
+        await self._wait_for_state(ConnectionState.CONNECTED)
+
+    async def disconnect(self) -> None:
+        """Close the connection and wait until it is closed and callbacks have run."""
+        self.bind_loop()
+        self.core.disconnect(self._now())
+        self._perform()
+        if self.core.state is not ConnectionState.DISCONNECTED:
+            await self._wait_for_state(ConnectionState.DISCONNECTED)
+        for task in list(self._auth_tasks):
+            task.cancel()
+        assert self._dispatcher is not None
+        await self._dispatcher.wait_idle()
+
+    def subscribe(self, channel_name: str) -> Any:
+        """Register a channel with the core (see ``Connection.subscribe``)."""
+        record = self.core.subscribe(channel_name)
+        if self._loop is not None:
+            self._perform()
+        return record
+
+    def unsubscribe(self, channel_name: str) -> None:
+        """Drop a channel from the core."""
+        self.core.unsubscribe(channel_name)
+        if self._loop is not None:
+            self._perform()
+
+    def send(self, payload: bytes) -> bool:
+        """Send a prepared message now; ``False`` when not connected."""
+        sent = self.core.send(payload)
+        self._perform()
+        return sent
+
+    async def _wait_for_state(self, wanted: ConnectionState) -> None:
+        assert self._loop is not None
+        future: asyncio.Future[None] = self._loop.create_future()
+        entry = (wanted, future)
+        self._state_waiters.append(entry)
+        try:
+            await future
+        finally:
+            if entry in self._state_waiters:
+                self._state_waiters.remove(entry)
+
+    # ----------------------------------------------------- the socket's reports
+
+    def socket_opened(self, socket: WebSocket) -> None:
+        """The WebSocket handshake finished."""
+        if socket is self._socket:
+            self._log_frames = frame_logger.isEnabledFor(logging.DEBUG)
+            self.core.socket_opened(self._now())
+            self._perform()
+
+    def text_received(self, socket: WebSocket, payload: bytes | memoryview) -> None:
+        """A text message arrived: the hot path."""
+        if socket is not self._socket:
+            return
+        if self._log_frames:
+            frame_logger.debug("received %s", bytes(payload)[:2000])
+        assert self._loop is not None
+        event = self.core.receive(payload, self._loop.time())
+        if event is not None:
+            self._deliver(event)
+        if self.core.outputs:
+            self._perform()
+
+    def binary_received(self, socket: WebSocket, size: int) -> None:
+        """A binary message arrived: not part of the Pusher protocol."""
+        if socket is self._socket:
+            self.core.outputs.append(
+                ErrorReported(PusherError(f"ignored a binary message of {size} bytes"))
+            )
+            self._perform()
+
+    def socket_closed(self, socket: WebSocket, code: int | None, reason: str) -> None:
+        """The socket is gone."""
+        if socket is not self._socket:
+            return
+        self._socket = None
+        logger.info("socket closed (code %s%s)", code, f": {reason}" if reason else "")
+        self.core.socket_closed(code, reason, self._now())
+        self._perform()
+
+    # ------------------------------------------------------------ the choke point
+
+    def _now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    def _perform(self) -> None:
+        outputs = self.core.outputs
+        while outputs:
+            batch = outputs.copy()
+            outputs.clear()
+            for output in batch:
+                self._carry_out(output)
+        self._rearm_timer()
+
+    def _carry_out(self, output: Output) -> None:
+        if type(output) is PusherEvent:
+            self._deliver(output)
+        elif type(output) is SendMessage:
+            if self._log_frames:
+                frame_logger.debug("sent %s", output.payload[:2000])
+            if self._socket is not None:
+                self._socket.send(output.payload)
+        elif type(output) is StateChanged:
+            self._state_changed(output)
+        elif type(output) is OpenSocket:
+            self._open_socket(output.url)
+        elif type(output) is CloseSocket:
+            self._close_socket(output)
+        elif type(output) is AuthorizeChannel:
+            self._authorize(output)
+        else:
+            self._notify(output)
+
+    def _deliver(self, event: PusherEvent) -> None:
+        dispatcher = self._dispatcher
+        assert dispatcher is not None
+        if self._on_event is not None:
+            dispatcher.call(self._on_event, event)
+        channel = self._channels.get(event.channel_name)
+        if channel is not None and channel.callbacks.on_event is not None:
+            dispatcher.call(channel.callbacks.on_event, event)
+
+    def _call(self, callback: Callable[..., Any] | None, *args: Any) -> None:
+        if callback is not None:
+            assert self._dispatcher is not None
+            self._dispatcher.call(callback, *args)
+
+    def _state_changed(self, change: StateChanged) -> None:
+        logger.info("connection state %s -> %s", change.previous, change.current)
+        for wanted, future in list(self._state_waiters):
+            if future.done():
+                continue
+            if change.current is wanted:
+                future.set_result(None)
+            elif change.current is ConnectionState.DISCONNECTED:
+                future.set_exception(
+                    self.core.fatal_error
+                    or PusherConnectionError(
+                        "disconnect() was called before the connection was made"
+                    )
+                )
+        self._call(self._on_state_change, change.current, change.previous)
+
+    def _notify(self, output: Output) -> None:
+        if isinstance(output, ErrorReported):
+            error = output.error
+            logger.warning("error: %s (code %s)", error.message, error.code)
+            self._call(self._on_error, error.message, error.code, error)
+            return
+        args: tuple[Any, ...]
+        if isinstance(output, SubscriptionSucceeded):
+            name, args = output.channel_name, (output.data,)
+            global_callback = self._on_subscription_succeeded
+            attribute = "on_subscription_succeeded"
+        elif isinstance(output, SubscriptionFailed):
+            error = output.error
+            name, args = error.channel_name, (error.message, error)
+            logger.warning("subscription to %r failed: %s", name, error.message)
+            self._call(self._on_subscription_error, error.message, error)
+            self._call_channel(name, "on_subscription_error", args)
+            return
+        elif isinstance(output, MemberAdded):
+            name, args = output.channel_name, (output.member,)
+            global_callback = self._on_member_added
+            attribute = "on_member_added"
+        elif isinstance(output, MemberRemoved):
+            name, args = output.channel_name, (output.member,)
+            global_callback = self._on_member_removed
+            attribute = "on_member_removed"
+        elif isinstance(output, SubscriptionCountChanged):
+            name, args = output.channel_name, (output.count,)
+            global_callback = self._on_subscription_count
+            attribute = "on_subscription_count"
+        else:  # pragma: no cover - every output type is handled above
+            raise AssertionError(f"unhandled output {output!r}")
+        self._call(global_callback, name, *args)
+        self._call_channel(name, attribute, args)
+
+    def _call_channel(self, name: str, attribute: str, args: tuple[Any, ...]) -> None:
+        channel = self._channels.get(name)
+        if channel is not None:
+            self._call(getattr(channel.callbacks, attribute), *args)
+
+    def _callback_failed(self, callback: Callable[..., Any], error: CallbackError) -> None:
+        if callback is not self._on_error:
+            self._call(self._on_error, error.message, None, error)
+
+    # ------------------------------------------------------------------ sockets
+
+    def _open_socket(self, url: str) -> None:
+        assert self._loop is not None
+        self._socket = None
+        self._open_task = self._loop.create_task(self._open(url), name="pusher_channels open")
+
+    async def _open(self, url: str) -> None:
+        task = asyncio.current_task()
+
+        def make_socket() -> WebSocket:
+            socket = WebSocket(self)
+            self._socket = socket
+            return socket
+
+        try:
+            await open_websocket(
+                make_socket,
+                url,
+                ssl_context=self.options.ssl_context,
+                proxy=self.options.proxy_url,
+                handshake_timeout=self.core.settings.handshake_timeout,
+            )
+        except asyncio.CancelledError:
+            return
+        except Exception as exc:
+            if self._open_task is task:
+                self._open_task = None
+                self._socket = None
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                logger.info("connection attempt failed: %s", reason)
+                self.core.socket_closed(None, reason, self._now())
+                self._perform()
+            return
+        if self._open_task is task:
+            self._open_task = None
+
+    def _close_socket(self, close: CloseSocket) -> None:
+        task, socket = self._open_task, self._socket
+        if task is not None:
+            self._open_task = None
+            task.cancel()
+        if close.abort or task is not None:
+            self._socket = None
+            if socket is not None:
+                socket.abort()
+            if not close.abort:
+                self.core.socket_closed(None, "closed while opening", self._now())
+        elif socket is not None:
+            socket.close(close.code, close.reason)
+
+    # ------------------------------------------------------------ authorization
+
+    def _authorize(self, request: AuthorizeChannel) -> None:
+        if self._authorizer is None:
+            self.core.channel_authorization_failed(
+                request.channel_name,
+                request.socket_id,
+                AuthorizationError(
+                    f"channel {request.channel_name!r} needs authorization: "
+                    "give auth_endpoint=, on_authorizer= or secret=",
+                    request.channel_name,
+                ),
+            )
+            return
+        assert self._loop is not None
+        task = self._loop.create_task(self._run_authorizer(self._authorizer, request))
+        self._auth_tasks.add(task)
+        task.add_done_callback(self._auth_tasks.discard)
+
+    async def _run_authorizer(self, authorizer: Authorizer, request: AuthorizeChannel) -> None:
+        name, socket_id = request.channel_name, request.socket_id
+        try:
+            async with asyncio.timeout(AUTHORIZATION_TIMEOUT):
+                auth = await authorizer(name, socket_id)
+        except AuthorizationError as exc:
+            self.core.channel_authorization_failed(name, socket_id, exc)
+        except TimeoutError:
+            self.core.channel_authorization_failed(
+                name,
+                socket_id,
+                AuthorizationError(
+                    f"authorization of {name!r} timed out after {AUTHORIZATION_TIMEOUT:g} s", name
+                ),
+            )
+        except Exception as exc:
+            error = AuthorizationError(
+                f"authorization of {name!r} failed: {type(exc).__name__}: {exc}", name
+            )
+            error.__cause__ = exc
+            self.core.channel_authorization_failed(name, socket_id, error)
+        else:
+            self.core.channel_authorized(name, socket_id, auth)
+        self._perform()
+
+    # ------------------------------------------------------------------- timer
+
+    def _rearm_timer(self) -> None:
+        deadline = self.core.next_deadline()
+        if deadline is None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+                self._timer_at = None
+            return
+        if self._timer is not None and self._timer_at is not None and self._timer_at <= deadline:
+            return  # fires early at worst; the core then asks for the later deadline
+        if self._timer is not None:
+            self._timer.cancel()
+        assert self._loop is not None
+        self._timer_at = deadline
+        self._timer = self._loop.call_at(deadline, self._timer_fired)
+
+    def _timer_fired(self) -> None:
+        now = max(self._now(), self._timer_at or 0.0)
+        self._timer = None
+        self._timer_at = None
+        self.core.handle_timer(now)
+        self._perform()

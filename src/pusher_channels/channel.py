@@ -1,0 +1,116 @@
+"""The public channel type, and the event and member types delivered with it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .protocol.channels import ChannelKind, ChannelRecord, ChannelStatus
+from .protocol.messages import PusherEvent, PusherMember
+
+if TYPE_CHECKING:
+    from .client import PusherChannelsClient
+
+__all__ = ["ChannelCallbacks", "PusherChannel", "PusherEvent", "PusherMember"]
+
+Callback = Callable[..., Any]
+
+
+@dataclass(slots=True)
+class ChannelCallbacks:
+    """The per-channel callbacks given to ``subscribe()``; each may be ``None``."""
+
+    on_subscription_succeeded: Callback | None = None
+    on_subscription_error: Callback | None = None
+    on_member_added: Callback | None = None
+    on_member_removed: Callback | None = None
+    on_event: Callback | None = None
+    on_subscription_count: Callback | None = None
+
+    def update(self, other: ChannelCallbacks) -> None:
+        """Take every callback that ``other`` sets."""
+        for name in self.__slots__:
+            value = getattr(other, name)
+            if value is not None:
+                setattr(self, name, value)
+
+
+class PusherChannel:
+    """A channel the client subscribes to, from ``subscribe()`` until ``unsubscribe()``.
+
+    The object stays the same across reconnections: the client subscribes it again
+    on every new connection, and its callbacks keep working.
+    """
+
+    __slots__ = ("_client", "_record", "callbacks")
+
+    def __init__(
+        self, client: PusherChannelsClient, record: ChannelRecord, callbacks: ChannelCallbacks
+    ) -> None:
+        self._client = client
+        self._record = record
+        self.callbacks = callbacks
+
+    @property
+    def channel_name(self) -> str:
+        """The channel's name."""
+        return self._record.name
+
+    @property
+    def kind(self) -> ChannelKind:
+        """Public, private, private-encrypted or presence, from the name's prefix."""
+        return self._record.kind
+
+    @property
+    def subscribed(self) -> bool:
+        """Whether the server has confirmed the subscription on the current connection."""
+        return self._record.status is ChannelStatus.SUBSCRIBED
+
+    @property
+    def members(self) -> dict[str, PusherMember]:
+        """Presence members by user id; empty until subscribed, and for other kinds."""
+        return self._record.members
+
+    @property
+    def me(self) -> PusherMember | None:
+        """This connection's own presence member, once subscribed."""
+        return self._record.me
+
+    @property
+    def subscription_count(self) -> int | None:
+        """Connections subscribed to the channel, as last reported by the server.
+
+        ``None`` until the server sends a count (Pusher does when "subscription
+        count" events are enabled for the app; soketi never does).
+        """
+        return self._record.subscription_count
+
+    async def trigger(
+        self, event: PusherEvent | None = None, *, event_name: str | None = None, data: Any = None
+    ) -> None:
+        """Send a client event on this channel.
+
+        Give either a :class:`PusherEvent` or ``event_name=`` and ``data=``.
+
+        Raises:
+            ClientEventError: as :meth:`PusherChannelsClient.trigger`.
+        """
+        from .exceptions import ClientEventError
+
+        if event is None:
+            if event_name is None:
+                raise ClientEventError("give a PusherEvent or event_name=")
+            event = PusherEvent(self.channel_name, event_name, data)
+        elif event.channel_name != self.channel_name:
+            raise ClientEventError(
+                f"event is for channel {event.channel_name!r}, not {self.channel_name!r}"
+            )
+        await self._client.trigger(event)
+
+    async def unsubscribe(self) -> None:
+        """Stop receiving this channel's events; it is not resubscribed."""
+        await self._client.unsubscribe(self.channel_name)
+
+    def __repr__(self) -> str:
+        return f"<PusherChannel {self.channel_name!r} {self._record.status.value}>"

@@ -1,0 +1,287 @@
+"""``PusherChannelsClient``: the asyncio client, with the Flutter client's API."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import types
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
+
+from ._runtime import Runtime
+from .channel import ChannelCallbacks, PusherChannel
+from .exceptions import ClientEventError, PusherConfigError, PusherTimeoutError
+from .options import ClientOptions, parse_options
+from .protocol.actions import ConnectionState
+from .protocol.channels import ChannelKind, ChannelStatus, validate_channel_name
+from .protocol.messages import PusherEvent, encode_message
+
+__all__ = ["PusherChannelsClient"]
+
+logger = logging.getLogger("pusher_channels")
+
+_CLIENT_EVENT_PREFIX = "client-"
+MAX_EVENT_NAME_LENGTH = 200
+
+
+class PusherChannelsClient:
+    """An asyncio client for one Pusher Channels connection.
+
+    Configure it with the keywords of :meth:`init` (or give them to the
+    constructor), subscribe to channels (before or after connecting), then
+    :meth:`connect`. The connection is kept up by itself: dropped sockets are
+    reopened with backoff and every channel is subscribed again, until
+    :meth:`disconnect`. ``async with PusherChannelsClient(...) as pusher:``
+    connects on entry and disconnects on exit.
+
+    The client belongs to the event loop it is first used on; use
+    :class:`pusher_channels.sync.PusherChannelsClient` from threads.
+    """
+
+    _default_instance: ClassVar[PusherChannelsClient | None] = None
+
+    def __init__(self, **options: Any) -> None:
+        """Make an independent client; keywords as for :meth:`init`, if any."""
+        self._options: ClientOptions | None = None
+        self._runtime: Runtime | None = None
+        self._channels: dict[str, PusherChannel] = {}
+        if options:
+            self._configure(options)
+
+    @classmethod
+    def get_instance(cls) -> Self:
+        """Return the process-wide default client (the Flutter client's singleton)."""
+        if cls._default_instance is None:
+            cls._default_instance = cls()
+        instance = cls._default_instance
+        assert isinstance(instance, cls)
+        return instance
+
+    async def init(self, **options: Any) -> None:
+        """(Re)configure the client with options and callbacks.
+
+        Options: ``api_key`` (required), ``cluster`` or ``host``, ``use_tls``,
+        ``ws_port``, ``wss_port``, ``path``, ``ssl_context``, ``activity_timeout``,
+        ``pong_timeout``, ``max_reconnection_attempts``,
+        ``max_reconnect_gap_in_seconds``, ``auth_endpoint``, ``auth_params``,
+        ``auth_transport``, ``secret``, ``enabled_transports``,
+        ``disabled_transports``, ``enable_stats``, ``ignore_null_origin``,
+        ``log_to_console``, ``proxy``; see :class:`~pusher_channels.options.ClientOptions`
+        for what each does.
+
+        Callbacks (plain functions or coroutines): ``on_connection_state_change``,
+        ``on_subscription_succeeded``, ``on_subscription_error``,
+        ``on_decryption_failure``, ``on_event``, ``on_member_added``,
+        ``on_member_removed``, ``on_authorizer``, ``on_error``,
+        ``on_subscription_count``.
+
+        Calling ``init`` again disconnects first and starts afresh: channels
+        subscribed under the previous configuration are forgotten.
+
+        Raises:
+            PusherConfigError: an unknown keyword or an invalid value.
+        """
+        parsed = parse_options(options)
+        if self._runtime is not None and self._runtime.state is not ConnectionState.DISCONNECTED:
+            await self._runtime.disconnect()
+        self._install(parsed)
+
+    def _configure(self, options: Mapping[str, Any]) -> None:
+        self._install(parse_options(options))
+
+    def _install(self, options: ClientOptions) -> None:
+        if options.log_to_console:
+            _enable_console_logging()
+        self._options = options
+        self._channels.clear()
+        self._runtime = Runtime(options, self._channels)
+
+    @property
+    def _live(self) -> Runtime:
+        if self._runtime is None:
+            raise PusherConfigError("call init(api_key=..., cluster=...) first")
+        return self._runtime
+
+    # ---------------------------------------------------------------- connection
+
+    async def connect(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        """Open the connection and return once it is ``CONNECTED``.
+
+        A server that cannot be reached is retried with backoff (see
+        ``max_reconnection_attempts``); ``timeout`` bounds the wait, in seconds.
+
+        Raises:
+            PusherConnectionError: the server refused the connection (close codes
+                4000-4099, e.g. 4001 for an unknown app key; ``code`` carries it),
+                the reconnection attempts ran out, or ``disconnect()`` was called.
+            PusherTimeoutError: ``timeout`` expired; the client then stops trying.
+        """
+        runtime = self._live
+        try:
+            async with _timeout(timeout):
+                await runtime.connect()
+        except TimeoutError as exc:
+            if isinstance(exc, PusherTimeoutError):
+                raise
+            await runtime.disconnect()
+            raise PusherTimeoutError(f"not connected within {timeout:g} s") from None
+
+    async def disconnect(self) -> None:
+        """Close the connection; nothing reconnects until :meth:`connect` is called.
+
+        Channels stay registered: a later ``connect()`` subscribes them again.
+        """
+        if self._runtime is not None:
+            await self._runtime.disconnect()
+
+    @property
+    def connection_state(self) -> ConnectionState:
+        """The current :class:`~pusher_channels.ConnectionState`."""
+        if self._runtime is None:
+            return ConnectionState.DISCONNECTED
+        return self._runtime.state
+
+    async def get_socket_id(self) -> str | None:
+        """The socket id of the live connection, or ``None`` while not connected."""
+        if self._runtime is None:
+            return None
+        return self._runtime.core.socket_id
+
+    # ------------------------------------------------------------------ channels
+
+    async def subscribe(
+        self,
+        channel_name: str,
+        *,
+        on_subscription_succeeded: Any = None,
+        on_subscription_error: Any = None,
+        on_member_added: Any = None,
+        on_member_removed: Any = None,
+        on_event: Any = None,
+        on_subscription_count: Any = None,
+    ) -> PusherChannel:
+        """Subscribe to a channel, now if connected, else as soon as connected.
+
+        The channel is subscribed again after every reconnection until
+        :meth:`unsubscribe`. Subscribing to a channel already subscribed returns
+        the same :class:`PusherChannel`, taking any callbacks given; if its last
+        attempt failed, it is tried again.
+
+        Per-channel callbacks drop the channel name of the global ones:
+        ``on_subscription_succeeded(data)``, ``on_subscription_error(message,
+        error)``, ``on_member_added(member)``, ``on_member_removed(member)``,
+        ``on_event(event)``, ``on_subscription_count(count)``.
+
+        Raises:
+            PusherConfigError: the channel name is invalid, or ``init()`` was not
+                called.
+        """
+        runtime = self._live
+        validate_channel_name(channel_name)
+        callbacks = ChannelCallbacks(
+            on_subscription_succeeded=on_subscription_succeeded,
+            on_subscription_error=on_subscription_error,
+            on_member_added=on_member_added,
+            on_member_removed=on_member_removed,
+            on_event=on_event,
+            on_subscription_count=on_subscription_count,
+        )
+        for name in ChannelCallbacks.__slots__:
+            value = getattr(callbacks, name)
+            if value is not None and not callable(value):
+                raise PusherConfigError(f"{name} must be callable, got {value!r}")
+        channel = self._channels.get(channel_name)
+        if channel is None:
+            record = runtime.core.channels.add(channel_name)[0]
+            channel = PusherChannel(self, record, callbacks)
+            self._channels[channel_name] = channel
+        else:
+            channel.callbacks.update(callbacks)
+        runtime.subscribe(channel_name)
+        return channel
+
+    async def unsubscribe(self, channel_name: str) -> None:
+        """Stop receiving a channel at once; it is not subscribed again."""
+        if self._runtime is None:
+            return
+        self._channels.pop(channel_name, None)
+        self._runtime.unsubscribe(channel_name)
+
+    def get_channel(self, channel_name: str) -> PusherChannel | None:
+        """The channel object for ``channel_name``, if subscribed (or pending)."""
+        return self._channels.get(channel_name)
+
+    @property
+    def channels(self) -> Mapping[str, PusherChannel]:
+        """Every channel subscribed or pending, by name (a read-only view)."""
+        return types.MappingProxyType(self._channels)
+
+    # ------------------------------------------------------------- client events
+
+    async def trigger(self, event: PusherEvent) -> None:
+        """Send a client event (``client-*``) on a private or presence channel.
+
+        ``event.data`` may be a string, a dict or a list; it is sent as that JSON
+        value. The server does not echo the event back to this connection.
+
+        Raises:
+            ClientEventError: the name does not start with ``client-``, the channel
+                is public or encrypted, not subscribed (yet), or there is no
+                connection. Nothing is dropped silently.
+        """
+        name, channel_name = event.event_name, event.channel_name
+        if not isinstance(name, str) or not name.startswith(_CLIENT_EVENT_PREFIX):
+            raise ClientEventError(f"client event names must start with 'client-': {name!r}")
+        if len(name) > MAX_EVENT_NAME_LENGTH:
+            raise ClientEventError(f"event name is longer than {MAX_EVENT_NAME_LENGTH} characters")
+        channel = self._channels.get(channel_name)
+        if channel is None:
+            raise ClientEventError(f"not subscribed to {channel_name!r}")
+        if channel.kind is ChannelKind.PUBLIC:
+            raise ClientEventError(
+                f"client events need a private or presence channel, not {channel_name!r}"
+            )
+        if channel.kind is ChannelKind.PRIVATE_ENCRYPTED:
+            raise ClientEventError("client events are not supported on encrypted channels")
+        if channel._record.status is not ChannelStatus.SUBSCRIBED:
+            raise ClientEventError(f"channel {channel_name!r} is not subscribed yet")
+        try:
+            payload = encode_message(name, event.data, channel_name)
+        except TypeError as exc:
+            raise ClientEventError(str(exc)) from None
+        if not self._live.send(payload):
+            raise ClientEventError("not connected")
+
+    # -------------------------------------------------------------- async with
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.disconnect()
+
+    def __repr__(self) -> str:
+        return f"<PusherChannelsClient {self.connection_state} channels={len(self._channels)}>"
+
+
+def _timeout(seconds: float | None) -> Any:
+    import asyncio
+
+    return asyncio.timeout(seconds)
+
+
+_console_handler: logging.Handler | None = None
+
+
+def _enable_console_logging() -> None:
+    """Log everything of ``pusher_channels`` to stderr (``log_to_console=True``)."""
+    global _console_handler
+    if _console_handler is not None:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+    package_logger = logging.getLogger("pusher_channels")
+    package_logger.addHandler(handler)
+    package_logger.setLevel(logging.DEBUG)
+    _console_handler = handler

@@ -1,0 +1,101 @@
+"""The exceptions of pusher-channels: one tree, rooted at :class:`PusherError`.
+
+::
+
+    PusherError                      base of everything the library raises or reports
+    ├── PusherConfigError            an option or argument is invalid (also a ValueError)
+    ├── PusherConnectionError        the connection could not be made or was refused
+    │   └── PusherTimeoutError       connect(timeout=...) expired (also a TimeoutError)
+    ├── PusherProtocolError          the server sent a frame that is not valid Pusher protocol
+    ├── SubscriptionError            a channel could not be subscribed
+    │   └── AuthorizationError       the channel authorization (endpoint or callback) failed
+    ├── ClientEventError             a client event broke the rules and was not sent
+    └── CallbackError                a user callback raised; ``__cause__`` is its exception
+
+Exceptions raised to callers are :class:`PusherConfigError`,
+:class:`PusherConnectionError`, :class:`PusherTimeoutError` and
+:class:`ClientEventError`. The others are passed to the ``on_error`` and
+``on_subscription_error`` callbacks, as their ``error`` argument. No message of any
+of them carries a secret (app secret, authorization signature or shared secret).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthorizationError",
+    "CallbackError",
+    "ClientEventError",
+    "PusherConfigError",
+    "PusherConnectionError",
+    "PusherError",
+    "PusherProtocolError",
+    "PusherTimeoutError",
+    "SubscriptionError",
+]
+
+
+class PusherError(Exception):
+    """Base of every exception raised or reported by pusher-channels.
+
+    ``code`` is the Pusher protocol error or close code (e.g. 4001) when there is one.
+    """
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class PusherConfigError(PusherError, ValueError):
+    """An option or argument is invalid: raised at once, before anything is sent."""
+
+
+class PusherConnectionError(PusherError):
+    """The connection could not be made, or the server refused it.
+
+    ``code`` is the close code for a refusal (4000-4099, e.g. 4001 for an unknown
+    app key); ``None`` when the cause was not a Pusher close code.
+    """
+
+
+class PusherTimeoutError(PusherConnectionError, TimeoutError):
+    """``connect(timeout=...)`` expired before the connection was established."""
+
+
+class PusherProtocolError(PusherError):
+    """The server sent something that is not valid Pusher protocol.
+
+    Reported to ``on_error``; the connection stays up.
+    """
+
+
+class SubscriptionError(PusherError):
+    """A channel could not be subscribed.
+
+    ``channel_name`` names the channel; ``status`` is the HTTP status (authorization
+    endpoint) or the server's status, when known; ``code`` the server's error code.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        channel_name: str,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, code)
+        self.channel_name = channel_name
+        self.status = status
+
+
+class AuthorizationError(SubscriptionError):
+    """The channel authorization failed (endpoint error, timeout, bad response)."""
+
+
+class ClientEventError(PusherError):
+    """A client event was refused before sending: wrong name, channel or state."""
+
+
+class CallbackError(PusherError):
+    """A user callback raised. The original exception is ``__cause__``."""

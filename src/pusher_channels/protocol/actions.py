@@ -1,0 +1,165 @@
+"""What the protocol core asks of the runtime, and what it reports to the user.
+
+The core never performs I/O. After each input it leaves, in order, a list of these
+outputs: *actions* for the runtime to perform (open, send, close, authorize) and
+*notifications* for the dispatcher to hand to callbacks. Channel events themselves
+are :class:`~pusher_channels.protocol.messages.PusherEvent` objects.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from ..exceptions import PusherError, SubscriptionError
+from .messages import PusherEvent, PusherMember
+
+__all__ = [
+    "AuthorizeChannel",
+    "CloseSocket",
+    "ConnectionState",
+    "ErrorReported",
+    "MemberAdded",
+    "MemberRemoved",
+    "OpenSocket",
+    "Output",
+    "SendMessage",
+    "StateChanged",
+    "SubscriptionCountChanged",
+    "SubscriptionFailed",
+    "SubscriptionSucceeded",
+]
+
+
+class ConnectionState(enum.StrEnum):
+    """The connection's state, as the Flutter client names them.
+
+    Members compare equal to their names: ``ConnectionState.CONNECTED == "CONNECTED"``.
+    """
+
+    CONNECTING = "CONNECTING"
+    """A socket is being opened, or waits for the server's handshake."""
+    CONNECTED = "CONNECTED"
+    """The server confirmed the connection; a socket id is known."""
+    DISCONNECTING = "DISCONNECTING"
+    """``disconnect()`` was called; the socket is closing."""
+    DISCONNECTED = "DISCONNECTED"
+    """No connection, and none will be attempted until ``connect()``."""
+    RECONNECTING = "RECONNECTING"
+    """The connection was lost; a new attempt is scheduled."""
+
+
+# Actions: I/O the runtime performs.
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSocket:
+    """Open a WebSocket to ``url``, then report ``socket_opened`` or ``socket_closed``."""
+
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessage:
+    """Send ``payload`` (UTF-8 JSON) as one text frame."""
+
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSocket:
+    """Close the socket: politely with ``code``, or drop it at once when ``abort``.
+
+    After an abort the core has already moved on: the runtime reports nothing more
+    about that socket.
+    """
+
+    code: int = 1000
+    reason: str = ""
+    abort: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizeChannel:
+    """Fetch an authorization for ``channel_name`` on ``socket_id``.
+
+    Answer with ``channel_authorized`` or ``channel_authorization_failed``, passing
+    ``socket_id`` back so that an answer for an old connection is discarded.
+    """
+
+    channel_name: str
+    socket_id: str
+
+
+# Notifications: what the dispatcher hands to callbacks.
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    """The connection state changed from ``previous`` to ``current``."""
+
+    current: ConnectionState
+    previous: ConnectionState
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionSucceeded:
+    """The server confirmed the subscription; ``data`` is its decoded payload."""
+
+    channel_name: str
+    data: Any
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionFailed:
+    """Authorization or subscription failed for ``error.channel_name``."""
+
+    error: SubscriptionError
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReported:
+    """Something went wrong that the user should hear of (``on_error``)."""
+
+    error: PusherError
+
+
+@dataclass(frozen=True, slots=True)
+class MemberAdded:
+    """A member joined a presence channel."""
+
+    channel_name: str
+    member: PusherMember
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRemoved:
+    """A member left a presence channel."""
+
+    channel_name: str
+    member: PusherMember
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionCountChanged:
+    """The server reported how many connections are subscribed to a channel."""
+
+    channel_name: str
+    count: int
+
+
+Output = (
+    OpenSocket
+    | SendMessage
+    | CloseSocket
+    | AuthorizeChannel
+    | StateChanged
+    | SubscriptionSucceeded
+    | SubscriptionFailed
+    | ErrorReported
+    | MemberAdded
+    | MemberRemoved
+    | SubscriptionCountChanged
+    | PusherEvent
+)

@@ -1,0 +1,47 @@
+"""Reconnection delays: capped exponential backoff with jitter.
+
+The n-th consecutive failed attempt (n >= 1) waits
+``min(maximum, initial * 2 ** (n - 1))`` seconds, scaled by a random factor in
+``[1 - jitter, 1]`` so that many clients dropped at once do not come back in step.
+The random value comes in as an argument: the core has no hidden randomness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .close import CloseAction
+
+__all__ = ["Backoff"]
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """The reconnection delay policy.
+
+    Attributes:
+        initial: the delay before the first retry, in seconds.
+        maximum: the cap on any delay (``max_reconnect_gap_in_seconds``).
+        jitter: the fraction of the delay that is random, in ``[0, 1]``.
+    """
+
+    initial: float = 0.5
+    maximum: float = 30.0
+    jitter: float = 0.5
+
+    def delay(self, attempt: int, action: CloseAction, random_value: float) -> float:
+        """Seconds to wait before reconnection attempt number ``attempt`` (1-based).
+
+        ``random_value`` is a number in ``[0, 1)``. ``RECONNECT_NOW`` waits 0 s on
+        the first attempt (then backs off, so a server that keeps asking for an
+        immediate reconnect cannot cause a busy loop); ``BACKOFF_AT_LEAST_1S``
+        never waits less than one second.
+        """
+        if action is CloseAction.RECONNECT_NOW and attempt <= 1:
+            return 0.0
+        exponent = max(0, min(attempt - 1, 30))
+        base = min(self.maximum, self.initial * (2.0**exponent))
+        delay = base * (1.0 - self.jitter * random_value)
+        if action is CloseAction.BACKOFF_AT_LEAST_1S:
+            delay = max(1.0, delay)
+        return delay

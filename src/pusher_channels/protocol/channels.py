@@ -1,0 +1,171 @@
+"""The channel registry: which channels the user wants, and where each one stands.
+
+A channel stays in the registry from ``subscribe()`` until ``unsubscribe()``; every
+(re)connection subscribes again each channel in it, so a channel is never lost to a
+reconnect and never resubscribed after the user let it go.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Final
+
+from ..exceptions import PusherConfigError
+from .messages import PusherMember
+
+__all__ = [
+    "MAX_CHANNEL_NAME_LENGTH",
+    "ChannelKind",
+    "ChannelRecord",
+    "ChannelRegistry",
+    "ChannelStatus",
+    "channel_kind",
+    "validate_channel_name",
+]
+
+MAX_CHANNEL_NAME_LENGTH: Final = 164
+"""The hosted service's limit (prefix included); soketi accepts up to 200."""
+
+_CHANNEL_NAME = re.compile(r"[-A-Za-z0-9_=@,.;]+")
+_SERVER_TO_USER_PREFIX: Final = "#server-to-user-"
+
+
+class ChannelKind(enum.Enum):
+    """The type of a channel, told by its name's prefix."""
+
+    PUBLIC = "public"
+    PRIVATE = "private"
+    PRIVATE_ENCRYPTED = "private-encrypted"
+    PRESENCE = "presence"
+
+    @property
+    def needs_authorization(self) -> bool:
+        """Whether subscribing needs a signature from an authorizer."""
+        return self is not ChannelKind.PUBLIC
+
+
+def channel_kind(name: str) -> ChannelKind:
+    """Tell a channel's kind from its name (cache channels count as their base kind)."""
+    if name.startswith(("private-encrypted-", "private-encrypted-cache-")):
+        return ChannelKind.PRIVATE_ENCRYPTED
+    if name.startswith("private-"):
+        return ChannelKind.PRIVATE
+    if name.startswith("presence-"):
+        return ChannelKind.PRESENCE
+    return ChannelKind.PUBLIC
+
+
+def validate_channel_name(name: object) -> str:
+    """Check a channel name before anything is sent, and return it.
+
+    Raises:
+        PusherConfigError: not a string, empty, longer than 164 characters, or with
+            characters outside ``A-Z a-z 0-9 _ - = @ , . ;`` (``#`` is reserved).
+    """
+    if not isinstance(name, str) or not name:
+        raise PusherConfigError(f"channel name must be a non-empty string, got {name!r}")
+    if len(name) > MAX_CHANNEL_NAME_LENGTH:
+        raise PusherConfigError(
+            f"channel name is {len(name)} characters long; the limit is "
+            f"{MAX_CHANNEL_NAME_LENGTH}: {name[:40]!r}..."
+        )
+    if name.startswith(_SERVER_TO_USER_PREFIX):
+        raise PusherConfigError(
+            "'#server-to-user-' channels are subscribed by signin(), not by subscribe()"
+        )
+    if _CHANNEL_NAME.fullmatch(name) is None:
+        raise PusherConfigError(
+            f"channel name {name!r} has characters outside A-Z a-z 0-9 _ - = @ , . ;"
+        )
+    return name
+
+
+class ChannelStatus(enum.Enum):
+    """Where one channel stands on the current connection."""
+
+    UNSUBSCRIBED = "unsubscribed"
+    """Not yet sent on this connection (or no connection)."""
+    AUTHORIZING = "authorizing"
+    """Waiting for the authorizer before the subscribe can be sent."""
+    SUBSCRIBING = "subscribing"
+    """``pusher:subscribe`` sent, waiting for the server's answer."""
+    SUBSCRIBED = "subscribed"
+    """The server confirmed the subscription."""
+    FAILED = "failed"
+    """Authorization or subscription failed; ``subscribe()`` again retries."""
+
+
+@dataclass(slots=True, eq=False)
+class ChannelRecord:
+    """The core's state for one channel."""
+
+    name: str
+    kind: ChannelKind
+    status: ChannelStatus = ChannelStatus.UNSUBSCRIBED
+    subscription_count: int | None = None
+    members: dict[str, PusherMember] = field(default_factory=dict)
+    my_user_id: str | None = None
+    shared_secret: bytes | None = None
+    auth_attempt: int = 0
+    """Counts authorization requests, so that a stale answer can be told apart."""
+
+    @property
+    def me(self) -> PusherMember | None:
+        """This connection's own presence member, once subscribed."""
+        if self.my_user_id is None:
+            return None
+        return self.members.get(self.my_user_id)
+
+    def reset(self) -> None:
+        """Forget what belonged to the previous connection."""
+        self.status = ChannelStatus.UNSUBSCRIBED
+        self.members.clear()
+        self.my_user_id = None
+        self.shared_secret = None
+
+
+class ChannelRegistry:
+    """The channels the user wants, by name, in subscription order."""
+
+    __slots__ = ("_records",)
+
+    def __init__(self) -> None:
+        self._records: dict[str, ChannelRecord] = {}
+
+    def add(self, name: str) -> tuple[ChannelRecord, bool]:
+        """Return the record for ``name``, and whether it was created now."""
+        record = self._records.get(name)
+        if record is not None:
+            return record, False
+        record = ChannelRecord(name, channel_kind(name))
+        self._records[name] = record
+        return record, True
+
+    def remove(self, name: str) -> ChannelRecord | None:
+        """Drop ``name``; return its record if it was there."""
+        return self._records.pop(name, None)
+
+    def get(self, name: str) -> ChannelRecord | None:
+        """The record for ``name``, if the user wants that channel."""
+        return self._records.get(name)
+
+    def reset_all(self) -> None:
+        """Mark every channel unsubscribed: the connection is gone."""
+        for record in self._records.values():
+            record.reset()
+
+    def clear(self) -> None:
+        """Forget every channel."""
+        self._records.clear()
+
+    def __iter__(self) -> Iterator[ChannelRecord]:
+        return iter(list(self._records.values()))
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._records

@@ -1,0 +1,542 @@
+"""The connection state machine: the whole Pusher protocol, with no I/O and no clock.
+
+Feed it what happened (``connect``, ``socket_opened``, ``receive``, ``socket_closed``,
+``handle_timer``, ...), each with ``now`` in seconds from any monotonic clock. It
+leaves what to do in :attr:`Connection.outputs` (see :mod:`.actions`) and tells when
+it next needs ``handle_timer`` through :meth:`Connection.next_deadline`.
+
+States (the Flutter client's names)::
+
+    DISCONNECTED --connect--> CONNECTING --connection_established--> CONNECTED
+         ^                        |  ^                                   |
+         |                 failed |  | backoff delay                     | lost
+         |                        v  |                                   |
+         +--(refused / gave up)-- RECONNECTING <-------------------------+
+    any --disconnect--> DISCONNECTING --socket closed--> DISCONNECTED
+
+Heartbeat: after ``activity_timeout`` seconds without any message the core sends
+``pusher:ping``; if nothing arrives within ``pong_timeout`` the socket is dropped
+and a new one opened. The effective activity timeout is the smaller of the option
+and the server's ``activity_timeout`` (protocol 7).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ..exceptions import (
+    AuthorizationError,
+    PusherConnectionError,
+    PusherError,
+    PusherProtocolError,
+    SubscriptionError,
+)
+from .actions import (
+    AuthorizeChannel,
+    CloseSocket,
+    ConnectionState,
+    ErrorReported,
+    MemberAdded,
+    MemberRemoved,
+    OpenSocket,
+    Output,
+    SendMessage,
+    StateChanged,
+    SubscriptionCountChanged,
+    SubscriptionFailed,
+    SubscriptionSucceeded,
+)
+from .backoff import Backoff
+from .channels import ChannelKind, ChannelRecord, ChannelRegistry, ChannelStatus
+from .close import CloseAction, close_action, describe_close
+from .messages import (
+    PusherEvent,
+    decode_data,
+    decode_frame,
+    encode_message,
+    public_event_name,
+)
+from .presence import (
+    MAX_PRESENCE_MEMBERS,
+    member_from_payload,
+    members_from_subscription,
+    user_id_from_channel_data,
+)
+
+__all__ = ["Connection", "ConnectionSettings"]
+
+_SYSTEM_PREFIXES: Final = ("pusher:", "pusher_internal:")
+_PING: Final = encode_message("pusher:ping", {})
+_PONG: Final = encode_message("pusher:pong", {})
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """What the state machine needs to know, all times in seconds.
+
+    Attributes:
+        url: the WebSocket URL to open.
+        activity_timeout: silence after which the client pings (the option; the
+            server's value lowers it).
+        pong_timeout: how long to wait for an answer to a ping.
+        backoff: the reconnection delay policy.
+        max_reconnection_attempts: consecutive failed attempts before giving up;
+            ``None`` retries forever.
+        handshake_timeout: how long a new socket may take to open and receive
+            ``pusher:connection_established``.
+        close_timeout: how long a polite close may take before the socket is dropped.
+    """
+
+    url: str
+    activity_timeout: float = 120.0
+    pong_timeout: float = 30.0
+    backoff: Backoff = field(default_factory=Backoff)
+    max_reconnection_attempts: int | None = None
+    handshake_timeout: float = 10.0
+    close_timeout: float = 2.0
+
+
+class Connection:
+    """The sans-I/O Pusher protocol core for one client.
+
+    Attributes:
+        outputs: actions and notifications left by the inputs, in order. The runtime
+            takes them out (and clears the list) after each input.
+        state: the current :class:`ConnectionState`.
+        socket_id: the server-assigned socket id while connected, else ``None``.
+        channels: the channel registry.
+        fatal_error: why the connection last stopped by itself (a refusal or giving
+            up), or ``None``.
+    """
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        random_value: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings
+        self._random_value = random_value
+        self.outputs: list[Output] = []
+        self.state = ConnectionState.DISCONNECTED
+        self.socket_id: str | None = None
+        self.channels = ChannelRegistry()
+        self.fatal_error: PusherConnectionError | None = None
+        self.activity_timeout = settings.activity_timeout
+        self._socket_exists = False
+        self._attempts = 0
+        self._deadline: float | None = None
+        self._last_activity = 0.0
+        self._ping_sent_at: float | None = None
+        self._connect_after_close = False
+
+    # ----------------------------------------------------------------- user inputs
+
+    def connect(self, now: float) -> None:
+        """Start connecting, unless a connection exists or is under way."""
+        if self.state is ConnectionState.DISCONNECTING:
+            self._connect_after_close = True
+        elif self.state is ConnectionState.DISCONNECTED:
+            self.fatal_error = None
+            self._attempts = 0
+            self._open_socket(now)
+
+    def disconnect(self, now: float) -> None:
+        """Close the connection; nothing reconnects until :meth:`connect`."""
+        self._connect_after_close = False
+        if self.state in (ConnectionState.DISCONNECTED, ConnectionState.DISCONNECTING):
+            return
+        self._set_state(ConnectionState.DISCONNECTING)
+        if self._socket_exists:
+            self.outputs.append(CloseSocket(1000, "client disconnect"))
+            self._deadline = now + self.settings.close_timeout
+        else:
+            self._finish_disconnect()
+
+    def subscribe(self, channel_name: str) -> ChannelRecord:
+        """Register a channel; subscribe it now if connected, else on connection.
+
+        A channel that is already registered is left as it is, unless its last
+        attempt failed: then it is tried again.
+        """
+        record, _ = self.channels.add(channel_name)
+        if self.state is ConnectionState.CONNECTED and record.status in (
+            ChannelStatus.UNSUBSCRIBED,
+            ChannelStatus.FAILED,
+        ):
+            self._start_subscription(record)
+        return record
+
+    def unsubscribe(self, channel_name: str) -> None:
+        """Forget a channel: its events stop at once and it is not resubscribed."""
+        record = self.channels.remove(channel_name)
+        if record is None:
+            return
+        if self.state is ConnectionState.CONNECTED and record.status in (
+            ChannelStatus.SUBSCRIBING,
+            ChannelStatus.SUBSCRIBED,
+        ):
+            self.outputs.append(
+                SendMessage(encode_message("pusher:unsubscribe", {"channel": channel_name}))
+            )
+        record.reset()
+
+    def send(self, payload: bytes) -> bool:
+        """Send a prepared message if connected; return whether it was sent."""
+        if self.state is not ConnectionState.CONNECTED:
+            return False
+        self.outputs.append(SendMessage(payload))
+        return True
+
+    # --------------------------------------------------------------- socket inputs
+
+    def socket_opened(self, now: float) -> None:
+        """The WebSocket handshake finished; wait for ``connection_established``."""
+        self._last_activity = now
+
+    def socket_closed(self, code: int | None, reason: str, now: float) -> None:
+        """The socket is gone: closed with ``code``, or failed (``None``) to open."""
+        if not self._socket_exists:
+            return
+        self._socket_exists = False
+        if self.state is ConnectionState.DISCONNECTING:
+            self._finish_disconnect()
+            if self._connect_after_close:
+                self._connect_after_close = False
+                self.connect(now)
+        elif self.state in (ConnectionState.CONNECTING, ConnectionState.CONNECTED):
+            self._connection_lost(code, reason, close_action(code), now)
+
+    def receive(self, text: str | bytes | bytearray | memoryview, now: float) -> PusherEvent | None:
+        """Take one text frame from the server.
+
+        A plain channel event is returned, for delivery to callbacks (the hot path
+        adds nothing to :attr:`outputs`). Everything else leaves its outputs.
+        """
+        self._last_activity = now
+        self._ping_sent_at = None
+        try:
+            frame = decode_frame(text)
+        except PusherProtocolError as exc:
+            self._report(exc)
+            return None
+        event: str = frame["event"]
+        channel = frame.get("channel")
+        if channel is not None and type(channel) is not str:
+            self._report(PusherProtocolError(f"'channel' is not a string in {event!r}"))
+            return None
+        if channel is not None and not event.startswith(_SYSTEM_PREFIXES):
+            if self.state is not ConnectionState.CONNECTED:
+                return None
+            record = self.channels.get(channel)
+            if record is None:
+                return None
+            user_id = frame.get("user_id")
+            if user_id is not None and type(user_id) is not str:
+                user_id = str(user_id)
+            return PusherEvent(channel, event, frame.get("data"), user_id)
+        return self._receive_system(frame, event, channel, now)
+
+    # ------------------------------------------------------------------ the timer
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`handle_timer` must next be called, or ``None`` for never."""
+        if self.state is ConnectionState.CONNECTED:
+            if self._ping_sent_at is not None:
+                return self._ping_sent_at + self.settings.pong_timeout
+            return self._last_activity + self.activity_timeout
+        return self._deadline
+
+    def handle_timer(self, now: float) -> None:
+        """Act on whatever deadline has passed by ``now`` (early calls do nothing)."""
+        state = self.state
+        if state is ConnectionState.CONNECTED:
+            if self._ping_sent_at is not None:
+                if now >= self._ping_sent_at + self.settings.pong_timeout:
+                    self._drop_socket(
+                        f"no pong within {self.settings.pong_timeout:g} s of a ping",
+                        CloseAction.RECONNECT_NOW,
+                        now,
+                    )
+            elif now >= self._last_activity + self.activity_timeout:
+                self._ping_sent_at = now
+                self.outputs.append(SendMessage(_PING))
+            return
+        if self._deadline is None or now < self._deadline:
+            return
+        self._deadline = None
+        if state is ConnectionState.CONNECTING:
+            self._drop_socket(
+                f"no connection within {self.settings.handshake_timeout:g} s",
+                CloseAction.BACKOFF,
+                now,
+            )
+        elif state is ConnectionState.RECONNECTING:
+            self._open_socket(now)
+        elif state is ConnectionState.DISCONNECTING:
+            self.outputs.append(CloseSocket(abort=True))
+            self._socket_exists = False
+            self._finish_disconnect()
+            if self._connect_after_close:
+                self._connect_after_close = False
+                self.connect(now)
+
+    # ------------------------------------------------------------- authorization
+
+    def channel_authorized(self, channel_name: str, socket_id: str, auth: dict[str, Any]) -> None:
+        """The authorizer answered for ``channel_name`` on ``socket_id``.
+
+        ``auth`` holds ``auth`` and, as the channel needs, ``channel_data`` (presence)
+        and ``shared_secret`` (encrypted, base64 decoded to bytes by the caller).
+        An answer for another socket id, or for a channel no longer waiting, is
+        discarded: an authorization is only ever sent on the socket it was made for.
+        """
+        record = self._awaiting_authorization(channel_name, socket_id)
+        if record is None:
+            return
+        data: dict[str, Any] = {"channel": channel_name, "auth": auth["auth"]}
+        channel_data = auth.get("channel_data")
+        if record.kind is ChannelKind.PRESENCE:
+            if not isinstance(channel_data, str):
+                self._fail_authorization(
+                    record, "presence authorization has no 'channel_data' string"
+                )
+                return
+            try:
+                record.my_user_id = user_id_from_channel_data(channel_data)
+            except PusherProtocolError as exc:
+                self._fail_authorization(record, str(exc))
+                return
+        if channel_data is not None:
+            data["channel_data"] = channel_data
+        if record.kind is ChannelKind.PRIVATE_ENCRYPTED:
+            secret = auth.get("shared_secret")
+            if not isinstance(secret, bytes):
+                self._fail_authorization(record, "encrypted channel authorization has no secret")
+                return
+            record.shared_secret = secret
+        record.status = ChannelStatus.SUBSCRIBING
+        self.outputs.append(SendMessage(encode_message("pusher:subscribe", data)))
+
+    def channel_authorization_failed(
+        self, channel_name: str, socket_id: str, error: AuthorizationError
+    ) -> None:
+        """The authorizer failed for ``channel_name``: the channel is not subscribed."""
+        record = self._awaiting_authorization(channel_name, socket_id)
+        if record is None:
+            return
+        record.status = ChannelStatus.FAILED
+        self.outputs.append(SubscriptionFailed(error))
+
+    # ------------------------------------------------------------------ internals
+
+    def _set_state(self, new: ConnectionState) -> None:
+        previous = self.state
+        if new is not previous:
+            self.state = new
+            self.outputs.append(StateChanged(new, previous))
+
+    def _report(self, error: PusherError) -> None:
+        self.outputs.append(ErrorReported(error))
+
+    def _open_socket(self, now: float) -> None:
+        self._socket_exists = True
+        self._deadline = now + self.settings.handshake_timeout
+        self._ping_sent_at = None
+        self._set_state(ConnectionState.CONNECTING)
+        self.outputs.append(OpenSocket(self.settings.url))
+
+    def _drop_socket(self, reason: str, action: CloseAction, now: float) -> None:
+        self.outputs.append(CloseSocket(abort=True))
+        self._socket_exists = False
+        self._connection_lost(None, reason, action, now)
+
+    def _finish_disconnect(self) -> None:
+        self._deadline = None
+        self.socket_id = None
+        self.channels.reset_all()
+        self._set_state(ConnectionState.DISCONNECTED)
+
+    def _connection_lost(
+        self, code: int | None, reason: str, action: CloseAction, now: float
+    ) -> None:
+        self.socket_id = None
+        self._ping_sent_at = None
+        self.channels.reset_all()
+        description = describe_close(code, reason)
+        if action is CloseAction.STOP:
+            self._stop(PusherConnectionError(description, code))
+            return
+        if code not in (None, 1000, 1001):
+            self._report(PusherConnectionError(description, code))
+        self._attempts += 1
+        limit = self.settings.max_reconnection_attempts
+        if limit is not None and self._attempts > limit:
+            self._stop(
+                PusherConnectionError(
+                    f"gave up after {limit} reconnection attempts; last: {description}", code
+                )
+            )
+            return
+        delay = self.settings.backoff.delay(self._attempts, action, self._random_value())
+        self._deadline = now + delay
+        self._set_state(ConnectionState.RECONNECTING)
+
+    def _stop(self, error: PusherConnectionError) -> None:
+        self.fatal_error = error
+        self._report(error)
+        self._finish_disconnect()
+
+    def _receive_system(
+        self, frame: dict[str, Any], event: str, channel: str | None, now: float
+    ) -> PusherEvent | None:
+        if self.state is ConnectionState.CONNECTING:
+            if event == "pusher:connection_established":
+                self._established(frame.get("data"))
+            elif event == "pusher:error":
+                self._server_error(frame.get("data"))
+            return None
+        if self.state is not ConnectionState.CONNECTED:
+            return None
+        if event == "pusher:ping":
+            self.outputs.append(SendMessage(_PONG))
+        elif event == "pusher:pong":
+            pass
+        elif event == "pusher:error":
+            self._server_error(frame.get("data"))
+        elif event == "pusher:connection_established":
+            self._report(PusherProtocolError("second pusher:connection_established ignored"))
+        elif channel is not None:
+            return self._channel_system_event(frame, event, channel)
+        return None
+
+    def _established(self, raw: Any) -> None:
+        data = decode_data(raw)
+        socket_id = data.get("socket_id") if isinstance(data, dict) else None
+        if not isinstance(socket_id, str) or not socket_id:
+            self._report(PusherProtocolError("pusher:connection_established without a socket_id"))
+            return
+        server_timeout = data.get("activity_timeout")
+        timeout = self.settings.activity_timeout
+        if isinstance(server_timeout, int | float) and server_timeout > 0:
+            timeout = min(timeout, float(server_timeout))
+        self.activity_timeout = timeout
+        self.socket_id = socket_id
+        self._deadline = None
+        self._attempts = 0
+        self.fatal_error = None
+        self._set_state(ConnectionState.CONNECTED)
+        for record in self.channels:
+            self._start_subscription(record)
+
+    def _server_error(self, raw: Any) -> None:
+        data = decode_data(raw)
+        message = "pusher:error without a message"
+        code: int | None = None
+        if isinstance(data, dict):
+            if isinstance(data.get("message"), str):
+                message = data["message"]
+            raw_code = data.get("code")
+            if isinstance(raw_code, int) and not isinstance(raw_code, bool):
+                code = raw_code
+        elif isinstance(data, str) and data:
+            message = data
+        self._report(PusherError(message, code))
+
+    def _start_subscription(self, record: ChannelRecord) -> None:
+        if record.kind.needs_authorization:
+            assert self.socket_id is not None
+            record.status = ChannelStatus.AUTHORIZING
+            self.outputs.append(AuthorizeChannel(record.name, self.socket_id))
+        else:
+            record.status = ChannelStatus.SUBSCRIBING
+            self.outputs.append(
+                SendMessage(encode_message("pusher:subscribe", {"channel": record.name}))
+            )
+
+    def _awaiting_authorization(self, channel_name: str, socket_id: str) -> ChannelRecord | None:
+        if self.state is not ConnectionState.CONNECTED or socket_id != self.socket_id:
+            return None
+        record = self.channels.get(channel_name)
+        if record is None or record.status is not ChannelStatus.AUTHORIZING:
+            return None
+        return record
+
+    def _fail_authorization(self, record: ChannelRecord, message: str) -> None:
+        record.status = ChannelStatus.FAILED
+        self.outputs.append(SubscriptionFailed(AuthorizationError(message, record.name)))
+
+    def _channel_system_event(
+        self, frame: dict[str, Any], event: str, channel: str
+    ) -> PusherEvent | None:
+        record = self.channels.get(channel)
+        if record is None:
+            return None
+        data = frame.get("data")
+        try:
+            if event == "pusher_internal:subscription_succeeded":
+                self._subscription_succeeded(record, data)
+            elif event == "pusher:subscription_error":
+                self._subscription_error(record, data)
+            elif event == "pusher_internal:member_added":
+                self._member_added(record, data)
+            elif event == "pusher_internal:member_removed":
+                self._member_removed(record, data)
+            elif event == "pusher_internal:subscription_count":
+                self._subscription_count(record, data)
+            else:
+                return PusherEvent(channel, public_event_name(event), data, None)
+        except PusherProtocolError as exc:
+            self._report(PusherProtocolError(f"{event} on {channel!r}: {exc.message}"))
+        return None
+
+    def _subscription_succeeded(self, record: ChannelRecord, data: Any) -> None:
+        decoded = decode_data(data)
+        if record.kind is ChannelKind.PRESENCE:
+            record.members = members_from_subscription(decoded)
+        record.status = ChannelStatus.SUBSCRIBED
+        self.outputs.append(SubscriptionSucceeded(record.name, decoded))
+
+    def _subscription_error(self, record: ChannelRecord, data: Any) -> None:
+        decoded = decode_data(data)
+        message = "subscription refused by the server"
+        status: int | None = None
+        if isinstance(decoded, dict):
+            text = decoded.get("error") or decoded.get("message")
+            if isinstance(text, str):
+                message = text
+            raw_status = decoded.get("status")
+            if isinstance(raw_status, int) and not isinstance(raw_status, bool):
+                status = raw_status
+        elif isinstance(decoded, str) and decoded:
+            message = decoded
+        record.status = ChannelStatus.FAILED
+        self.outputs.append(
+            SubscriptionFailed(SubscriptionError(message, record.name, status=status))
+        )
+
+    def _member_added(self, record: ChannelRecord, data: Any) -> None:
+        if record.kind is not ChannelKind.PRESENCE:
+            return
+        member = member_from_payload(data)
+        if member.user_id not in record.members and len(record.members) >= MAX_PRESENCE_MEMBERS:
+            raise PusherProtocolError(f"more than {MAX_PRESENCE_MEMBERS} members")
+        record.members[member.user_id] = member
+        self.outputs.append(MemberAdded(record.name, member))
+
+    def _member_removed(self, record: ChannelRecord, data: Any) -> None:
+        if record.kind is not ChannelKind.PRESENCE:
+            return
+        member = record.members.pop(member_from_payload(data).user_id, None)
+        if member is not None:
+            self.outputs.append(MemberRemoved(record.name, member))
+
+    def _subscription_count(self, record: ChannelRecord, data: Any) -> None:
+        decoded = decode_data(data)
+        count = decoded.get("subscription_count") if isinstance(decoded, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise PusherProtocolError("payload has no 'subscription_count' integer")
+        record.subscription_count = count
+        self.outputs.append(SubscriptionCountChanged(record.name, count))
