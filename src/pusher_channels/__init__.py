@@ -13,6 +13,8 @@ protocol (soketi, Laravel Reverb)::
 For threaded code, :mod:`pusher_channels.sync` has the same API, blocking.
 """
 
+import logging as _logging
+
 from ._version import __version__
 from .channel import PusherChannel, PusherEvent, PusherMember
 from .client import PusherChannelsClient
@@ -28,6 +30,9 @@ from .exceptions import (
     SubscriptionError,
 )
 from .protocol.actions import ConnectionState
+
+# A library leaves logging to the application: no output unless it configures some.
+_logging.getLogger("pusher_channels").addHandler(_logging.NullHandler())
 
 __all__ = [
     "AuthorizationError",

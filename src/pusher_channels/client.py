@@ -104,7 +104,7 @@ class PusherChannelsClient:
 
     # ---------------------------------------------------------------- connection
 
-    async def connect(self, timeout: float | None = None) -> None:  # noqa: ASYNC109
+    async def connect(self, timeout: float | None = None) -> None:
         """Open the connection and return once it is ``CONNECTED``.
 
         A server that cannot be reached is retried with backoff (see

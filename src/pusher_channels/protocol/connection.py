@@ -131,6 +131,8 @@ class Connection:
         self._last_activity = 0.0
         self._ping_sent_at: float | None = None
         self._connect_after_close = False
+        self._announced_close: tuple[int, str] | None = None
+        """A close code and message the server sent as ``pusher:error`` before closing."""
 
     # ----------------------------------------------------------------- user inputs
 
@@ -343,6 +345,7 @@ class Connection:
 
     def _open_socket(self, now: float) -> None:
         self._socket_exists = True
+        self._announced_close = None
         self._deadline = now + self.settings.handshake_timeout
         self._ping_sent_at = None
         self._set_state(ConnectionState.CONNECTING)
@@ -365,11 +368,16 @@ class Connection:
         self.socket_id = None
         self._ping_sent_at = None
         self.channels.reset_all()
+        announced = self._announced_close
+        self._announced_close = None
+        already_reported = announced is not None and announced[0] == code
+        if already_reported and announced is not None and not reason:
+            reason = announced[1]
         description = describe_close(code, reason)
         if action is CloseAction.STOP:
-            self._stop(PusherConnectionError(description, code))
+            self._stop(PusherConnectionError(description, code), report=not already_reported)
             return
-        if code not in (None, 1000, 1001):
+        if code not in (None, 1000, 1001) and not already_reported:
             self._report(PusherConnectionError(description, code))
         self._attempts += 1
         limit = self.settings.max_reconnection_attempts
@@ -384,9 +392,10 @@ class Connection:
         self._deadline = now + delay
         self._set_state(ConnectionState.RECONNECTING)
 
-    def _stop(self, error: PusherConnectionError) -> None:
+    def _stop(self, error: PusherConnectionError, report: bool = True) -> None:
         self.fatal_error = error
-        self._report(error)
+        if report:
+            self._report(error)
         self._finish_disconnect()
 
     def _receive_system(
@@ -443,6 +452,9 @@ class Connection:
                 code = raw_code
         elif isinstance(data, str) and data:
             message = data
+        if code is not None and 4000 <= code <= 4299:
+            # Close codes: the server closes the socket with this code next.
+            self._announced_close = (code, message)
         self._report(PusherError(message, code))
 
     def _start_subscription(self, record: ChannelRecord) -> None:

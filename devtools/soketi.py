@@ -1,6 +1,6 @@
-"""A real soketi server for tests and the demo: started on 127.0.0.1, stopped by PID.
+"""A real soketi server for the tests and the demo: on 127.0.0.1, stopped by its PID.
 
-soketi is installed from npm by the project's set-up (``tests/servers``). If it or
+soketi is installed from npm by the project's set-up (``devtools/package.json``). If it or
 Node is missing, :func:`soketi_command` raises: the suite fails loudly, never skips.
 """
 
@@ -15,9 +15,9 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-SERVERS_DIR = Path(__file__).resolve().parent.parent / "servers"
+SERVERS_DIR = Path(__file__).resolve().parent
 SOKETI_SCRIPT = SERVERS_DIR / "node_modules" / "@soketi" / "soketi" / "bin" / "server.js"
 
 APP_ID = "12345"
@@ -44,8 +44,8 @@ def soketi_command() -> list[str]:
         raise MissingServerError("Node.js is not installed: soketi needs it (Node 20)")
     if not SOKETI_SCRIPT.exists():
         raise MissingServerError(
-            f"soketi is not installed at {SOKETI_SCRIPT}: run the README's test command, "
-            "which runs 'npm ci' in tests/servers"
+            f"soketi is not installed at {SOKETI_SCRIPT}: run the README's test or demo command, "
+            "which runs 'npm ci' in devtools/"
         )
     return [node, str(SOKETI_SCRIPT), "start"]
 
@@ -153,7 +153,7 @@ class SoketiServer:
         """The keywords that point a client at this server."""
         return {"api_key": self.key, "host": "127.0.0.1", "ws_port": self.port, "use_tls": False}
 
-    def server_sdk(self) -> object:
+    def server_sdk(self) -> Any:
         """The official ``pusher`` server SDK, pointed at this server."""
         import pusher
 

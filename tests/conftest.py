@@ -1,0 +1,31 @@
+"""Fixtures shared by the whole suite: real soketi servers and the official server SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from devtools.soketi import SoketiServer
+
+
+@pytest.fixture(scope="session")
+def soketi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoketiServer]:
+    """One soketi for the session, for tests that do not harm it."""
+    server = SoketiServer(log_path=tmp_path_factory.mktemp("soketi") / "soketi.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def own_soketi(tmp_path: Path) -> Iterator[SoketiServer]:
+    """A soketi of the test's own, to kill, pause or restart."""
+    server = SoketiServer(log_path=tmp_path / "soketi.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

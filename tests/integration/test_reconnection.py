@@ -1,0 +1,122 @@
+"""Keeping the connection up against a real soketi: restarts, freezes, disconnects."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+from devtools.soketi import SoketiServer
+
+from pusher_channels import ConnectionState, PusherChannelsClient
+from tests.support.recorder import Recorder, wait_until
+
+CONNECTED = ConnectionState.CONNECTED
+RECONNECTING = ConnectionState.RECONNECTING
+DISCONNECTED = ConnectionState.DISCONNECTED
+
+
+async def trigger(server: SoketiServer, channel: str, event: str, data: object) -> None:
+    """Trigger an event through the official server SDK."""
+    await asyncio.to_thread(server.server_sdk().trigger, channel, event, data)
+
+
+async def test_restart_reconnects_and_resubscribes_once(own_soketi: SoketiServer) -> None:
+    recorder = Recorder()
+    channels = ["feed-a", "feed-b", "feed-c"]
+    async with PusherChannelsClient(
+        **own_soketi.client_options(), **recorder.callbacks()
+    ) as client:
+        for name in channels:
+            await client.subscribe(name)
+        await wait_until(lambda: len(recorder.succeeded) == 3, what="first subscriptions")
+        first_socket = await client.get_socket_id()
+
+        own_soketi.kill()
+        killed_at = time.monotonic()
+        await wait_until(lambda: RECONNECTING in recorder.current_states, what="RECONNECTING")
+        await asyncio.to_thread(own_soketi.start)
+        await wait_until(lambda: len(recorder.succeeded) == 6, timeout=20, what="resubscribed")
+        back_after = time.monotonic() - killed_at
+
+        assert client.connection_state is CONNECTED
+        assert await client.get_socket_id() != first_socket
+        per_channel = Counter(name for name, _ in recorder.succeeded)
+        assert per_channel == dict.fromkeys(channels, 2)
+        lost = recorder.current_states.index(RECONNECTING)
+        assert recorder.current_states[lost:][-1] is CONNECTED
+        assert ConnectionState.CONNECTING in recorder.current_states[lost:]
+
+        for name in channels:
+            await trigger(own_soketi, name, "after-restart", {"channel": name})
+        await wait_until(lambda: len(recorder.events) == 3, what="events after the restart")
+        assert sorted(e.channel_name for e in recorder.events) == channels
+        await asyncio.sleep(0.3)
+        assert len(recorder.succeeded) == 6, "no channel may be subscribed twice"
+    print(f"back to subscribed {back_after:.2f} s after the kill (restart included)")
+
+
+async def test_graceful_server_shutdown_reconnects(own_soketi: SoketiServer) -> None:
+    recorder = Recorder()
+    async with PusherChannelsClient(
+        **own_soketi.client_options(), **recorder.callbacks()
+    ) as client:
+        await client.subscribe("graceful")
+        await wait_until(lambda: len(recorder.succeeded) == 1, what="subscription")
+        await asyncio.to_thread(own_soketi.stop)
+        await wait_until(lambda: RECONNECTING in recorder.current_states, what="RECONNECTING")
+        await asyncio.to_thread(own_soketi.start)
+        await wait_until(lambda: len(recorder.succeeded) == 2, timeout=20, what="resubscribed")
+        assert client.connection_state is CONNECTED
+
+
+async def test_disconnect_means_no_reconnection(own_soketi: SoketiServer) -> None:
+    recorder = Recorder()
+    client = PusherChannelsClient(**own_soketi.client_options(), **recorder.callbacks())
+    await client.subscribe("quiet")
+    await client.connect(timeout=10)
+    await wait_until(lambda: len(recorder.succeeded) == 1, what="subscription")
+    await client.disconnect()
+    states = list(recorder.states)
+
+    own_soketi.kill()
+    await asyncio.to_thread(own_soketi.start)
+    await asyncio.sleep(2.0)
+
+    assert client.connection_state is DISCONNECTED
+    assert recorder.states == states
+    assert client.get_channel("quiet") is not None, "channels stay registered"
+
+    await client.connect(timeout=10)
+    await wait_until(lambda: len(recorder.succeeded) == 2, what="resubscribed on connect()")
+    await client.disconnect()
+
+
+async def test_frozen_server_is_detected_by_ping_and_pong(own_soketi: SoketiServer) -> None:
+    """SIGSTOP keeps the socket open but silent: only the heartbeat can notice."""
+    activity, pong = 1.0, 1.0
+    recorder = Recorder()
+    async with PusherChannelsClient(
+        **own_soketi.client_options(),
+        activity_timeout=activity,
+        pong_timeout=pong,
+        **recorder.callbacks(),
+    ) as client:
+        await client.subscribe("heartbeat")
+        await wait_until(lambda: len(recorder.succeeded) == 1, what="subscription")
+        await asyncio.sleep(2.5)  # a few ping/pong rounds on a live server
+        assert client.connection_state is CONNECTED
+        assert RECONNECTING not in recorder.current_states
+
+        own_soketi.pause()
+        try:
+            detected_after = await wait_until(
+                lambda: RECONNECTING in recorder.current_states,
+                timeout=activity + pong + 1.0,
+                what="the dead connection to be noticed",
+            )
+        finally:
+            own_soketi.resume()
+        await wait_until(lambda: len(recorder.succeeded) == 2, timeout=20, what="resubscribed")
+        assert client.connection_state is CONNECTED
+    print(f"frozen server noticed after {detected_after:.2f} s")
