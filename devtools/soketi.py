@@ -23,6 +23,8 @@ SOKETI_SCRIPT = SERVERS_DIR / "node_modules" / "@soketi" / "soketi" / "bin" / "s
 APP_ID = "12345"
 APP_KEY = "app-key"
 APP_SECRET = "app-secret"
+MASTER_KEY_BASE64 = "OHRXNUZRTG5pUTFzQlFGd3J3N3Q2VFZFc0paZDEweVk="
+"""The encryption master key (32 bytes, base64) for private-encrypted channels."""
 
 
 class MissingServerError(RuntimeError):
@@ -164,4 +166,5 @@ class SoketiServer:
             host="127.0.0.1",
             port=self.port,
             ssl=False,
+            encryption_master_key_base64=MASTER_KEY_BASE64,
         )

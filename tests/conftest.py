@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from devtools.auth_server import AuthServer
 from devtools.soketi import SoketiServer
 
 
@@ -24,6 +25,17 @@ def soketi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoketiServer]:
 def own_soketi(tmp_path: Path) -> Iterator[SoketiServer]:
     """A soketi of the test's own, to kill, pause or restart."""
     server = SoketiServer(log_path=tmp_path / "soketi.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def auth_server(soketi: SoketiServer) -> Iterator[AuthServer]:
+    """A local authorization endpoint signing for the session's soketi."""
+    server = AuthServer(soketi.server_sdk())
     server.start()
     try:
         yield server

@@ -28,6 +28,7 @@ from .protocol.actions import (
     AuthorizeChannel,
     CloseSocket,
     ConnectionState,
+    DecryptionFailed,
     ErrorReported,
     MemberAdded,
     MemberRemoved,
@@ -75,6 +76,7 @@ class Runtime:
         self._on_member_added = callbacks.get("on_member_added")
         self._on_member_removed = callbacks.get("on_member_removed")
         self._on_subscription_count = callbacks.get("on_subscription_count")
+        self._on_decryption_failure = callbacks.get("on_decryption_failure")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dispatcher: Dispatcher | None = None
         self._socket: WebSocket | None = None
@@ -265,6 +267,12 @@ class Runtime:
             self._call(self._on_error, error.message, error.code, error)
             return
         args: tuple[Any, ...]
+        if isinstance(output, DecryptionFailed):
+            logger.warning(
+                "event %r on %r skipped: %s", output.event_name, output.channel_name, output.reason
+            )
+            self._call(self._on_decryption_failure, output.event_name, output.reason)
+            return
         if isinstance(output, SubscriptionSucceeded):
             name, args = output.channel_name, (output.data,)
             global_callback = self._on_subscription_succeeded

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 from ._runtime import Runtime
+from .auth import build_authorizer
 from .channel import ChannelCallbacks, PusherChannel
 from .exceptions import ClientEventError, PusherConfigError, PusherTimeoutError
 from .options import ClientOptions, parse_options
@@ -94,7 +95,7 @@ class PusherChannelsClient:
             _enable_console_logging()
         self._options = options
         self._channels.clear()
-        self._runtime = Runtime(options, self._channels)
+        self._runtime = Runtime(options, self._channels, build_authorizer(options))
 
     @property
     def _live(self) -> Runtime:

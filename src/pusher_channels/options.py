@@ -81,6 +81,11 @@ class ClientOptions:
             ``"jsonp"`` is a browser technique: it is accepted and the POST is used.
         secret: the app secret, to sign channel authorizations locally. For internal
             tools only: never ship a secret inside an application given to users.
+        presence_channel_data: with ``secret``, the presence member to sign:
+            ``{"user_id": ..., "user_info": ...}`` or a callable ``(channel_name)``
+            returning it.
+        encryption_master_key_base64: with ``secret``, the master key from which
+            encrypted channels' shared secrets are derived (as on the server).
         enabled_transports / disabled_transports: which of ``"ws"`` and ``"wss"``
             may be used. The browser fallbacks (``xhr_streaming``, ``xhr_polling``,
             ``sockjs``) do not exist in Python; naming them has no effect.
@@ -110,6 +115,8 @@ class ClientOptions:
     auth_params: Mapping[str, Any] | None = None
     auth_transport: str = "ajax"
     secret: str | None = field(default=None, repr=False)
+    presence_channel_data: Any = None
+    encryption_master_key_base64: str | None = field(default=None, repr=False)
     enabled_transports: tuple[str, ...] | None = None
     disabled_transports: tuple[str, ...] | None = None
     enable_stats: bool = False

@@ -19,6 +19,7 @@ __all__ = [
     "AuthorizeChannel",
     "CloseSocket",
     "ConnectionState",
+    "DecryptionFailed",
     "ErrorReported",
     "MemberAdded",
     "MemberRemoved",
@@ -149,6 +150,15 @@ class SubscriptionCountChanged:
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class DecryptionFailed:
+    """An encrypted event could not be decrypted, even with a fresh key: skipped."""
+
+    channel_name: str
+    event_name: str
+    reason: str
+
+
 Output = (
     OpenSocket
     | SendMessage
@@ -161,5 +171,6 @@ Output = (
     | MemberAdded
     | MemberRemoved
     | SubscriptionCountChanged
+    | DecryptionFailed
     | PusherEvent
 )

@@ -11,7 +11,7 @@ import enum
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from ..exceptions import PusherConfigError
 from .messages import PusherMember
@@ -109,8 +109,10 @@ class ChannelRecord:
     members: dict[str, PusherMember] = field(default_factory=dict)
     my_user_id: str | None = None
     shared_secret: bytes | None = None
-    auth_attempt: int = 0
-    """Counts authorization requests, so that a stale answer can be told apart."""
+    reauthorizing: bool = False
+    """An encrypted channel fetching a new shared secret after a failed decryption."""
+    held_events: list[tuple[str, Any, str | None]] = field(default_factory=list)
+    """Encrypted events (name, data, user_id) held, in order, while reauthorizing."""
 
     @property
     def me(self) -> PusherMember | None:
@@ -125,6 +127,8 @@ class ChannelRecord:
         self.members.clear()
         self.my_user_id = None
         self.shared_secret = None
+        self.reauthorizing = False
+        self.held_events.clear()
 
 
 class ChannelRegistry:

@@ -38,6 +38,7 @@ from .actions import (
     AuthorizeChannel,
     CloseSocket,
     ConnectionState,
+    DecryptionFailed,
     ErrorReported,
     MemberAdded,
     MemberRemoved,
@@ -52,6 +53,7 @@ from .actions import (
 from .backoff import Backoff
 from .channels import ChannelKind, ChannelRecord, ChannelRegistry, ChannelStatus
 from .close import CloseAction, close_action, describe_close
+from .crypto import MalformedEncryptedDataError, WrongKeyError, decrypt_data
 from .messages import (
     PusherEvent,
     decode_data,
@@ -69,6 +71,8 @@ from .presence import (
 __all__ = ["Connection", "ConnectionSettings"]
 
 _SYSTEM_PREFIXES: Final = ("pusher:", "pusher_internal:")
+MAX_HELD_EVENTS: Final = 1000
+"""Encrypted events kept in order while a new key is fetched; more are skipped."""
 _PING: Final = encode_message("pusher:ping", {})
 _PONG: Final = encode_message("pusher:pong", {})
 
@@ -238,6 +242,8 @@ class Connection:
             user_id = frame.get("user_id")
             if user_id is not None and type(user_id) is not str:
                 user_id = str(user_id)
+            if record.kind is ChannelKind.PRIVATE_ENCRYPTED:
+                return self._encrypted_event(record, event, frame.get("data"), user_id)
             return PusherEvent(channel, event, frame.get("data"), user_id)
         return self._receive_system(frame, event, channel, now)
 
@@ -298,6 +304,10 @@ class Connection:
         record = self._awaiting_authorization(channel_name, socket_id)
         if record is None:
             return
+        if record.reauthorizing:
+            secret = auth.get("shared_secret")
+            self._release_held_events(record, secret if isinstance(secret, bytes) else None, "")
+            return
         data: dict[str, Any] = {"channel": channel_name, "auth": auth["auth"]}
         channel_data = auth.get("channel_data")
         if record.kind is ChannelKind.PRESENCE:
@@ -328,6 +338,9 @@ class Connection:
         """The authorizer failed for ``channel_name``: the channel is not subscribed."""
         record = self._awaiting_authorization(channel_name, socket_id)
         if record is None:
+            return
+        if record.reauthorizing:
+            self._release_held_events(record, None, f"re-authorization failed: {error.message}")
             return
         record.status = ChannelStatus.FAILED
         self.outputs.append(SubscriptionFailed(error))
@@ -472,9 +485,60 @@ class Connection:
         if self.state is not ConnectionState.CONNECTED or socket_id != self.socket_id:
             return None
         record = self.channels.get(channel_name)
-        if record is None or record.status is not ChannelStatus.AUTHORIZING:
+        if record is None:
             return None
-        return record
+        if record.status is ChannelStatus.AUTHORIZING or record.reauthorizing:
+            return record
+        return None
+
+    def _encrypted_event(
+        self, record: ChannelRecord, event: str, data: Any, user_id: str | None
+    ) -> PusherEvent | None:
+        """Decrypt; on a wrong key, hold events in order and fetch a new key once."""
+        if record.reauthorizing:
+            if len(record.held_events) < MAX_HELD_EVENTS:
+                record.held_events.append((event, data, user_id))
+            else:
+                self.outputs.append(
+                    DecryptionFailed(record.name, event, "too many events while re-authorizing")
+                )
+            return None
+        try:
+            if record.shared_secret is None:
+                raise WrongKeyError("no shared secret for this channel")
+            plaintext = decrypt_data(data, record.shared_secret)
+        except MalformedEncryptedDataError as exc:
+            self.outputs.append(DecryptionFailed(record.name, event, str(exc)))
+            return None
+        except WrongKeyError:
+            assert self.socket_id is not None
+            record.reauthorizing = True
+            record.held_events.append((event, data, user_id))
+            self.outputs.append(AuthorizeChannel(record.name, self.socket_id))
+            return None
+        return PusherEvent(record.name, event, plaintext, user_id)
+
+    def _release_held_events(
+        self, record: ChannelRecord, secret: bytes | None, failure: str
+    ) -> None:
+        """Retry the held events with the new key (once); report those that still fail."""
+        held = list(record.held_events)
+        record.held_events.clear()
+        record.reauthorizing = False
+        if secret is not None:
+            record.shared_secret = secret
+        for event, data, user_id in held:
+            if secret is None:
+                self.outputs.append(DecryptionFailed(record.name, event, failure))
+                continue
+            try:
+                plaintext = decrypt_data(data, secret)
+            except (MalformedEncryptedDataError, WrongKeyError) as exc:
+                self.outputs.append(
+                    DecryptionFailed(record.name, event, f"{exc} (even after re-authorization)")
+                )
+                continue
+            self.outputs.append(PusherEvent(record.name, event, plaintext, user_id))
 
     def _fail_authorization(self, record: ChannelRecord, message: str) -> None:
         record.status = ChannelStatus.FAILED

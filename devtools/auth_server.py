@@ -1,0 +1,156 @@
+"""A local authorization endpoint that signs with the official ``pusher`` server SDK.
+
+It is what an application's backend does: ``POST /pusher/auth`` answers with
+``Pusher.authenticate`` and ``POST /pusher/user-auth`` with
+``Pusher.authenticate_user``. It records every request (form fields and headers), so
+tests can check what arrived, and can be told to fail: an HTTP status, a delay, or a
+body that is not JSON. It listens on 127.0.0.1 and runs in a thread of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+
+@dataclass
+class RecordedRequest:
+    """One request the endpoint received."""
+
+    path: str
+    form: dict[str, str]
+    headers: dict[str, str]
+
+
+@dataclass
+class Failure:
+    """How the endpoint misbehaves: ``status`` with ``body``, after ``delay`` s."""
+
+    status: int = 200
+    body: str | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class AuthServer:
+    """The endpoint; ``sdk`` is a ``pusher.Pusher`` holding the app secret."""
+
+    sdk: Any
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Presence ``channel_data`` / sign-in ``user_data`` by the ``user`` form field."""
+    default_user: dict[str, Any] = field(
+        default_factory=lambda: {"user_id": "guest", "user_info": {"name": "Guest"}}
+    )
+    delay: float = 0.0
+    failure: Failure | None = None
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        assert self._server is not None
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The channel authorization endpoint."""
+        return f"http://127.0.0.1:{self.port}/pusher/auth"
+
+    @property
+    def user_auth_url(self) -> str:
+        """The user authentication (sign-in) endpoint."""
+        return f"http://127.0.0.1:{self.port}/pusher/user-auth"
+
+    def start(self) -> None:
+        """Listen on a free port of 127.0.0.1."""
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                owner._handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 128  # the default backlog of 5 drops concurrent connects
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="auth-server", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening and wait for the thread."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def requests_for(self, channel_name: str) -> list[RecordedRequest]:
+        """The requests that asked for ``channel_name``."""
+        with self._lock:
+            return [r for r in self.requests if r.form.get("channel_name") == channel_name]
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length", "0"))
+        raw = request.rfile.read(length).decode("utf-8")
+        form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+        recorded = RecordedRequest(
+            request.path, form, {k.lower(): v for k, v in request.headers.items()}
+        )
+        with self._lock:
+            self.requests.append(recorded)
+        failure = self.failure
+        delay = self.delay + (failure.delay if failure else 0.0)
+        if delay:
+            time.sleep(delay)
+        if failure is not None and (failure.status != 200 or failure.body is not None):
+            self._reply(request, failure.status, failure.body or "")
+            return
+        try:
+            answer = self._sign(recorded)
+        except Exception as exc:
+            self._reply(request, 400, json.dumps({"error": str(exc)}))
+            return
+        self._reply(request, 200, json.dumps(answer))
+
+    def _sign(self, request: RecordedRequest) -> dict[str, Any]:
+        form = request.form
+        user = self.users.get(form.get("user", ""), self.default_user)
+        if request.path.endswith("/user-auth"):
+            user_data = {"id": str(user["user_id"])}
+            if "user_info" in user:
+                user_data["user_info"] = user["user_info"]
+            if "watchlist" in user:
+                user_data["watchlist"] = user["watchlist"]
+            result: dict[str, Any] = self.sdk.authenticate_user(form["socket_id"], user_data)
+            return result
+        channel = form["channel_name"]
+        custom = user if channel.startswith("presence-") else None
+        answer: dict[str, Any] = self.sdk.authenticate(channel, form["socket_id"], custom)
+        if isinstance(answer.get("shared_secret"), bytes):
+            answer["shared_secret"] = answer["shared_secret"].decode("ascii")
+        return answer
+
+    @staticmethod
+    def _reply(request: BaseHTTPRequestHandler, status: int, body: str) -> None:
+        data = body.encode("utf-8")
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json")
+        request.send_header("Content-Length", str(len(data)))
+        request.end_headers()
+        request.wfile.write(data)

@@ -1,0 +1,275 @@
+"""Private, presence and encrypted channels on soketi, authorized by a real endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any
+
+import pytest
+from devtools.auth_server import AuthServer, Failure
+from devtools.soketi import SoketiServer
+
+from pusher_channels import (
+    AuthorizationError,
+    ClientEventError,
+    PusherChannelsClient,
+    PusherEvent,
+)
+from tests.support.recorder import Recorder, wait_until
+
+_names = itertools.count()
+
+
+def unique(prefix: str) -> str:
+    """A channel name of the given kind that no other test uses."""
+    return f"{prefix}-{next(_names)}-{int(time.time() * 1000) % 100000}"
+
+
+async def test_private_channel_via_endpoint_sends_params_and_headers(
+    soketi: SoketiServer, auth_server: AuthServer
+) -> None:
+    recorder = Recorder()
+    tokens = iter(["token-1", "token-2"])
+    name = unique("private")
+    client = PusherChannelsClient(
+        **soketi.client_options(),
+        auth_endpoint=auth_server.url,
+        auth_params={
+            "params": {"team": "blue"},
+            "headers": lambda: {"Authorization": f"Bearer {next(tokens)}", "X-CSRF-Token": "c"},
+        },
+        **recorder.callbacks(),
+    )
+    async with client:
+        channel = await client.subscribe(name)
+        await wait_until(lambda: channel.subscribed, what="private subscription")
+        await asyncio.to_thread(soketi.server_sdk().trigger, name, "secret-plan", {"step": 1})
+        await wait_until(lambda: len(recorder.events) == 1, what="the private event")
+        socket_id = await client.get_socket_id()
+    assert recorder.events[0].json() == {"step": 1}
+    [request] = auth_server.requests_for(name)
+    assert request.form == {"socket_id": socket_id, "channel_name": name, "team": "blue"}
+    assert request.headers["authorization"] == "Bearer token-1"
+    assert request.headers["x-csrf-token"] == "c"
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+async def test_private_channel_via_on_authorizer(soketi: SoketiServer, asynchronous: bool) -> None:
+    sdk = soketi.server_sdk()
+    calls: list[tuple[str, str]] = []
+
+    def sign(channel_name: str, socket_id: str, options: Any) -> dict[str, Any]:
+        calls.append((channel_name, socket_id))
+        answer: dict[str, Any] = sdk.authenticate(channel_name, socket_id)
+        return answer
+
+    async def sign_async(channel_name: str, socket_id: str, options: Any) -> dict[str, Any]:
+        await asyncio.sleep(0.01)
+        return sign(channel_name, socket_id, options)
+
+    recorder = Recorder()
+    name = unique("private")
+    async with PusherChannelsClient(
+        **soketi.client_options(),
+        on_authorizer=sign_async if asynchronous else sign,
+        **recorder.callbacks(),
+    ) as client:
+        channel = await client.subscribe(name)
+        await wait_until(lambda: channel.subscribed, what="subscription")
+        assert calls == [(name, await client.get_socket_id())]
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (Failure(status=403, body='{"error":"forbidden for you"}'), "HTTP 403"),
+        (Failure(status=500, body="database down"), "HTTP 500"),
+        (Failure(body="this is not json"), "not JSON"),
+        (Failure(body='{"no_auth": true}'), "no 'auth'"),
+    ],
+)
+async def test_endpoint_failures_reach_subscription_error_and_retry_works(
+    soketi: SoketiServer, auth_server: AuthServer, failure: Failure, expected: str
+) -> None:
+    recorder = Recorder()
+    per_channel: list[tuple[str, Any]] = []
+    name = unique("private")
+    auth_server.failure = failure
+    async with PusherChannelsClient(
+        **soketi.client_options(), auth_endpoint=auth_server.url, **recorder.callbacks()
+    ) as client:
+        channel = await client.subscribe(
+            name, on_subscription_error=lambda message, error: per_channel.append((message, error))
+        )
+        await wait_until(lambda: len(recorder.subscription_errors) == 1, what="the error")
+        message, error = recorder.subscription_errors[0]
+        assert isinstance(error, AuthorizationError)
+        assert error.channel_name == name
+        assert expected in message
+        assert name in message
+        if failure.status != 200:
+            assert error.status == failure.status
+        assert per_channel == [(message, error)]
+        assert not channel.subscribed
+        assert client.connection_state == "CONNECTED"
+
+        auth_server.failure = None
+        await client.subscribe(name)
+        await wait_until(lambda: channel.subscribed, what="the retried subscription")
+    assert len(recorder.subscription_errors) == 1
+
+
+async def test_unreachable_and_slow_endpoints(
+    soketi: SoketiServer, auth_server: AuthServer
+) -> None:
+    recorder = Recorder()
+    async with PusherChannelsClient(
+        **soketi.client_options(), auth_endpoint="http://127.0.0.1:9/none", **recorder.callbacks()
+    ) as client:
+        await client.subscribe(unique("private"))
+        await wait_until(lambda: len(recorder.subscription_errors) == 1, what="refused")
+    assert "cannot reach" in recorder.subscription_errors[0][0]
+
+
+async def test_twenty_channels_authorize_concurrently(
+    soketi: SoketiServer, auth_server: AuthServer
+) -> None:
+    auth_server.delay = 0.05
+    recorder = Recorder()
+    names = [unique("private") for _ in range(20)]
+    async with PusherChannelsClient(
+        **soketi.client_options(), auth_endpoint=auth_server.url, **recorder.callbacks()
+    ) as client:
+        started = time.monotonic()
+        for name in names:
+            await client.subscribe(name)
+        await wait_until(lambda: len(recorder.succeeded) == 20, what="20 subscriptions")
+        elapsed = time.monotonic() - started
+    print(f"20 private channels behind a 50 ms endpoint subscribed in {elapsed * 1000:.0f} ms")
+    assert elapsed < 20 * 0.05 / 2, f"took {elapsed:.2f} s: not concurrent"
+
+
+async def test_presence_members_and_client_events(
+    soketi: SoketiServer, auth_server: AuthServer
+) -> None:
+    name = unique("presence")
+    auth_server.users = {
+        "ada": {"user_id": 1, "user_info": {"name": "Ada"}},
+        "bob": {"user_id": "2", "user_info": {"name": "Bob"}},
+    }
+
+    def client_for(user: str, recorder: Recorder) -> PusherChannelsClient:
+        return PusherChannelsClient(
+            **soketi.client_options(),
+            auth_endpoint=auth_server.url,
+            auth_params={"params": {"user": user}},
+            **recorder.callbacks(),
+        )
+
+    ada_log, bob_log = Recorder(), Recorder()
+    async with client_for("ada", ada_log) as ada:
+        ada_channel = await ada.subscribe(name)
+        await wait_until(lambda: ada_channel.subscribed, what="ada subscribed")
+        assert ada_channel.me is not None
+        assert ada_channel.me.user_id == "1"
+        assert set(ada_channel.members) == {"1"}
+
+        async with client_for("bob", bob_log) as bob:
+            bob_channel = await bob.subscribe(name)
+            await wait_until(lambda: bob_channel.subscribed, what="bob subscribed")
+            assert set(bob_channel.members) == {"1", "2"}
+            assert bob_channel.members["1"].user_info == {"name": "Ada"}
+            await wait_until(lambda: len(ada_log.members_added) == 1, what="bob joins")
+            assert ada_log.members_added[0][0] == name
+            assert ada_log.members_added[0][1].user_id == "2"
+            assert set(ada_channel.members) == {"1", "2"}
+
+            await bob_channel.trigger(event_name="client-wave", data={"from": "bob"})
+            await ada_channel.trigger(PusherEvent(name, "client-wave", "hi from ada"))
+            await wait_until(lambda: len(ada_log.events_named("client-wave")) == 1, what="wave")
+            await wait_until(lambda: len(bob_log.events_named("client-wave")) == 1, what="wave")
+        await wait_until(lambda: len(ada_log.members_removed) == 1, what="bob leaves")
+
+    wave_to_ada = ada_log.events_named("client-wave")[0]
+    assert wave_to_ada.user_id == "2"
+    assert wave_to_ada.json() == {"from": "bob"}
+    wave_to_bob = bob_log.events_named("client-wave")[0]
+    assert wave_to_bob.user_id == "1"
+    assert wave_to_bob.data == "hi from ada"
+    assert ada_log.members_removed[0][1].user_id == "2"
+    assert set(ada_channel.members) == set()  # reset once disconnected
+
+
+async def test_client_event_rules_raise(soketi: SoketiServer, auth_server: AuthServer) -> None:
+    public, private = unique("public"), unique("private")
+    async with PusherChannelsClient(
+        **soketi.client_options(), auth_endpoint=auth_server.url
+    ) as client:
+        public_channel = await client.subscribe(public)
+        private_channel = await client.subscribe(private)
+        await wait_until(lambda: private_channel.subscribed and public_channel.subscribed)
+        with pytest.raises(ClientEventError, match="client-"):
+            await private_channel.trigger(event_name="no-prefix", data={})
+        with pytest.raises(ClientEventError, match="private or presence"):
+            await public_channel.trigger(event_name="client-x", data={})
+        with pytest.raises(ClientEventError, match="not subscribed"):
+            await client.trigger(PusherEvent("private-never", "client-x", {}))
+        encrypted = await client.subscribe(unique("private-encrypted"))
+        await wait_until(lambda: encrypted.subscribed, what="encrypted subscription")
+        with pytest.raises(ClientEventError, match="encrypted"):
+            await encrypted.trigger(event_name="client-x", data={})
+        await private_channel.trigger(event_name="client-ok", data=["a", "list"])
+    with pytest.raises(ClientEventError):
+        await private_channel.trigger(event_name="client-late", data={})
+
+
+async def test_encrypted_events_are_decrypted(
+    soketi: SoketiServer, auth_server: AuthServer
+) -> None:
+    recorder = Recorder()
+    name = unique("private-encrypted")
+    async with PusherChannelsClient(
+        **soketi.client_options(), auth_endpoint=auth_server.url, **recorder.callbacks()
+    ) as client:
+        channel = await client.subscribe(name)
+        await wait_until(lambda: channel.subscribed, what="encrypted subscription")
+        sdk = soketi.server_sdk()
+        await asyncio.to_thread(sdk.trigger, name, "sealed", {"msg": "for your eyes only"})
+        await wait_until(lambda: len(recorder.events) == 1, what="the encrypted event")
+    event = recorder.events[0]
+    assert event.json() == {"msg": "for your eyes only"}
+    assert "ciphertext" not in str(event.data)
+
+
+async def test_wrong_shared_secret_reauthorizes_once_then_reports(
+    soketi: SoketiServer,
+) -> None:
+    sdk = soketi.server_sdk()
+    calls: list[str] = []
+    failures: list[tuple[str, str]] = []
+
+    def wrong_secret(channel_name: str, socket_id: str, options: Any) -> dict[str, Any]:
+        calls.append(socket_id)
+        answer: dict[str, Any] = sdk.authenticate(channel_name, socket_id)
+        answer["shared_secret"] = "A" * 43 + "="  # a valid 32-byte key, but the wrong one
+        return answer
+
+    recorder = Recorder()
+    name = unique("private-encrypted")
+    async with PusherChannelsClient(
+        **soketi.client_options(),
+        on_authorizer=wrong_secret,
+        on_decryption_failure=lambda event, reason: failures.append((event, reason)),
+        **recorder.callbacks(),
+    ) as client:
+        channel = await client.subscribe(name)
+        await wait_until(lambda: channel.subscribed, what="subscription")
+        await asyncio.to_thread(sdk.trigger, name, "sealed", {"n": 1})
+        await wait_until(lambda: len(failures) == 1, what="the decryption failure")
+        assert client.connection_state == "CONNECTED"
+    assert len(calls) == 2, "one authorization, then exactly one re-authorization"
+    assert failures[0][0] == "sealed"
+    assert recorder.events == []
