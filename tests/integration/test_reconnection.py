@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections import Counter
 
+from devtools.auth_server import AuthServer
 from devtools.soketi import SoketiServer
 
 from pusher_channels import ConnectionState, PusherChannelsClient
@@ -120,3 +121,51 @@ async def test_frozen_server_is_detected_by_ping_and_pong(own_soketi: SoketiServ
         await wait_until(lambda: len(recorder.succeeded) == 2, timeout=20, what="resubscribed")
         assert client.connection_state is CONNECTED
     print(f"frozen server noticed after {detected_after:.2f} s")
+
+
+async def test_restart_with_authorized_channels_resubscribes_each_exactly_once(
+    own_soketi: SoketiServer,
+) -> None:
+    """20 private, 5 presence and 5 encrypted channels survive a server restart."""
+    auth = AuthServer(own_soketi.server_sdk())
+    auth.start()
+    recorder = Recorder()
+    names = (
+        [f"private-r{i}" for i in range(20)]
+        + [f"presence-r{i}" for i in range(5)]
+        + [f"private-encrypted-r{i}" for i in range(5)]
+    )
+    try:
+        async with PusherChannelsClient(
+            **own_soketi.client_options(), auth_endpoint=auth.url, **recorder.callbacks()
+        ) as client:
+            for name in names:
+                await client.subscribe(name)
+            await wait_until(lambda: len(recorder.succeeded) == 30, what="30 subscriptions")
+            first_socket = await client.get_socket_id()
+
+            own_soketi.kill()
+            await wait_until(lambda: RECONNECTING in recorder.current_states, what="RECONNECTING")
+            await asyncio.to_thread(own_soketi.start)
+            await wait_until(lambda: len(recorder.succeeded) == 60, timeout=20, what="resubscribed")
+            await asyncio.sleep(0.3)
+
+            assert Counter(name for name, _ in recorder.succeeded) == dict.fromkeys(names, 2)
+            second_socket = await client.get_socket_id()
+            assert second_socket != first_socket
+            sockets_used = {r.form["socket_id"] for r in auth.requests}
+            assert sockets_used == {first_socket, second_socket}
+            for name in names:
+                channel = client.get_channel(name)
+                assert channel is not None
+                assert channel.subscribed
+                if name.startswith("presence-"):
+                    assert list(channel.members) == ["guest"], "no stale or duplicate members"
+            sdk = own_soketi.server_sdk()
+            await asyncio.to_thread(sdk.trigger, "private-encrypted-r0", "after", {"ok": True})
+            await asyncio.to_thread(sdk.trigger, "private-r0", "after", {"ok": True})
+            await wait_until(lambda: len(recorder.events) == 2, what="events after the restart")
+            assert all(e.json() == {"ok": True} for e in recorder.events)
+            assert recorder.subscription_errors == []
+    finally:
+        auth.stop()
