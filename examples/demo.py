@@ -1,9 +1,11 @@
 """A tour of pusher-channels against a local soketi server.
 
 Run it with the README's demo command (``./dev demo``), which installs everything
-first. It starts soketi on 127.0.0.1, connects, subscribes to a public channel,
-triggers events with the official ``pusher`` server SDK, prints what arrives, then
-restarts the server to show the connection coming back by itself, and exits 0.
+first. It starts soketi and a local authorization endpoint on 127.0.0.1, connects,
+subscribes to a public channel, triggers events with the official ``pusher`` server
+SDK, prints what arrives, restarts the server to show the connection coming back by
+itself, then shows private, presence (two members) and encrypted channels and a
+client event, and exits 0.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from devtools.auth_server import AuthServer
 from devtools.soketi import SoketiServer
 
 from pusher_channels import (
@@ -98,16 +101,66 @@ async def tour(server: SoketiServer) -> None:
         await wait_for(lambda: len(received) == 4)
 
         say("5. disconnecting")
-    say(f"done: {len(received)} events received, state {pusher.connection_state}")
+    say(f"  {len(received)} events received, state {pusher.connection_state}")
+
+
+async def authorized_channels(server: SoketiServer, auth: AuthServer) -> None:
+    """Private, presence and encrypted channels, authorized by a local endpoint."""
+    sdk = server.server_sdk()
+    auth.users = {
+        "ada": {"user_id": "ada", "user_info": {"name": "Ada"}},
+        "bob": {"user_id": "bob", "user_info": {"name": "Bob"}},
+    }
+    received: list[PusherEvent] = []
+
+    def client_for(user: str) -> PusherChannelsClient:
+        return PusherChannelsClient(
+            **server.client_options(),
+            auth_endpoint=auth.url,
+            auth_params={"params": {"user": user}},
+            on_event=received.append,
+            on_member_added=lambda channel, m: say(f"  {user} sees {m.user_id} join {channel}"),
+            on_member_removed=lambda channel, m: say(f"  {user} sees {m.user_id} leave {channel}"),
+            on_decryption_failure=lambda event, reason: say(f"  cannot decrypt {event}: {reason}"),
+        )
+
+    say(f"6. private, presence and encrypted channels, authorized by {auth.url}")
+    async with client_for("ada") as ada:
+        private = await ada.subscribe("private-orders")
+        room = await ada.subscribe("presence-room")
+        vault = await ada.subscribe("private-encrypted-vault")
+        await wait_for(lambda: private.subscribed and room.subscribed and vault.subscribed)
+        say(f"  ada is subscribed; presence members {sorted(room.members)}, me {room.me}")
+
+        await asyncio.to_thread(sdk.trigger, "private-orders", "order", {"id": 7})
+        await asyncio.to_thread(sdk.trigger, "private-encrypted-vault", "code", {"pin": "1234"})
+        await wait_for(lambda: len(received) == 2)
+        for event in received:
+            say(f"  ada got {event.channel_name} {event.event_name} {event.json()}")
+
+        async with client_for("bob") as bob:
+            bob_room = await bob.subscribe("presence-room")
+            await wait_for(lambda: bob_room.subscribed and len(room.members) == 2)
+            say(f"  members now {sorted(room.members)}")
+            await bob_room.trigger(event_name="client-hello", data={"text": "hi Ada"})
+            await wait_for(lambda: any(e.event_name == "client-hello" for e in received))
+            hello = received[-1]
+            say(f"  ada got a client event from user {hello.user_id}: {hello.json()}")
+        await wait_for(lambda: len(room.members) == 1)
+    say("done")
 
 
 def main() -> int:
     """Run the tour on a fresh local soketi; return the exit status."""
     server = SoketiServer()
     server.start()
+    auth = AuthServer(server.server_sdk())
+    auth.start()
     try:
         asyncio.run(tour(server))
+        asyncio.run(authorized_channels(server, auth))
     finally:
+        auth.stop()
         server.stop()
     return 0
 

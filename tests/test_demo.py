@@ -1,0 +1,21 @@
+"""The README's demo command runs as written and exits 0."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+DEMO = Path(__file__).resolve().parent.parent / "examples" / "demo.py"
+
+
+def test_demo_runs_to_the_end() -> None:
+    result = subprocess.run(
+        [sys.executable, str(DEMO)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "done"
+    assert "  back and subscribed" in result.stdout
+    assert "ada got private-encrypted-vault code {'pin': '1234'}" in lines
+    assert "ada got a client event from user bob: {'text': 'hi Ada'}" in lines
