@@ -14,7 +14,7 @@ def test_demo_runs_to_the_end() -> None:
         [sys.executable, str(DEMO)], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.splitlines()
+    lines = [line.strip() for line in result.stdout.splitlines()]
     assert lines[-1] == "done"
     assert "  back and subscribed" in result.stdout
     assert "ada got private-encrypted-vault code {'pin': '1234'}" in lines
