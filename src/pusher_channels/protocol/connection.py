@@ -32,47 +32,30 @@ from ..exceptions import (
     PusherConnectionError,
     PusherError,
     PusherProtocolError,
-    SubscriptionError,
 )
 from .actions import (
-    AuthorizeChannel,
     CloseSocket,
     ConnectionState,
-    DecryptionFailed,
     ErrorReported,
-    MemberAdded,
-    MemberRemoved,
     OpenSocket,
     Output,
     SendMessage,
     StateChanged,
-    SubscriptionCountChanged,
-    SubscriptionFailed,
-    SubscriptionSucceeded,
 )
 from .backoff import Backoff
-from .channels import ChannelKind, ChannelRecord, ChannelRegistry, ChannelStatus
+from .channels import ChannelKind, ChannelRecord
 from .close import CloseAction, close_action, describe_close
-from .crypto import MalformedEncryptedDataError, WrongKeyError, decrypt_data
 from .messages import (
     PusherEvent,
     decode_data,
     decode_frame,
     encode_message,
-    public_event_name,
 )
-from .presence import (
-    MAX_PRESENCE_MEMBERS,
-    member_from_payload,
-    members_from_subscription,
-    user_id_from_channel_data,
-)
+from .subscriptions import Subscriptions
 
 __all__ = ["Connection", "ConnectionSettings"]
 
 _SYSTEM_PREFIXES: Final = ("pusher:", "pusher_internal:")
-MAX_HELD_EVENTS: Final = 1000
-"""Encrypted events kept in order while a new key is fetched; more are skipped."""
 _PING: Final = encode_message("pusher:ping", {})
 _PONG: Final = encode_message("pusher:pong", {})
 
@@ -126,7 +109,8 @@ class Connection:
         self.outputs: list[Output] = []
         self.state = ConnectionState.DISCONNECTED
         self.socket_id: str | None = None
-        self.channels = ChannelRegistry()
+        self.subscriptions = Subscriptions(self.outputs)
+        self.channels = self.subscriptions.registry
         self.fatal_error: PusherConnectionError | None = None
         self.activity_timeout = settings.activity_timeout
         self._socket_exists = False
@@ -167,27 +151,11 @@ class Connection:
         A channel that is already registered is left as it is, unless its last
         attempt failed: then it is tried again.
         """
-        record, _ = self.channels.add(channel_name)
-        if self.state is ConnectionState.CONNECTED and record.status in (
-            ChannelStatus.UNSUBSCRIBED,
-            ChannelStatus.FAILED,
-        ):
-            self._start_subscription(record)
-        return record
+        return self.subscriptions.subscribe(channel_name, self.state is ConnectionState.CONNECTED)
 
     def unsubscribe(self, channel_name: str) -> None:
         """Forget a channel: its events stop at once and it is not resubscribed."""
-        record = self.channels.remove(channel_name)
-        if record is None:
-            return
-        if self.state is ConnectionState.CONNECTED and record.status in (
-            ChannelStatus.SUBSCRIBING,
-            ChannelStatus.SUBSCRIBED,
-        ):
-            self.outputs.append(
-                SendMessage(encode_message("pusher:unsubscribe", {"channel": channel_name}))
-            )
-        record.reset()
+        self.subscriptions.unsubscribe(channel_name, self.state is ConnectionState.CONNECTED)
 
     def send(self, payload: bytes) -> bool:
         """Send a prepared message if connected; return whether it was sent."""
@@ -243,7 +211,7 @@ class Connection:
             if user_id is not None and type(user_id) is not str:
                 user_id = str(user_id)
             if record.kind is ChannelKind.PRIVATE_ENCRYPTED:
-                return self._encrypted_event(record, event, frame.get("data"), user_id)
+                return self.subscriptions.encrypted_event(record, event, frame.get("data"), user_id)
             return PusherEvent(channel, event, frame.get("data"), user_id)
         return self._receive_system(frame, event, channel, now)
 
@@ -301,49 +269,13 @@ class Connection:
         An answer for another socket id, or for a channel no longer waiting, is
         discarded: an authorization is only ever sent on the socket it was made for.
         """
-        record = self._awaiting_authorization(channel_name, socket_id)
-        if record is None:
-            return
-        if record.reauthorizing:
-            secret = auth.get("shared_secret")
-            self._release_held_events(record, secret if isinstance(secret, bytes) else None, "")
-            return
-        data: dict[str, Any] = {"channel": channel_name, "auth": auth["auth"]}
-        channel_data = auth.get("channel_data")
-        if record.kind is ChannelKind.PRESENCE:
-            if not isinstance(channel_data, str):
-                self._fail_authorization(
-                    record, "presence authorization has no 'channel_data' string"
-                )
-                return
-            try:
-                record.my_user_id = user_id_from_channel_data(channel_data)
-            except PusherProtocolError as exc:
-                self._fail_authorization(record, str(exc))
-                return
-        if channel_data is not None:
-            data["channel_data"] = channel_data
-        if record.kind is ChannelKind.PRIVATE_ENCRYPTED:
-            secret = auth.get("shared_secret")
-            if not isinstance(secret, bytes):
-                self._fail_authorization(record, "encrypted channel authorization has no secret")
-                return
-            record.shared_secret = secret
-        record.status = ChannelStatus.SUBSCRIBING
-        self.outputs.append(SendMessage(encode_message("pusher:subscribe", data)))
+        self.subscriptions.authorized(channel_name, socket_id, auth)
 
     def channel_authorization_failed(
         self, channel_name: str, socket_id: str, error: AuthorizationError
     ) -> None:
         """The authorizer failed for ``channel_name``: the channel is not subscribed."""
-        record = self._awaiting_authorization(channel_name, socket_id)
-        if record is None:
-            return
-        if record.reauthorizing:
-            self._release_held_events(record, None, f"re-authorization failed: {error.message}")
-            return
-        record.status = ChannelStatus.FAILED
-        self.outputs.append(SubscriptionFailed(error))
+        self.subscriptions.authorization_failed(channel_name, socket_id, error)
 
     # ------------------------------------------------------------------ internals
 
@@ -372,7 +304,7 @@ class Connection:
     def _finish_disconnect(self) -> None:
         self._deadline = None
         self.socket_id = None
-        self.channels.reset_all()
+        self.subscriptions.connection_gone()
         self._set_state(ConnectionState.DISCONNECTED)
 
     def _connection_lost(
@@ -380,7 +312,7 @@ class Connection:
     ) -> None:
         self.socket_id = None
         self._ping_sent_at = None
-        self.channels.reset_all()
+        self.subscriptions.connection_gone()
         announced = self._announced_close
         self._announced_close = None
         already_reported = announced is not None and announced[0] == code
@@ -431,7 +363,7 @@ class Connection:
         elif event == "pusher:connection_established":
             self._report(PusherProtocolError("second pusher:connection_established ignored"))
         elif channel is not None:
-            return self._channel_system_event(frame, event, channel)
+            return self.subscriptions.system_event(frame, event, channel)
         return None
 
     def _established(self, raw: Any) -> None:
@@ -442,7 +374,11 @@ class Connection:
             return
         server_timeout = data.get("activity_timeout")
         timeout = self.settings.activity_timeout
-        if isinstance(server_timeout, int | float) and server_timeout > 0:
+        if (
+            isinstance(server_timeout, int | float)
+            and not isinstance(server_timeout, bool)
+            and server_timeout > 0
+        ):
             timeout = min(timeout, float(server_timeout))
         self.activity_timeout = timeout
         self.socket_id = socket_id
@@ -450,8 +386,7 @@ class Connection:
         self._attempts = 0
         self.fatal_error = None
         self._set_state(ConnectionState.CONNECTED)
-        for record in self.channels:
-            self._start_subscription(record)
+        self.subscriptions.connection_established(socket_id)
 
     def _server_error(self, raw: Any) -> None:
         data = decode_data(raw)
@@ -469,150 +404,3 @@ class Connection:
             # Close codes: the server closes the socket with this code next.
             self._announced_close = (code, message)
         self._report(PusherError(message, code))
-
-    def _start_subscription(self, record: ChannelRecord) -> None:
-        if record.kind.needs_authorization:
-            assert self.socket_id is not None
-            record.status = ChannelStatus.AUTHORIZING
-            self.outputs.append(AuthorizeChannel(record.name, self.socket_id))
-        else:
-            record.status = ChannelStatus.SUBSCRIBING
-            self.outputs.append(
-                SendMessage(encode_message("pusher:subscribe", {"channel": record.name}))
-            )
-
-    def _awaiting_authorization(self, channel_name: str, socket_id: str) -> ChannelRecord | None:
-        if self.state is not ConnectionState.CONNECTED or socket_id != self.socket_id:
-            return None
-        record = self.channels.get(channel_name)
-        if record is None:
-            return None
-        if record.status is ChannelStatus.AUTHORIZING or record.reauthorizing:
-            return record
-        return None
-
-    def _encrypted_event(
-        self, record: ChannelRecord, event: str, data: Any, user_id: str | None
-    ) -> PusherEvent | None:
-        """Decrypt; on a wrong key, hold events in order and fetch a new key once."""
-        if record.reauthorizing:
-            if len(record.held_events) < MAX_HELD_EVENTS:
-                record.held_events.append((event, data, user_id))
-            else:
-                self.outputs.append(
-                    DecryptionFailed(record.name, event, "too many events while re-authorizing")
-                )
-            return None
-        try:
-            if record.shared_secret is None:
-                raise WrongKeyError("no shared secret for this channel")
-            plaintext = decrypt_data(data, record.shared_secret)
-        except MalformedEncryptedDataError as exc:
-            self.outputs.append(DecryptionFailed(record.name, event, str(exc)))
-            return None
-        except WrongKeyError:
-            assert self.socket_id is not None
-            record.reauthorizing = True
-            record.held_events.append((event, data, user_id))
-            self.outputs.append(AuthorizeChannel(record.name, self.socket_id))
-            return None
-        return PusherEvent(record.name, event, plaintext, user_id)
-
-    def _release_held_events(
-        self, record: ChannelRecord, secret: bytes | None, failure: str
-    ) -> None:
-        """Retry the held events with the new key (once); report those that still fail."""
-        held = list(record.held_events)
-        record.held_events.clear()
-        record.reauthorizing = False
-        if secret is not None:
-            record.shared_secret = secret
-        for event, data, user_id in held:
-            if secret is None:
-                self.outputs.append(DecryptionFailed(record.name, event, failure))
-                continue
-            try:
-                plaintext = decrypt_data(data, secret)
-            except (MalformedEncryptedDataError, WrongKeyError) as exc:
-                self.outputs.append(
-                    DecryptionFailed(record.name, event, f"{exc} (even after re-authorization)")
-                )
-                continue
-            self.outputs.append(PusherEvent(record.name, event, plaintext, user_id))
-
-    def _fail_authorization(self, record: ChannelRecord, message: str) -> None:
-        record.status = ChannelStatus.FAILED
-        self.outputs.append(SubscriptionFailed(AuthorizationError(message, record.name)))
-
-    def _channel_system_event(
-        self, frame: dict[str, Any], event: str, channel: str
-    ) -> PusherEvent | None:
-        record = self.channels.get(channel)
-        if record is None:
-            return None
-        data = frame.get("data")
-        try:
-            if event == "pusher_internal:subscription_succeeded":
-                self._subscription_succeeded(record, data)
-            elif event == "pusher:subscription_error":
-                self._subscription_error(record, data)
-            elif event == "pusher_internal:member_added":
-                self._member_added(record, data)
-            elif event == "pusher_internal:member_removed":
-                self._member_removed(record, data)
-            elif event == "pusher_internal:subscription_count":
-                self._subscription_count(record, data)
-            else:
-                return PusherEvent(channel, public_event_name(event), data, None)
-        except PusherProtocolError as exc:
-            self._report(PusherProtocolError(f"{event} on {channel!r}: {exc.message}"))
-        return None
-
-    def _subscription_succeeded(self, record: ChannelRecord, data: Any) -> None:
-        decoded = decode_data(data)
-        if record.kind is ChannelKind.PRESENCE:
-            record.members = members_from_subscription(decoded)
-        record.status = ChannelStatus.SUBSCRIBED
-        self.outputs.append(SubscriptionSucceeded(record.name, decoded))
-
-    def _subscription_error(self, record: ChannelRecord, data: Any) -> None:
-        decoded = decode_data(data)
-        message = "subscription refused by the server"
-        status: int | None = None
-        if isinstance(decoded, dict):
-            text = decoded.get("error") or decoded.get("message")
-            if isinstance(text, str):
-                message = text
-            raw_status = decoded.get("status")
-            if isinstance(raw_status, int) and not isinstance(raw_status, bool):
-                status = raw_status
-        elif isinstance(decoded, str) and decoded:
-            message = decoded
-        record.status = ChannelStatus.FAILED
-        self.outputs.append(
-            SubscriptionFailed(SubscriptionError(message, record.name, status=status))
-        )
-
-    def _member_added(self, record: ChannelRecord, data: Any) -> None:
-        if record.kind is not ChannelKind.PRESENCE:
-            return
-        member = member_from_payload(data)
-        if member.user_id not in record.members and len(record.members) >= MAX_PRESENCE_MEMBERS:
-            raise PusherProtocolError(f"more than {MAX_PRESENCE_MEMBERS} members")
-        record.members[member.user_id] = member
-        self.outputs.append(MemberAdded(record.name, member))
-
-    def _member_removed(self, record: ChannelRecord, data: Any) -> None:
-        if record.kind is not ChannelKind.PRESENCE:
-            return
-        member = record.members.pop(member_from_payload(data).user_id, None)
-        if member is not None:
-            self.outputs.append(MemberRemoved(record.name, member))
-
-    def _subscription_count(self, record: ChannelRecord, data: Any) -> None:
-        decoded = decode_data(data)
-        count = decoded.get("subscription_count") if isinstance(decoded, dict) else None
-        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-            raise PusherProtocolError("payload has no 'subscription_count' integer")
-        record.subscription_count = count
-        self.outputs.append(SubscriptionCountChanged(record.name, count))

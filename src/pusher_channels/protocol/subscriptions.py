@@ -1,0 +1,296 @@
+"""Subscriptions: the channels of one connection, their authorization and their events.
+
+The connection state machine owns one :class:`Subscriptions` and tells it when a
+connection is established (:attr:`Subscriptions.socket_id` set, every channel
+subscribed) and when it is gone (everything reset). In between, this module turns
+channel frames from the server (subscription answers, presence changes, counts,
+encrypted events) and authorizer answers into outputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ..exceptions import AuthorizationError, PusherProtocolError, SubscriptionError
+from .actions import (
+    AuthorizeChannel,
+    DecryptionFailed,
+    ErrorReported,
+    MemberAdded,
+    MemberRemoved,
+    Output,
+    SendMessage,
+    SubscriptionCountChanged,
+    SubscriptionFailed,
+    SubscriptionSucceeded,
+)
+from .channels import ChannelKind, ChannelRecord, ChannelRegistry, ChannelStatus
+from .crypto import MalformedEncryptedDataError, WrongKeyError, decrypt_data
+from .messages import PusherEvent, decode_data, encode_message, public_event_name
+from .presence import (
+    MAX_PRESENCE_MEMBERS,
+    member_from_payload,
+    members_from_subscription,
+    user_id_from_channel_data,
+)
+
+__all__ = ["MAX_HELD_EVENTS", "Subscriptions"]
+
+MAX_HELD_EVENTS: Final = 1000
+"""Encrypted events kept in order while a new key is fetched; more are skipped."""
+
+
+class Subscriptions:
+    """The channel registry and the subscription protocol, writing to ``outputs``.
+
+    Attributes:
+        registry: the channels the user wants.
+        socket_id: the socket id of the established connection, ``None`` without one.
+    """
+
+    def __init__(self, outputs: list[Output]) -> None:
+        self._outputs = outputs
+        self.registry = ChannelRegistry()
+        self.socket_id: str | None = None
+
+    def connection_established(self, socket_id: str) -> None:
+        """A connection is up: subscribe every registered channel on it."""
+        self.socket_id = socket_id
+        for record in self.registry:
+            self.start(record)
+
+    def connection_gone(self) -> None:
+        """The connection is gone: every channel must be subscribed again."""
+        self.socket_id = None
+        self.registry.reset_all()
+
+    def subscribe(self, channel_name: str, connected: bool) -> ChannelRecord:
+        """Register a channel; subscribe it now if ``connected``, else on connection.
+
+        A channel that is already registered is left as it is, unless its last
+        attempt failed: then it is tried again.
+        """
+        record, _ = self.registry.add(channel_name)
+        if connected and record.status in (
+            ChannelStatus.UNSUBSCRIBED,
+            ChannelStatus.FAILED,
+        ):
+            self.start(record)
+        return record
+
+    def unsubscribe(self, channel_name: str, connected: bool) -> None:
+        """Forget a channel: its events stop at once and it is not resubscribed."""
+        record = self.registry.remove(channel_name)
+        if record is None:
+            return
+        if connected and record.status in (
+            ChannelStatus.SUBSCRIBING,
+            ChannelStatus.SUBSCRIBED,
+        ):
+            self._outputs.append(
+                SendMessage(encode_message("pusher:unsubscribe", {"channel": channel_name}))
+            )
+        record.reset()
+
+    def authorized(self, channel_name: str, socket_id: str, auth: dict[str, Any]) -> None:
+        """The authorizer answered for ``channel_name`` on ``socket_id``.
+
+        ``auth`` holds ``auth`` and, as the channel needs, ``channel_data`` (presence)
+        and ``shared_secret`` (encrypted, base64 decoded to bytes by the caller).
+        An answer for another socket id, or for a channel no longer waiting, is
+        discarded: an authorization is only ever sent on the socket it was made for.
+        """
+        record = self._awaiting_authorization(channel_name, socket_id)
+        if record is None:
+            return
+        if record.reauthorizing:
+            secret = auth.get("shared_secret")
+            self._release_held_events(record, secret if isinstance(secret, bytes) else None, "")
+            return
+        data: dict[str, Any] = {"channel": channel_name, "auth": auth["auth"]}
+        channel_data = auth.get("channel_data")
+        if record.kind is ChannelKind.PRESENCE:
+            if not isinstance(channel_data, str):
+                self._fail_authorization(
+                    record, "presence authorization has no 'channel_data' string"
+                )
+                return
+            try:
+                record.my_user_id = user_id_from_channel_data(channel_data)
+            except PusherProtocolError as exc:
+                self._fail_authorization(record, str(exc))
+                return
+        if channel_data is not None:
+            data["channel_data"] = channel_data
+        if record.kind is ChannelKind.PRIVATE_ENCRYPTED:
+            secret = auth.get("shared_secret")
+            if not isinstance(secret, bytes):
+                self._fail_authorization(record, "encrypted channel authorization has no secret")
+                return
+            record.shared_secret = secret
+        record.status = ChannelStatus.SUBSCRIBING
+        self._outputs.append(SendMessage(encode_message("pusher:subscribe", data)))
+
+    def authorization_failed(
+        self, channel_name: str, socket_id: str, error: AuthorizationError
+    ) -> None:
+        """The authorizer failed for ``channel_name``: the channel is not subscribed."""
+        record = self._awaiting_authorization(channel_name, socket_id)
+        if record is None:
+            return
+        if record.reauthorizing:
+            self._release_held_events(record, None, f"re-authorization failed: {error.message}")
+            return
+        record.status = ChannelStatus.FAILED
+        self._outputs.append(SubscriptionFailed(error))
+
+    def start(self, record: ChannelRecord) -> None:
+        if record.kind.needs_authorization:
+            assert self.socket_id is not None
+            record.status = ChannelStatus.AUTHORIZING
+            self._outputs.append(AuthorizeChannel(record.name, self.socket_id))
+        else:
+            record.status = ChannelStatus.SUBSCRIBING
+            self._outputs.append(
+                SendMessage(encode_message("pusher:subscribe", {"channel": record.name}))
+            )
+
+    def _awaiting_authorization(self, channel_name: str, socket_id: str) -> ChannelRecord | None:
+        if self.socket_id is None or socket_id != self.socket_id:
+            return None
+        record = self.registry.get(channel_name)
+        if record is None:
+            return None
+        if record.status is ChannelStatus.AUTHORIZING or record.reauthorizing:
+            return record
+        return None
+
+    def encrypted_event(
+        self, record: ChannelRecord, event: str, data: Any, user_id: str | None
+    ) -> PusherEvent | None:
+        """Decrypt; on a wrong key, hold events in order and fetch a new key once."""
+        if record.shared_secret is None and not record.reauthorizing:
+            self._outputs.append(
+                DecryptionFailed(record.name, event, "arrived before the channel's key")
+            )
+            return None
+        if record.reauthorizing:
+            if len(record.held_events) < MAX_HELD_EVENTS:
+                record.held_events.append((event, data, user_id))
+            else:
+                self._outputs.append(
+                    DecryptionFailed(record.name, event, "too many events while re-authorizing")
+                )
+            return None
+        assert record.shared_secret is not None
+        try:
+            plaintext = decrypt_data(data, record.shared_secret)
+        except MalformedEncryptedDataError as exc:
+            self._outputs.append(DecryptionFailed(record.name, event, str(exc)))
+            return None
+        except WrongKeyError:
+            assert self.socket_id is not None
+            record.reauthorizing = True
+            record.held_events.append((event, data, user_id))
+            self._outputs.append(AuthorizeChannel(record.name, self.socket_id))
+            return None
+        return PusherEvent(record.name, event, plaintext, user_id)
+
+    def _release_held_events(
+        self, record: ChannelRecord, secret: bytes | None, failure: str
+    ) -> None:
+        """Retry the held events with the new key (once); report those that still fail."""
+        held = list(record.held_events)
+        record.held_events.clear()
+        record.reauthorizing = False
+        if secret is not None:
+            record.shared_secret = secret
+        for event, data, user_id in held:
+            if secret is None:
+                self._outputs.append(DecryptionFailed(record.name, event, failure))
+                continue
+            try:
+                plaintext = decrypt_data(data, secret)
+            except (MalformedEncryptedDataError, WrongKeyError) as exc:
+                self._outputs.append(
+                    DecryptionFailed(record.name, event, f"{exc} (even after re-authorization)")
+                )
+                continue
+            self._outputs.append(PusherEvent(record.name, event, plaintext, user_id))
+
+    def _fail_authorization(self, record: ChannelRecord, message: str) -> None:
+        record.status = ChannelStatus.FAILED
+        self._outputs.append(SubscriptionFailed(AuthorizationError(message, record.name)))
+
+    def system_event(self, frame: dict[str, Any], event: str, channel: str) -> PusherEvent | None:
+        record = self.registry.get(channel)
+        if record is None:
+            return None
+        data = frame.get("data")
+        try:
+            if event == "pusher_internal:subscription_succeeded":
+                self._subscription_succeeded(record, data)
+            elif event == "pusher:subscription_error":
+                self._subscription_error(record, data)
+            elif event == "pusher_internal:member_added":
+                self._member_added(record, data)
+            elif event == "pusher_internal:member_removed":
+                self._member_removed(record, data)
+            elif event == "pusher_internal:subscription_count":
+                self._subscription_count(record, data)
+            else:
+                return PusherEvent(channel, public_event_name(event), data, None)
+        except PusherProtocolError as exc:
+            self._outputs.append(
+                ErrorReported(PusherProtocolError(f"{event} on {channel!r}: {exc.message}"))
+            )
+        return None
+
+    def _subscription_succeeded(self, record: ChannelRecord, data: Any) -> None:
+        decoded = decode_data(data)
+        if record.kind is ChannelKind.PRESENCE:
+            record.members = members_from_subscription(decoded)
+        record.status = ChannelStatus.SUBSCRIBED
+        self._outputs.append(SubscriptionSucceeded(record.name, decoded))
+
+    def _subscription_error(self, record: ChannelRecord, data: Any) -> None:
+        decoded = decode_data(data)
+        message = "subscription refused by the server"
+        status: int | None = None
+        if isinstance(decoded, dict):
+            text = decoded.get("error") or decoded.get("message")
+            if isinstance(text, str):
+                message = text
+            raw_status = decoded.get("status")
+            if isinstance(raw_status, int) and not isinstance(raw_status, bool):
+                status = raw_status
+        elif isinstance(decoded, str) and decoded:
+            message = decoded
+        record.status = ChannelStatus.FAILED
+        self._outputs.append(
+            SubscriptionFailed(SubscriptionError(message, record.name, status=status))
+        )
+
+    def _member_added(self, record: ChannelRecord, data: Any) -> None:
+        if record.kind is not ChannelKind.PRESENCE:
+            return
+        member = member_from_payload(data)
+        if member.user_id not in record.members and len(record.members) >= MAX_PRESENCE_MEMBERS:
+            raise PusherProtocolError(f"more than {MAX_PRESENCE_MEMBERS} members")
+        record.members[member.user_id] = member
+        self._outputs.append(MemberAdded(record.name, member))
+
+    def _member_removed(self, record: ChannelRecord, data: Any) -> None:
+        if record.kind is not ChannelKind.PRESENCE:
+            return
+        member = record.members.pop(member_from_payload(data).user_id, None)
+        if member is not None:
+            self._outputs.append(MemberRemoved(record.name, member))
+
+    def _subscription_count(self, record: ChannelRecord, data: Any) -> None:
+        decoded = decode_data(data)
+        count = decoded.get("subscription_count") if isinstance(decoded, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise PusherProtocolError("payload has no 'subscription_count' integer")
+        record.subscription_count = count
+        self._outputs.append(SubscriptionCountChanged(record.name, count))
