@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from devtools.auth_server import AuthServer
 from devtools.soketi import SoketiServer
+
+from tests.support.scripted_server import ScriptedServer
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +43,14 @@ def auth_server(soketi: SoketiServer) -> Iterator[AuthServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def scripted_server() -> AsyncIterator[ScriptedServer]:
+    """A scripted server for what real servers cannot be made to send."""
+    server = ScriptedServer()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

@@ -27,6 +27,7 @@ from .exceptions import (
     PusherError,
     PusherProtocolError,
     PusherTimeoutError,
+    SigninError,
     SubscriptionError,
 )
 from .protocol.actions import ConnectionState
@@ -48,6 +49,7 @@ __all__ = [
     "PusherMember",
     "PusherProtocolError",
     "PusherTimeoutError",
+    "SigninError",
     "SubscriptionError",
     "__version__",
 ]

@@ -22,9 +22,11 @@ from .exceptions import (
     CallbackError,
     PusherConnectionError,
     PusherError,
+    SigninError,
 )
 from .options import ClientOptions
 from .protocol.actions import (
+    AuthenticateUser,
     AuthorizeChannel,
     CloseSocket,
     ConnectionState,
@@ -35,13 +37,17 @@ from .protocol.actions import (
     OpenSocket,
     Output,
     SendMessage,
+    SignedIn,
+    SigninFailed,
     StateChanged,
     SubscriptionCountChanged,
     SubscriptionFailed,
     SubscriptionSucceeded,
+    WatchlistEvent,
 )
 from .protocol.connection import Connection
 from .protocol.messages import PusherEvent
+from .protocol.user import SERVER_TO_USER_PREFIX
 
 __all__ = ["Authorizer", "Runtime"]
 
@@ -50,6 +56,8 @@ frame_logger = logging.getLogger("pusher_channels.frames")
 
 Authorizer = Callable[[str, str], Awaitable[dict[str, Any]]]
 """``(channel_name, socket_id) -> {"auth", "channel_data"?, "shared_secret"?: bytes}``."""
+UserAuthenticator = Callable[[str], Awaitable[dict[str, str]]]
+"""``(socket_id) -> {"auth", "user_data"}``."""
 
 AUTHORIZATION_TIMEOUT = 30.0
 
@@ -62,11 +70,14 @@ class Runtime:
         options: ClientOptions,
         channels: Mapping[str, PusherChannel],
         authorizer: Authorizer | None = None,
+        user_authenticator: UserAuthenticator | None = None,
     ) -> None:
         self.options = options
         self.core = Connection(options.connection_settings())
         self._channels = channels
         self._authorizer = authorizer
+        self._user_authenticator = user_authenticator
+        self._signin_waiters: list[asyncio.Future[dict[str, Any]]] = []
         callbacks = options.callbacks
         self._on_event = callbacks.get("on_event")
         self._on_error = callbacks.get("on_error")
@@ -77,6 +88,9 @@ class Runtime:
         self._on_member_removed = callbacks.get("on_member_removed")
         self._on_subscription_count = callbacks.get("on_subscription_count")
         self._on_decryption_failure = callbacks.get("on_decryption_failure")
+        self._on_signin_succeeded = callbacks.get("on_signin_succeeded")
+        self._on_user_event = callbacks.get("on_user_event")
+        self._on_watchlist_event = callbacks.get("on_watchlist_event")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dispatcher: Dispatcher | None = None
         self._socket: WebSocket | None = None
@@ -227,12 +241,18 @@ class Runtime:
             self._close_socket(output)
         elif type(output) is AuthorizeChannel:
             self._authorize(output)
+        elif type(output) is AuthenticateUser:
+            self._authenticate_user(output.socket_id)
         else:
             self._notify(output)
 
     def _deliver(self, event: PusherEvent) -> None:
         dispatcher = self._dispatcher
         assert dispatcher is not None
+        if event.channel_name.startswith(SERVER_TO_USER_PREFIX):
+            if self._on_user_event is not None:
+                dispatcher.call(self._on_user_event, event)
+            return
         if self._on_event is not None:
             dispatcher.call(self._on_event, event)
         channel = self._channels.get(event.channel_name)
@@ -267,6 +287,9 @@ class Runtime:
             self._call(self._on_error, error.message, error.code, error)
             return
         args: tuple[Any, ...]
+        if isinstance(output, SignedIn | SigninFailed | WatchlistEvent):
+            self._user_notification(output)
+            return
         if isinstance(output, DecryptionFailed):
             logger.warning(
                 "event %r on %r skipped: %s", output.event_name, output.channel_name, output.reason
@@ -404,6 +427,83 @@ class Runtime:
         else:
             self.core.channel_authorized(name, socket_id, auth)
         self._perform()
+
+    # ----------------------------------------------------------------- sign-in
+
+    async def signin(self) -> dict[str, Any] | None:
+        """Ask for sign-in; when connected, wait for the outcome and return user data."""
+        self.bind_loop()
+        if self.core.state is not ConnectionState.CONNECTED:
+            self.core.signin()
+            return None
+        if self.core.user.user_data is not None:
+            return self.core.user.user_data
+        assert self._loop is not None
+        future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
+        self._signin_waiters.append(future)
+        try:
+            self.core.signin()
+            self._perform()
+            return await future
+        finally:
+            if future in self._signin_waiters:
+                self._signin_waiters.remove(future)
+
+    def _authenticate_user(self, socket_id: str) -> None:
+        if self._user_authenticator is None:
+            self.core.user_authentication_failed(
+                socket_id,
+                SigninError(
+                    "signin() needs user_auth_endpoint=, on_user_authenticator= or secret="
+                ),
+            )
+            return
+        assert self._loop is not None
+        task = self._loop.create_task(
+            self._run_user_authenticator(self._user_authenticator, socket_id)
+        )
+        self._auth_tasks.add(task)
+        task.add_done_callback(self._auth_tasks.discard)
+
+    async def _run_user_authenticator(
+        self, authenticator: UserAuthenticator, socket_id: str
+    ) -> None:
+        try:
+            async with asyncio.timeout(AUTHORIZATION_TIMEOUT):
+                answer = await authenticator(socket_id)
+        except SigninError as exc:
+            self.core.user_authentication_failed(socket_id, exc)
+        except TimeoutError:
+            self.core.user_authentication_failed(
+                socket_id,
+                SigninError(f"user authentication timed out after {AUTHORIZATION_TIMEOUT:g} s"),
+            )
+        except Exception as exc:
+            error = SigninError(f"user authentication failed: {type(exc).__name__}: {exc}")
+            error.__cause__ = exc
+            self.core.user_authentication_failed(socket_id, error)
+        else:
+            self.core.user_authenticated(socket_id, answer["auth"], answer["user_data"])
+        self._perform()
+
+    def _user_notification(self, output: SignedIn | SigninFailed | WatchlistEvent) -> None:
+        if isinstance(output, WatchlistEvent):
+            self._call(self._on_watchlist_event, output.name, output.user_ids)
+            return
+        waiters, self._signin_waiters = self._signin_waiters, []
+        if isinstance(output, SignedIn):
+            logger.info("signed in as user %r", output.user_data.get("id"))
+            for future in waiters:
+                if not future.done():
+                    future.set_result(output.user_data)
+            self._call(self._on_signin_succeeded, output.user_data)
+            return
+        error = output.error
+        logger.warning("sign-in failed: %s", error.message)
+        for future in waiters:
+            if not future.done():
+                future.set_exception(error)
+        self._call(self._on_error, error.message, error.code, error)
 
     # ------------------------------------------------------------------- timer
 

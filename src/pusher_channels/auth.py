@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import httpx
 
-from .exceptions import AuthorizationError, PusherConfigError
+from .exceptions import AuthorizationError, PusherConfigError, SigninError
 from .options import ClientOptions
 
 __all__ = [
@@ -29,10 +29,13 @@ __all__ = [
     "EndpointAuthorizer",
     "LocalSigner",
     "build_authorizer",
+    "build_user_authenticator",
     "normalize_authorization",
 ]
 
 Authorization = dict[str, Any]
+UserAuthentication = dict[str, str]
+"""``{"auth": "key:signature", "user_data": "<the JSON string that was signed>"}``."""
 SHARED_SECRET_LENGTH: Final = 32
 REQUEST_TIMEOUT: Final = 10.0
 _BODY_EXCERPT: Final = 200
@@ -100,12 +103,15 @@ def _decode_shared_secret(channel_name: str, value: Any) -> bytes:
     return secret
 
 
-class EndpointAuthorizer:
-    """POSTs ``socket_id`` and ``channel_name`` (form-encoded) to an endpoint.
+class _EndpointError(Exception):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
 
-    ``params`` and ``headers`` may be mappings or callables returning mappings,
-    evaluated for every request, for tokens that rotate.
-    """
+
+class _FormPoster:
+    """What both endpoints share: the HTTP client, params and headers."""
 
     def __init__(
         self,
@@ -138,42 +144,67 @@ class EndpointAuthorizer:
             await self._http.aclose()
             self._http = None
 
-    async def __call__(self, channel_name: str, socket_id: str) -> Authorization:
-        form = {"socket_id": socket_id, "channel_name": channel_name}
+    async def _post(self, form: dict[str, str], what: str) -> Any:
+        """POST ``form`` plus the params; return the decoded JSON answer.
+
+        Raises:
+            _EndpointError: no answer in time, unreachable, non-2xx, or not JSON.
+        """
         form.update(_resolve(self._params))
+        endpoint = self.endpoint
         try:
             response = await self._client().post(
-                self.endpoint, data=form, headers=_resolve(self._headers)
+                endpoint, data=form, headers=_resolve(self._headers)
             )
         except httpx.TimeoutException:
-            raise AuthorizationError(
-                f"authorization of {channel_name!r} timed out: no answer from "
-                f"{self.endpoint} within {self._timeout:g} s",
-                channel_name,
+            raise _EndpointError(
+                f"{what} timed out: no answer from {endpoint} within {self._timeout:g} s"
             ) from None
         except httpx.HTTPError as exc:
-            raise AuthorizationError(
-                f"authorization of {channel_name!r} failed: cannot reach {self.endpoint}: "
-                f"{type(exc).__name__}: {exc}",
-                channel_name,
+            raise _EndpointError(
+                f"{what} failed: cannot reach {endpoint}: {type(exc).__name__}: {exc}"
             ) from None
-        if not 200 <= response.status_code < 300:
+        status = response.status_code
+        if not 200 <= status < 300:
             excerpt = response.text[:_BODY_EXCERPT].strip()
-            raise AuthorizationError(
-                f"authorization of {channel_name!r} failed: {self.endpoint} answered "
-                f"HTTP {response.status_code}" + (f": {excerpt}" if excerpt else ""),
-                channel_name,
-                status=response.status_code,
+            raise _EndpointError(
+                f"{what} failed: {endpoint} answered HTTP {status}"
+                + (f": {excerpt}" if excerpt else ""),
+                status,
             )
         try:
-            answer = response.json()
+            return response.json()
         except ValueError:
-            raise AuthorizationError(
-                f"authorization of {channel_name!r} failed: {self.endpoint} answered "
-                f"HTTP {response.status_code} with a body that is not JSON",
-                channel_name,
-                status=response.status_code,
+            raise _EndpointError(
+                f"{what} failed: {endpoint} answered HTTP {status} with a body that is not JSON",
+                status,
             ) from None
+
+
+class UserEndpointAuthenticator(_FormPoster):
+    """POSTs ``socket_id`` to the user-authentication endpoint, for ``signin()``."""
+
+    async def __call__(self, socket_id: str) -> UserAuthentication:
+        try:
+            answer = await self._post({"socket_id": socket_id}, "user authentication")
+        except _EndpointError as exc:
+            raise SigninError(exc.message, status=exc.status) from None
+        return normalize_user_authentication(answer)
+
+
+class EndpointAuthorizer(_FormPoster):
+    """POSTs ``socket_id`` and ``channel_name`` (form-encoded) to an endpoint.
+
+    ``params`` and ``headers`` may be mappings or callables returning mappings,
+    evaluated for every request, for tokens that rotate.
+    """
+
+    async def __call__(self, channel_name: str, socket_id: str) -> Authorization:
+        form = {"socket_id": socket_id, "channel_name": channel_name}
+        try:
+            answer = await self._post(form, f"authorization of {channel_name!r}")
+        except _EndpointError as exc:
+            raise AuthorizationError(exc.message, channel_name, status=exc.status) from None
         return normalize_authorization(channel_name, answer)
 
 
@@ -189,6 +220,38 @@ class CallbackAuthorizer:
         if inspect.isawaitable(answer):
             answer = await answer
         return normalize_authorization(channel_name, answer)
+
+
+class CallbackUserAuthenticator:
+    """Adapts ``on_user_authenticator(socket_id, options)``, plain or async."""
+
+    def __init__(self, callback: Callable[..., Any], options: Mapping[str, Any]) -> None:
+        self._callback = callback
+        self._options = options
+
+    async def __call__(self, socket_id: str) -> UserAuthentication:
+        answer = self._callback(socket_id, self._options)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        return normalize_user_authentication(answer)
+
+
+def normalize_user_authentication(answer: Any) -> UserAuthentication:
+    """Check a user authentication answer: ``auth`` and the ``user_data`` string.
+
+    Raises:
+        SigninError: ``auth`` or ``user_data`` is missing or not a string.
+    """
+    if not isinstance(answer, Mapping):
+        raise SigninError("user authentication is not an object")
+    auth, user_data = answer.get("auth"), answer.get("user_data")
+    if not isinstance(auth, str) or not auth:
+        raise SigninError("user authentication has no 'auth' string")
+    if not isinstance(user_data, str) or not user_data:
+        raise SigninError(
+            "user authentication has no 'user_data' string (the JSON that was signed)"
+        )
+    return {"auth": auth, "user_data": user_data}
 
 
 class LocalSigner:
@@ -208,8 +271,10 @@ class LocalSigner:
         *,
         channel_data: Any = None,
         encryption_master_key_base64: str | None = None,
+        user_data: Mapping[str, Any] | None = None,
     ) -> None:
         self._key = key
+        self._user_data = user_data
         self._secret = secret.encode("utf-8")
         self._channel_data = channel_data
         self._master_key = (
@@ -223,6 +288,13 @@ class LocalSigner:
         """``key:hex(HMAC-SHA256(secret, text))``."""
         digest = hmac.new(self._secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
         return f"{self._key}:{digest}"
+
+    async def authenticate_user(self, socket_id: str) -> UserAuthentication:
+        """Sign ``user_data`` for ``signin()``: ``socket_id::user::user_data``."""
+        if not isinstance(self._user_data, Mapping) or "id" not in self._user_data:
+            raise SigninError("signing in locally needs user_data={'id': ...}")
+        user_data = json.dumps(dict(self._user_data), separators=(",", ":"))
+        return {"auth": self.sign(f"{socket_id}::user::{user_data}"), "user_data": user_data}
 
     async def __call__(self, channel_name: str, socket_id: str) -> Authorization:
         answer: Authorization = {}
@@ -254,6 +326,7 @@ class LocalSigner:
 
 
 Authorizer = Callable[[str, str], Awaitable[Authorization]]
+UserAuthenticator = Callable[[str], Awaitable[UserAuthentication]]
 
 
 def build_authorizer(options: ClientOptions) -> Authorizer | None:
@@ -276,5 +349,27 @@ def build_authorizer(options: ClientOptions) -> Authorizer | None:
             options.secret,
             channel_data=options.presence_channel_data,
             encryption_master_key_base64=options.encryption_master_key_base64,
+            user_data=options.user_data,
         )
+    return None
+
+
+def build_user_authenticator(options: ClientOptions) -> UserAuthenticator | None:
+    """The user authenticator for ``signin()``: callback, then endpoint, then secret."""
+    params = dict(options.user_auth_params or options.auth_params or {})
+    callback = options.callbacks.get("on_user_authenticator")
+    if callback is not None:
+        return CallbackUserAuthenticator(callback, params)
+    if options.user_auth_endpoint is not None:
+        return UserEndpointAuthenticator(
+            options.user_auth_endpoint,
+            params=params.get("params"),
+            headers=params.get("headers"),
+            proxy=options.proxy_url,
+            ssl_context=options.ssl_context,
+        )
+    if options.secret is not None:
+        return LocalSigner(
+            options.api_key, options.secret, user_data=options.user_data
+        ).authenticate_user
     return None

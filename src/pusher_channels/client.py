@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 from ._runtime import Runtime
-from .auth import build_authorizer
+from .auth import build_authorizer, build_user_authenticator
 from .channel import ChannelCallbacks, PusherChannel
 from .exceptions import ClientEventError, PusherConfigError, PusherTimeoutError
 from .options import ClientOptions, parse_options
@@ -95,7 +95,12 @@ class PusherChannelsClient:
             _enable_console_logging()
         self._options = options
         self._channels.clear()
-        self._runtime = Runtime(options, self._channels, build_authorizer(options))
+        self._runtime = Runtime(
+            options,
+            self._channels,
+            build_authorizer(options),
+            build_user_authenticator(options),
+        )
 
     @property
     def _live(self) -> Runtime:
@@ -216,6 +221,33 @@ class PusherChannelsClient:
     def channels(self) -> Mapping[str, PusherChannel]:
         """Every channel subscribed or pending, by name (a read-only view)."""
         return types.MappingProxyType(self._channels)
+
+    # ----------------------------------------------------------------- sign-in
+
+    async def signin(self) -> dict[str, Any] | None:
+        """Sign the user in (user authentication), and again after every reconnection.
+
+        The user authenticator (``user_auth_endpoint``, ``on_user_authenticator`` or
+        ``secret`` with ``user_data``) is asked for ``{auth, user_data}`` for the
+        socket, and the server confirms with ``pusher:signin_success``. Then events
+        sent to the user (the server SDK's ``send_to_user``) reach ``on_user_event``
+        and watchlist changes reach ``on_watchlist_event(name, user_ids)``.
+
+        When connected, waits for the outcome and returns the confirmed user data;
+        otherwise returns ``None`` and signs in as soon as connected.
+
+        Raises:
+            SigninError: the authenticator failed or the server refused. A server
+                refusal is not retried on later connections (no reconnect loop).
+        """
+        return await self._live.signin()
+
+    @property
+    def user(self) -> dict[str, Any] | None:
+        """The signed-in user's data (``id``, ``user_info``, ...), or ``None``."""
+        if self._runtime is None:
+            return None
+        return self._runtime.core.user.user_data
 
     # ------------------------------------------------------------- client events
 

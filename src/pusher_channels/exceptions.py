@@ -9,6 +9,7 @@
     ├── PusherProtocolError          the server sent a frame that is not valid Pusher protocol
     ├── SubscriptionError            a channel could not be subscribed
     │   └── AuthorizationError       the channel authorization (endpoint or callback) failed
+    ├── SigninError                  user authentication (sign-in) failed
     ├── ClientEventError             a client event broke the rules and was not sent
     └── CallbackError                a user callback raised; ``__cause__`` is its exception
 
@@ -30,6 +31,7 @@ __all__ = [
     "PusherError",
     "PusherProtocolError",
     "PusherTimeoutError",
+    "SigninError",
     "SubscriptionError",
 ]
 
@@ -91,6 +93,17 @@ class SubscriptionError(PusherError):
 
 class AuthorizationError(SubscriptionError):
     """The channel authorization failed (endpoint error, timeout, bad response)."""
+
+
+class SigninError(PusherError):
+    """User authentication failed: the endpoint or callback, or the server refused.
+
+    ``status`` is the HTTP status of the user-authentication endpoint, when known.
+    """
+
+    def __init__(self, message: str, code: int | None = None, status: int | None = None) -> None:
+        super().__init__(message, code)
+        self.status = status
 
 
 class ClientEventError(PusherError):

@@ -45,6 +45,10 @@ CALLBACK_NAMES: Final = (
     "on_authorizer",
     "on_error",
     "on_subscription_count",
+    "on_user_authenticator",
+    "on_signin_succeeded",
+    "on_user_event",
+    "on_watchlist_event",
 )
 
 Callback = Callable[..., Any | Awaitable[Any]]
@@ -81,6 +85,12 @@ class ClientOptions:
             ``"jsonp"`` is a browser technique: it is accepted and the POST is used.
         secret: the app secret, to sign channel authorizations locally. For internal
             tools only: never ship a secret inside an application given to users.
+        user_auth_endpoint: URL that authenticates the user for ``signin()``
+            (pusher-js's ``userAuthentication.endpoint``); it gets ``socket_id`` and
+            answers ``{"auth": ..., "user_data": "<JSON string>"}``.
+        user_auth_params: ``{"params": ..., "headers": ...}`` for that endpoint;
+            defaults to ``auth_params``.
+        user_data: with ``secret``, the user to sign in locally: ``{"id": ...}``.
         presence_channel_data: with ``secret``, the presence member to sign:
             ``{"user_id": ..., "user_info": ...}`` or a callable ``(channel_name)``
             returning it.
@@ -115,6 +125,9 @@ class ClientOptions:
     auth_params: Mapping[str, Any] | None = None
     auth_transport: str = "ajax"
     secret: str | None = field(default=None, repr=False)
+    user_auth_endpoint: str | None = None
+    user_auth_params: Mapping[str, Any] | None = None
+    user_data: Mapping[str, Any] | None = None
     presence_channel_data: Any = None
     encryption_master_key_base64: str | None = field(default=None, repr=False)
     enabled_transports: tuple[str, ...] | None = None

@@ -12,10 +12,11 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from ..exceptions import PusherError, SubscriptionError
+from ..exceptions import PusherError, SigninError, SubscriptionError
 from .messages import PusherEvent, PusherMember
 
 __all__ = [
+    "AuthenticateUser",
     "AuthorizeChannel",
     "CloseSocket",
     "ConnectionState",
@@ -26,10 +27,13 @@ __all__ = [
     "OpenSocket",
     "Output",
     "SendMessage",
+    "SignedIn",
+    "SigninFailed",
     "StateChanged",
     "SubscriptionCountChanged",
     "SubscriptionFailed",
     "SubscriptionSucceeded",
+    "WatchlistEvent",
 ]
 
 
@@ -90,6 +94,16 @@ class AuthorizeChannel:
     """
 
     channel_name: str
+    socket_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticateUser:
+    """Fetch a user authentication (``{auth, user_data}``) for ``socket_id``.
+
+    Answer with ``user_authenticated`` or ``user_authentication_failed``.
+    """
+
     socket_id: str
 
 
@@ -159,6 +173,28 @@ class DecryptionFailed:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """The server confirmed the sign-in; ``user_data`` is the decoded user data."""
+
+    user_data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SigninFailed:
+    """The sign-in failed (authenticator or server)."""
+
+    error: SigninError
+
+
+@dataclass(frozen=True, slots=True)
+class WatchlistEvent:
+    """Users of the signed-in user's watchlist came ``online`` or went ``offline``."""
+
+    name: str
+    user_ids: list[str]
+
+
 Output = (
     OpenSocket
     | SendMessage
@@ -172,5 +208,9 @@ Output = (
     | MemberRemoved
     | SubscriptionCountChanged
     | DecryptionFailed
+    | AuthenticateUser
+    | SignedIn
+    | SigninFailed
+    | WatchlistEvent
     | PusherEvent
 )

@@ -32,15 +32,20 @@ from ..exceptions import (
     PusherConnectionError,
     PusherError,
     PusherProtocolError,
+    SigninError,
 )
 from .actions import (
+    AuthenticateUser,
     CloseSocket,
     ConnectionState,
     ErrorReported,
     OpenSocket,
     Output,
     SendMessage,
+    SignedIn,
+    SigninFailed,
     StateChanged,
+    WatchlistEvent,
 )
 from .backoff import Backoff
 from .channels import ChannelKind, ChannelRecord
@@ -52,6 +57,7 @@ from .messages import (
     encode_message,
 )
 from .subscriptions import Subscriptions
+from .user import SigninStatus, UserSession, parse_signin_success, parse_watchlist_events
 
 __all__ = ["Connection", "ConnectionSettings"]
 
@@ -110,6 +116,7 @@ class Connection:
         self.state = ConnectionState.DISCONNECTED
         self.socket_id: str | None = None
         self.subscriptions = Subscriptions(self.outputs)
+        self.user = UserSession()
         self.channels = self.subscriptions.registry
         self.fatal_error: PusherConnectionError | None = None
         self.activity_timeout = settings.activity_timeout
@@ -139,6 +146,7 @@ class Connection:
         if self.state in (ConnectionState.DISCONNECTED, ConnectionState.DISCONNECTING):
             return
         self._set_state(ConnectionState.DISCONNECTING)
+        self.subscriptions.connection_closing()
         if self._socket_exists:
             self.outputs.append(CloseSocket(1000, "client disconnect"))
             self._deadline = now + self.settings.close_timeout
@@ -206,6 +214,8 @@ class Connection:
                 return None
             record = self.channels.get(channel)
             if record is None:
+                if channel == self.user.channel_name:
+                    return PusherEvent(channel, event, frame.get("data"), None)
                 return None
             user_id = frame.get("user_id")
             if user_id is not None and type(user_id) is not str:
@@ -261,6 +271,62 @@ class Connection:
 
     # ------------------------------------------------------------- authorization
 
+    def signin(self) -> None:
+        """Sign the user in, now if connected, and again on every new connection."""
+        self.user.wanted = True
+        if self.state is ConnectionState.CONNECTED and self.user.status in (
+            SigninStatus.IDLE,
+            SigninStatus.FAILED,
+        ):
+            self._start_signin()
+
+    def user_authenticated(self, socket_id: str, auth: str, user_data: str) -> None:
+        """The user authenticator answered for ``socket_id``: send ``pusher:signin``.
+
+        ``user_data`` is the exact JSON string that was signed.
+        """
+        if (
+            self.state is not ConnectionState.CONNECTED
+            or socket_id != self.socket_id
+            or self.user.status is not SigninStatus.AUTHENTICATING
+        ):
+            return
+        self.user.status = SigninStatus.SENT
+        message = encode_message("pusher:signin", {"auth": auth, "user_data": user_data})
+        self.outputs.append(SendMessage(message))
+
+    def user_authentication_failed(self, socket_id: str, error: SigninError) -> None:
+        """The user authenticator failed; the next connection tries again."""
+        if (
+            self.state is not ConnectionState.CONNECTED
+            or socket_id != self.socket_id
+            or self.user.status is not SigninStatus.AUTHENTICATING
+        ):
+            return
+        self.user.status = SigninStatus.FAILED
+        self.outputs.append(SigninFailed(error))
+
+    def _start_signin(self) -> None:
+        assert self.socket_id is not None
+        self.user.status = SigninStatus.AUTHENTICATING
+        self.outputs.append(AuthenticateUser(self.socket_id))
+
+    def _signed_in(self, data: Any) -> None:
+        if self.user.status is not SigninStatus.SENT:
+            self._report(PusherProtocolError("pusher:signin_success without a sign-in"))
+            return
+        try:
+            user_data = parse_signin_success(data)
+        except PusherProtocolError as exc:
+            self.user.status = SigninStatus.FAILED
+            self.outputs.append(SigninFailed(SigninError(exc.message)))
+            return
+        self.user.status = SigninStatus.SIGNED_IN
+        self.user.user_data = user_data
+        self.outputs.append(SignedIn(user_data))
+        channel = self.user.channel_name
+        self.outputs.append(SendMessage(encode_message("pusher:subscribe", {"channel": channel})))
+
     def channel_authorized(self, channel_name: str, socket_id: str, auth: dict[str, Any]) -> None:
         """The authorizer answered for ``channel_name`` on ``socket_id``.
 
@@ -305,6 +371,7 @@ class Connection:
         self._deadline = None
         self.socket_id = None
         self.subscriptions.connection_gone()
+        self.user.reset()
         self._set_state(ConnectionState.DISCONNECTED)
 
     def _connection_lost(
@@ -313,6 +380,7 @@ class Connection:
         self.socket_id = None
         self._ping_sent_at = None
         self.subscriptions.connection_gone()
+        self.user.reset()
         announced = self._announced_close
         self._announced_close = None
         already_reported = announced is not None and announced[0] == code
@@ -364,6 +432,15 @@ class Connection:
             self._report(PusherProtocolError("second pusher:connection_established ignored"))
         elif channel is not None:
             return self.subscriptions.system_event(frame, event, channel)
+        elif event == "pusher:signin_success":
+            self._signed_in(frame.get("data"))
+        elif event == "pusher_internal:watchlist_events":
+            try:
+                events = parse_watchlist_events(frame.get("data"))
+            except PusherProtocolError as exc:
+                self._report(exc)
+            else:
+                self.outputs.extend(WatchlistEvent(name, ids) for name, ids in events)
         return None
 
     def _established(self, raw: Any) -> None:
@@ -387,6 +464,8 @@ class Connection:
         self.fatal_error = None
         self._set_state(ConnectionState.CONNECTED)
         self.subscriptions.connection_established(socket_id)
+        if self.user.wanted:
+            self._start_signin()
 
     def _server_error(self, raw: Any) -> None:
         data = decode_data(raw)
@@ -403,4 +482,13 @@ class Connection:
         if code is not None and 4000 <= code <= 4299:
             # Close codes: the server closes the socket with this code next.
             self._announced_close = (code, message)
+        if self.user.status is SigninStatus.SENT:
+            # The answer to pusher:signin. Not signing in again on the next
+            # connection keeps a server that refuses (Reverb: 4200) from looping.
+            self.user.status = SigninStatus.FAILED
+            self.user.wanted = False
+            self.outputs.append(
+                SigninFailed(SigninError(f"the server refused the sign-in: {message}", code))
+            )
+            return
         self._report(PusherError(message, code))

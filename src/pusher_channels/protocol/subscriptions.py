@@ -59,6 +59,10 @@ class Subscriptions:
         for record in self.registry:
             self.start(record)
 
+    def connection_closing(self) -> None:
+        """The connection is being closed: answers for it are no longer wanted."""
+        self.socket_id = None
+
     def connection_gone(self) -> None:
         """The connection is gone: every channel must be subscribed again."""
         self.socket_id = None

@@ -1,0 +1,373 @@
+"""Subscriptions: sending, resubscribing after reconnects, unsubscribing, authorization."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from pusher_channels.exceptions import AuthorizationError
+from pusher_channels.protocol.actions import (
+    AuthorizeChannel,
+    ConnectionState,
+    SendMessage,
+    SubscriptionFailed,
+)
+from pusher_channels.protocol.channels import ChannelKind, ChannelStatus
+from pusher_channels.protocol.connection import Connection
+
+from .helpers import (
+    connect_and_establish,
+    connected,
+    frame,
+    lose,
+    make_connection,
+    of_type,
+    reconnect,
+    sent,
+    subscribed_channels,
+    subscription_succeeded,
+    take,
+)
+
+CHANNELS = ["news", "sport", "weather"]
+
+
+def connection_with_channels() -> tuple[Connection, list[str]]:
+    conn = make_connection()
+    for name in CHANNELS:
+        conn.subscribe(name)
+    assert take(conn) == []  # nothing can be sent before the connection
+    return conn, subscribed_channels(connect_and_establish(conn))
+
+
+def test_channels_subscribed_before_connect_are_sent_once_after_established() -> None:
+    conn, channels = connection_with_channels()
+    assert channels == CHANNELS  # in subscription order, each once
+    for name in CHANNELS:
+        record = conn.channels.get(name)
+        assert record is not None
+        assert record.status is ChannelStatus.SUBSCRIBING
+
+
+def test_subscribe_message_shape_for_public_channels() -> None:
+    conn = connected()
+    conn.subscribe("news")
+    assert take(conn) == [SendMessage(b'{"event":"pusher:subscribe","data":{"channel":"news"}}')]
+
+
+def test_subscribing_while_connecting_waits_for_established() -> None:
+    conn = make_connection()
+    conn.connect(0.0)
+    conn.subscribe("news")
+    assert of_type(take(conn), SendMessage) == []
+    conn.receive(frame("pusher:connection_established", {"socket_id": "1.2"}), 0.1)
+    assert subscribed_channels(take(conn)) == ["news"]
+
+
+def test_reconnect_resubscribes_each_channel_exactly_once() -> None:
+    conn, _ = connection_with_channels()
+    for name in CHANNELS:
+        conn.receive(subscription_succeeded(name), 0.5)
+    take(conn)
+
+    lose(conn, 10.0)
+    for name in CHANNELS:
+        record = conn.channels.get(name)
+        assert record is not None
+        assert record.status is ChannelStatus.UNSUBSCRIBED
+    # Nothing is sent during the outage.
+    assert subscribed_channels(reconnect(conn)) == CHANNELS
+
+
+def test_several_reconnects_never_duplicate_subscribes() -> None:
+    conn, _ = connection_with_channels()
+    for i in range(5):
+        lose(conn, 10.0 * (i + 1))
+        channels = subscribed_channels(reconnect(conn, socket_id=f"{i}.9"))
+        assert Counter(channels) == Counter(CHANNELS)
+
+
+def test_subscribe_during_outage_is_sent_once_on_reconnect() -> None:
+    conn, _ = connection_with_channels()
+    lose(conn, 1.0)
+    conn.subscribe("extra")
+    conn.subscribe("extra")
+    assert take(conn) == []
+    assert subscribed_channels(reconnect(conn)) == [*CHANNELS, "extra"]
+
+
+def test_unsubscribed_channel_is_not_resubscribed() -> None:
+    conn, _ = connection_with_channels()
+    conn.unsubscribe("sport")
+    take(conn)
+    lose(conn, 5.0)
+    assert subscribed_channels(reconnect(conn)) == ["news", "weather"]
+    assert "sport" not in conn.channels
+
+
+def test_unsubscribed_during_outage_is_not_resubscribed_and_nothing_is_sent() -> None:
+    conn, _ = connection_with_channels()
+    lose(conn, 5.0)
+    conn.unsubscribe("news")
+    assert take(conn) == []
+    assert subscribed_channels(reconnect(conn)) == ["sport", "weather"]
+
+
+def test_subscribing_an_already_subscribed_channel_sends_nothing() -> None:
+    conn = connected()
+    conn.subscribe("news")
+    take(conn)
+    first = conn.subscribe("news")  # still SUBSCRIBING
+    assert take(conn) == []
+    conn.receive(subscription_succeeded("news"), 1.0)
+    take(conn)
+    second = conn.subscribe("news")  # SUBSCRIBED
+    assert take(conn) == []
+    assert first is second
+    assert first.status is ChannelStatus.SUBSCRIBED
+
+
+def test_unsubscribe_while_subscribed_sends_unsubscribe() -> None:
+    conn = connected()
+    conn.subscribe("news")
+    conn.receive(subscription_succeeded("news"), 1.0)
+    take(conn)
+    conn.unsubscribe("news")
+    assert sent(take(conn)) == [{"event": "pusher:unsubscribe", "data": {"channel": "news"}}]
+    assert "news" not in conn.channels
+
+
+def test_unsubscribe_while_subscribing_sends_unsubscribe() -> None:
+    conn = connected()
+    conn.subscribe("news")
+    take(conn)
+    conn.unsubscribe("news")
+    assert sent(take(conn)) == [{"event": "pusher:unsubscribe", "data": {"channel": "news"}}]
+
+
+def test_unsubscribe_of_unknown_channel_or_when_disconnected_sends_nothing() -> None:
+    conn = connected()
+    conn.unsubscribe("never")
+    assert take(conn) == []
+    offline = make_connection()
+    offline.subscribe("news")
+    offline.unsubscribe("news")
+    assert take(offline) == []
+    assert len(offline.channels) == 0
+
+
+def test_unsubscribe_of_failed_channel_sends_nothing() -> None:
+    conn = connected()
+    conn.subscribe("news")
+    conn.receive(frame("pusher:subscription_error", {"error": "no"}, channel="news"), 1.0)
+    take(conn)
+    conn.unsubscribe("news")
+    assert take(conn) == []
+
+
+def test_events_for_unsubscribed_channel_are_dropped() -> None:
+    conn = connected()
+    conn.subscribe("news")
+    conn.receive(subscription_succeeded("news"), 1.0)
+    take(conn)
+    assert conn.receive(frame("update", "{}", channel="news"), 1.5) is not None
+    conn.unsubscribe("news")
+    take(conn)
+    assert conn.receive(frame("update", "{}", channel="news"), 2.0) is None
+    assert conn.receive(subscription_succeeded("news"), 2.1) is None
+    assert conn.receive(frame("update", "{}", channel="never-subscribed"), 2.2) is None
+    assert take(conn) == []
+
+
+def test_failed_channel_is_retried_by_subscribe_and_on_reconnect() -> None:
+    conn = connected()
+    conn.subscribe("news")
+    conn.receive(frame("pusher:subscription_error", {"error": "busy"}, channel="news"), 1.0)
+    take(conn)
+    conn.subscribe("news")
+    assert subscribed_channels(take(conn)) == ["news"]
+    conn.receive(frame("pusher:subscription_error", {"error": "busy"}, channel="news"), 1.5)
+    lose(conn, 2.0)
+    assert subscribed_channels(reconnect(conn)) == ["news"]
+
+
+# ----------------------------------------------------------------- authorization
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("private-a", ChannelKind.PRIVATE),
+        ("presence-a", ChannelKind.PRESENCE),
+        ("private-encrypted-a", ChannelKind.PRIVATE_ENCRYPTED),
+        ("private-cache-a", ChannelKind.PRIVATE),
+        ("news", ChannelKind.PUBLIC),
+    ],
+)
+def test_channel_kinds(name: str, kind: ChannelKind) -> None:
+    conn = make_connection()
+    assert conn.subscribe(name).kind is kind
+
+
+def test_private_channel_asks_for_authorization_with_the_socket_id() -> None:
+    conn = connected(socket_id="123.456")
+    record = conn.subscribe("private-chat")
+    assert take(conn) == [AuthorizeChannel("private-chat", "123.456")]
+    assert record.status is ChannelStatus.AUTHORIZING
+    # Asking again while authorizing does not ask twice.
+    conn.subscribe("private-chat")
+    assert take(conn) == []
+
+
+def test_private_channels_subscribed_before_connect_are_authorized_on_established() -> None:
+    conn = make_connection()
+    conn.subscribe("news")
+    conn.subscribe("private-chat")
+    outputs = connect_and_establish(conn, socket_id="9.9")
+    assert subscribed_channels(outputs) == ["news"]
+    assert of_type(outputs, AuthorizeChannel) == [AuthorizeChannel("private-chat", "9.9")]
+
+
+def test_authorization_sends_subscribe_with_auth() -> None:
+    conn = connected(socket_id="1.2")
+    conn.subscribe("private-chat")
+    take(conn)
+    conn.channel_authorized("private-chat", "1.2", {"auth": "key:sig"})
+    assert sent(take(conn)) == [
+        {"event": "pusher:subscribe", "data": {"channel": "private-chat", "auth": "key:sig"}}
+    ]
+    record = conn.channels.get("private-chat")
+    assert record is not None
+    assert record.status is ChannelStatus.SUBSCRIBING
+    # A second answer for the same request is ignored.
+    conn.channel_authorized("private-chat", "1.2", {"auth": "key:sig"})
+    assert take(conn) == []
+
+
+def test_authorization_for_an_old_socket_id_is_ignored() -> None:
+    conn = connected(socket_id="1.2")
+    conn.subscribe("private-chat")
+    take(conn)
+    lose(conn, 1.0)
+    outputs = reconnect(conn, socket_id="3.4")
+    assert of_type(outputs, AuthorizeChannel) == [AuthorizeChannel("private-chat", "3.4")]
+
+    conn.channel_authorized("private-chat", "1.2", {"auth": "key:old-sig"})
+    assert take(conn) == []
+    record = conn.channels.get("private-chat")
+    assert record is not None
+    assert record.status is ChannelStatus.AUTHORIZING
+
+    conn.channel_authorized("private-chat", "3.4", {"auth": "key:new-sig"})
+    assert sent(take(conn)) == [
+        {"event": "pusher:subscribe", "data": {"channel": "private-chat", "auth": "key:new-sig"}}
+    ]
+
+
+def test_authorization_arriving_while_disconnected_is_ignored() -> None:
+    conn = connected(socket_id="1.2")
+    conn.subscribe("private-chat")
+    take(conn)
+    lose(conn, 1.0)
+    conn.channel_authorized("private-chat", "1.2", {"auth": "key:sig"})
+    conn.channel_authorization_failed(
+        "private-chat", "1.2", AuthorizationError("x", "private-chat")
+    )
+    assert take(conn) == []
+
+
+def test_authorization_for_an_unsubscribed_channel_is_ignored() -> None:
+    conn = connected(socket_id="1.2")
+    conn.subscribe("private-chat")
+    take(conn)
+    conn.unsubscribe("private-chat")
+    assert take(conn) == []  # nothing was sent to the server yet
+    conn.channel_authorized("private-chat", "1.2", {"auth": "key:sig"})
+    assert take(conn) == []
+
+
+def test_authorization_failure_fails_the_subscription() -> None:
+    conn = connected(socket_id="1.2")
+    conn.subscribe("private-chat")
+    take(conn)
+    error = AuthorizationError("endpoint said 403", "private-chat", status=403)
+    conn.channel_authorization_failed("private-chat", "1.2", error)
+    outputs = take(conn)
+    assert outputs == [SubscriptionFailed(error)]
+    failed = of_type(outputs, SubscriptionFailed)[0]
+    assert failed.error.channel_name == "private-chat"
+    assert failed.error.status == 403
+    record = conn.channels.get("private-chat")
+    assert record is not None
+    assert record.status is ChannelStatus.FAILED
+    assert conn.state is ConnectionState.CONNECTED
+
+
+def test_authorization_failure_for_an_old_socket_is_ignored() -> None:
+    conn = connected(socket_id="1.2")
+    conn.subscribe("private-chat")
+    take(conn)
+    conn.channel_authorization_failed(
+        "private-chat", "0.0", AuthorizationError("x", "private-chat")
+    )
+    assert take(conn) == []
+
+
+def test_presence_authorization_sends_channel_data_verbatim() -> None:
+    conn = connected(socket_id="1.2")
+    conn.subscribe("presence-room")
+    take(conn)
+    channel_data = '{"user_id":10,"user_info":{"name":"Mr. Channels"}}'
+    conn.channel_authorized(
+        "presence-room", "1.2", {"auth": "key:sig", "channel_data": channel_data}
+    )
+    messages = sent(take(conn))
+    assert messages == [
+        {
+            "event": "pusher:subscribe",
+            "data": {"channel": "presence-room", "auth": "key:sig", "channel_data": channel_data},
+        }
+    ]
+    record = conn.channels.get("presence-room")
+    assert record is not None
+    assert record.my_user_id == "10"
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {"auth": "key:sig"},
+        {"auth": "key:sig", "channel_data": {"user_id": "1"}},
+        {"auth": "key:sig", "channel_data": "not json"},
+        {"auth": "key:sig", "channel_data": '{"user_info":{}}'},
+        {"auth": "key:sig", "channel_data": '{"user_id":[1]}'},
+    ],
+)
+def test_presence_authorization_without_usable_channel_data_fails(auth: dict[str, object]) -> None:
+    conn = connected(socket_id="1.2")
+    conn.subscribe("presence-room")
+    take(conn)
+    conn.channel_authorized("presence-room", "1.2", auth)
+    outputs = take(conn)
+    assert of_type(outputs, SendMessage) == []
+    failures = of_type(outputs, SubscriptionFailed)
+    assert len(failures) == 1
+    assert isinstance(failures[0].error, AuthorizationError)
+    assert failures[0].error.channel_name == "presence-room"
+
+
+def test_authorization_arriving_while_disconnecting_sends_nothing() -> None:
+    conn = connected(socket_id="1.2")
+    conn.subscribe("private-chat")
+    conn.subscribe("presence-room")
+    take(conn)
+    conn.disconnect(1.0)
+    take(conn)
+    assert conn.state is ConnectionState.DISCONNECTING
+    conn.channel_authorized("private-chat", "1.2", {"auth": "key:sig"})
+    conn.channel_authorization_failed(
+        "presence-room", "1.2", AuthorizationError("x", "presence-room")
+    )
+    # The socket is closing: nothing may be sent on it, and nothing is reported.
+    assert take(conn) == []
