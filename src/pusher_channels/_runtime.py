@@ -59,8 +59,6 @@ Authorizer = Callable[[str, str], Awaitable[dict[str, Any]]]
 UserAuthenticator = Callable[[str], Awaitable[dict[str, str]]]
 """``(socket_id) -> {"auth", "user_data"}``."""
 
-AUTHORIZATION_TIMEOUT = 30.0
-
 
 class Runtime:
     """Drives one :class:`~pusher_channels.protocol.connection.Connection` on asyncio."""
@@ -406,7 +404,7 @@ class Runtime:
     async def _run_authorizer(self, authorizer: Authorizer, request: AuthorizeChannel) -> None:
         name, socket_id = request.channel_name, request.socket_id
         try:
-            async with asyncio.timeout(AUTHORIZATION_TIMEOUT):
+            async with asyncio.timeout(self.options.auth_timeout):
                 auth = await authorizer(name, socket_id)
         except AuthorizationError as exc:
             self.core.channel_authorization_failed(name, socket_id, exc)
@@ -415,7 +413,8 @@ class Runtime:
                 name,
                 socket_id,
                 AuthorizationError(
-                    f"authorization of {name!r} timed out after {AUTHORIZATION_TIMEOUT:g} s", name
+                    f"authorization of {name!r} timed out after {self.options.auth_timeout:g} s",
+                    name,
                 ),
             )
         except Exception as exc:
@@ -469,14 +468,14 @@ class Runtime:
         self, authenticator: UserAuthenticator, socket_id: str
     ) -> None:
         try:
-            async with asyncio.timeout(AUTHORIZATION_TIMEOUT):
+            async with asyncio.timeout(self.options.auth_timeout):
                 answer = await authenticator(socket_id)
         except SigninError as exc:
             self.core.user_authentication_failed(socket_id, exc)
         except TimeoutError:
             self.core.user_authentication_failed(
                 socket_id,
-                SigninError(f"user authentication timed out after {AUTHORIZATION_TIMEOUT:g} s"),
+                SigninError(f"user authentication timed out after {self.options.auth_timeout:g} s"),
             )
         except Exception as exc:
             error = SigninError(f"user authentication failed: {type(exc).__name__}: {exc}")

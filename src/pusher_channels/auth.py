@@ -342,6 +342,7 @@ def build_authorizer(options: ClientOptions) -> Authorizer | None:
             headers=params.get("headers"),
             proxy=options.proxy_url,
             ssl_context=options.ssl_context,
+            timeout=options.auth_timeout,
         )
     if options.secret is not None:
         return LocalSigner(
@@ -367,6 +368,7 @@ def build_user_authenticator(options: ClientOptions) -> UserAuthenticator | None
             headers=params.get("headers"),
             proxy=options.proxy_url,
             ssl_context=options.ssl_context,
+            timeout=options.auth_timeout,
         )
     if options.secret is not None:
         return LocalSigner(

@@ -83,6 +83,8 @@ class ClientOptions:
         auth_params: ``{"params": {...}, "headers": {...}}`` sent to the endpoint.
         auth_transport: ``"ajax"`` (an HTTP POST, the only way in Python).
             ``"jsonp"`` is a browser technique: it is accepted and the POST is used.
+        auth_timeout: seconds an authorization (endpoint or callback, channel or
+            user) may take before it counts as failed (default 10).
         secret: the app secret, to sign channel authorizations locally. For internal
             tools only: never ship a secret inside an application given to users.
         user_auth_endpoint: URL that authenticates the user for ``signin()``
@@ -124,6 +126,7 @@ class ClientOptions:
     auth_endpoint: str | None = None
     auth_params: Mapping[str, Any] | None = None
     auth_transport: str = "ajax"
+    auth_timeout: float = 10.0
     secret: str | None = field(default=None, repr=False)
     user_auth_endpoint: str | None = None
     user_auth_params: Mapping[str, Any] | None = None
@@ -240,7 +243,12 @@ def parse_options(values: Mapping[str, Any]) -> ClientOptions:
         raise PusherConfigError("api_key is required: the application key")
     if not settings.get("cluster") and not settings.get("host"):
         raise PusherConfigError("give cluster= (Pusher's hosted service) or host= (self-hosted)")
-    for name in ("activity_timeout", "pong_timeout", "max_reconnect_gap_in_seconds"):
+    for name in (
+        "activity_timeout",
+        "pong_timeout",
+        "max_reconnect_gap_in_seconds",
+        "auth_timeout",
+    ):
         if name in settings:
             settings[name] = _positive(name, settings[name])
     for name in ("ws_port", "wss_port"):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from devtools.auth_server import AuthServer, Failure
-from devtools.soketi import SoketiServer
+from devtools.soketi import MASTER_KEY_BASE64, SoketiServer
 
 from pusher_channels import (
     AuthorizationError,
@@ -20,6 +22,24 @@ from pusher_channels import (
 from tests.support.recorder import Recorder, wait_until
 
 _names = itertools.count()
+
+
+@pytest.fixture
+def signing_soketi(tmp_path: Path) -> Iterator[SoketiServer]:
+    """A soketi with sign-in on and client events limited to 2 per second."""
+    server = SoketiServer(
+        log_path=tmp_path / "soketi.log",
+        extra_env={
+            "SOKETI_DEFAULT_APP_USER_AUTHENTICATION": "true",
+            "SOKETI_USER_AUTHENTICATION_TIMEOUT": "600000",
+            "SOKETI_DEFAULT_APP_MAX_CLIENT_EVENTS_PER_SEC": "2",
+        },
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def unique(prefix: str) -> str:
@@ -273,3 +293,64 @@ async def test_wrong_shared_secret_reauthorizes_once_then_reports(
     assert len(calls) == 2, "one authorization, then exactly one re-authorization"
     assert failures[0][0] == "sealed"
     assert recorder.events == []
+
+
+async def test_slow_endpoint_times_out_then_retry_succeeds(
+    soketi: SoketiServer, auth_server: AuthServer
+) -> None:
+    recorder = Recorder()
+    name = unique("private")
+    auth_server.failure = Failure(delay=1.0)
+    async with PusherChannelsClient(
+        **soketi.client_options(),
+        auth_endpoint=auth_server.url,
+        auth_timeout=0.3,
+        **recorder.callbacks(),
+    ) as client:
+        channel = await client.subscribe(name)
+        await wait_until(lambda: len(recorder.subscription_errors) == 1, what="the timeout")
+        assert "timed out" in recorder.subscription_errors[0][0]
+        assert client.connection_state == "CONNECTED"
+        auth_server.failure = None
+        await client.subscribe(name)
+        await wait_until(lambda: channel.subscribed, what="the retried subscription")
+
+
+async def test_local_signing_with_the_secret(signing_soketi: SoketiServer) -> None:
+    """``secret=`` signs private, presence and encrypted channels and sign-in in-process."""
+    recorder = Recorder()
+    sdk = signing_soketi.server_sdk()
+    async with PusherChannelsClient(
+        **signing_soketi.client_options(),
+        secret=signing_soketi.secret,
+        presence_channel_data={"user_id": "tool", "user_info": {"name": "Internal tool"}},
+        encryption_master_key_base64=MASTER_KEY_BASE64,
+        user_data={"id": "tool"},
+        **recorder.callbacks(),
+    ) as client:
+        names = ["private-ops", "presence-ops", "private-encrypted-ops"]
+        for name in names:
+            await client.subscribe(name)
+        await wait_until(lambda: len(recorder.succeeded) == 3, what="three subscriptions")
+        presence = client.get_channel("presence-ops")
+        assert presence is not None
+        assert presence.me is not None
+        assert presence.me.user_info == {"name": "Internal tool"}
+        assert await client.signin() == {"id": "tool"}
+        await asyncio.to_thread(sdk.trigger, "private-encrypted-ops", "sealed", {"n": 5})
+        await wait_until(lambda: len(recorder.events) == 1, what="the encrypted event")
+    assert recorder.events[0].json() == {"n": 5}
+    assert recorder.subscription_errors == []
+
+
+async def test_client_event_rate_limit_reaches_on_error(signing_soketi: SoketiServer) -> None:
+    recorder = Recorder()
+    async with PusherChannelsClient(
+        **signing_soketi.client_options(), secret=signing_soketi.secret, **recorder.callbacks()
+    ) as client:
+        channel = await client.subscribe("private-chatty")
+        await wait_until(lambda: channel.subscribed, what="subscription")
+        for n in range(5):
+            await channel.trigger(event_name="client-burst", data={"n": n})
+        await wait_until(lambda: any(code == 4301 for _, code, _ in recorder.errors), what="4301")
+        assert client.connection_state == "CONNECTED"
