@@ -28,6 +28,7 @@ from .exceptions import (
     PusherProtocolError,
     PusherTimeoutError,
     SigninError,
+    SlowConsumerError,
     SubscriptionError,
 )
 from .protocol.actions import ConnectionState
@@ -50,6 +51,7 @@ __all__ = [
     "PusherProtocolError",
     "PusherTimeoutError",
     "SigninError",
+    "SlowConsumerError",
     "SubscriptionError",
     "__version__",
 ]

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ._dispatch import Dispatcher
+from ._streams import EventStream
 from ._transport import WebSocket, open_websocket
 from .channel import PusherChannel
 from .exceptions import (
@@ -23,6 +24,7 @@ from .exceptions import (
     PusherConnectionError,
     PusherError,
     SigninError,
+    SlowConsumerError,
 )
 from .options import ClientOptions
 from .protocol.actions import (
@@ -98,6 +100,7 @@ class Runtime:
         self._timer_at: float | None = None
         self._state_waiters: list[tuple[ConnectionState, asyncio.Future[None]]] = []
         self._log_frames = False
+        self._streams: dict[str | None, set[EventStream]] = {}
 
     # ------------------------------------------------------------- user requests
 
@@ -136,6 +139,10 @@ class Runtime:
             await self._wait_for_state(ConnectionState.DISCONNECTED)
         for task in list(self._auth_tasks):
             task.cancel()
+        for authenticator in (self._authorizer, self._user_authenticator):
+            close = getattr(authenticator, "aclose", None)
+            if close is not None:
+                await close()  # its HTTP pool belongs to this event loop
         assert self._dispatcher is not None
         await self._dispatcher.wait_idle()
 
@@ -147,8 +154,9 @@ class Runtime:
         return record
 
     def unsubscribe(self, channel_name: str) -> None:
-        """Drop a channel from the core."""
+        """Drop a channel from the core; its event streams end."""
         self.core.unsubscribe(channel_name)
+        self._finish_streams(channel_name, None)
         if self._loop is not None:
             self._perform()
 
@@ -244,9 +252,46 @@ class Runtime:
         else:
             self._notify(output)
 
+    # ---------------------------------------------------------------- streams
+
+    def open_stream(self, channel_name: str | None, capacity: int) -> EventStream:
+        """A new stream of one channel's events (``None``: every channel's)."""
+        stream = EventStream(channel_name, capacity, self._stream_overflowed)
+        record = self.core.channels.get(channel_name) if channel_name is not None else None
+        if channel_name is not None and (record is None or channel_name not in self._channels):
+            stream.finish()
+        elif record is not None and record.failure is not None:
+            stream.finish(record.failure)
+        else:
+            self._streams.setdefault(channel_name, set()).add(stream)
+        return stream
+
+    def close_stream(self, stream: EventStream) -> None:
+        """Stop feeding a stream (its iterator is gone)."""
+        streams = self._streams.get(stream.key)
+        if streams is not None:
+            streams.discard(stream)
+            if not streams:
+                del self._streams[stream.key]
+        stream.finish()
+
+    def _finish_streams(self, channel_name: str | None, error: PusherError | None) -> None:
+        for stream in self._streams.pop(channel_name, ()):
+            stream.finish(error)
+
+    def _stream_overflowed(self, error: SlowConsumerError) -> None:
+        logger.warning("%s", error.message)
+        self._call(self._on_error, error.message, None, error)
+
+    # ---------------------------------------------------------------- delivery
+
     def _deliver(self, event: PusherEvent) -> None:
         dispatcher = self._dispatcher
         assert dispatcher is not None
+        if self._streams:
+            for key in (None, event.channel_name):
+                for stream in self._streams.get(key, ()):
+                    stream.put(event)
         if event.channel_name.startswith(SERVER_TO_USER_PREFIX):
             if self._on_user_event is not None:
                 dispatcher.call(self._on_user_event, event)
@@ -276,6 +321,9 @@ class Runtime:
                         "disconnect() was called before the connection was made"
                     )
                 )
+        if change.current is ConnectionState.DISCONNECTED:
+            for key in list(self._streams):
+                self._finish_streams(key, self.core.fatal_error)
         self._call(self._on_state_change, change.current, change.previous)
 
     def _notify(self, output: Output) -> None:
@@ -302,6 +350,7 @@ class Runtime:
             error = output.error
             name, args = error.channel_name, (error.message, error)
             logger.warning("subscription to %r failed: %s", name, error.message)
+            self._finish_streams(name, error)
             self._call(self._on_subscription_error, error.message, error)
             self._call_channel(name, "on_subscription_error", args)
             return

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._streams import DEFAULT_CAPACITY, EventIterator
 from .protocol.channels import ChannelKind, ChannelRecord, ChannelStatus
 from .protocol.messages import PusherEvent, PusherMember
 
@@ -107,6 +108,19 @@ class PusherChannel:
                 f"event is for channel {event.channel_name!r}, not {self.channel_name!r}"
             )
         await self._client.trigger(event)
+
+    def events(self, *, max_buffer: int = DEFAULT_CAPACITY) -> EventIterator:
+        """Iterate over this channel's events: ``async for event in channel.events()``.
+
+        Sees the same events as the channel's ``on_event``, in the same order, across
+        reconnections. Ends when the channel is unsubscribed or the client
+        disconnects; raises the :class:`SubscriptionError` if the subscription fails.
+        At most ``max_buffer`` events wait for the consumer; newer ones are dropped
+        beyond that (see :meth:`PusherChannelsClient.events`).
+        """
+        runtime = self._client._live
+        stream = runtime.open_stream(self.channel_name, max_buffer)
+        return EventIterator(stream, runtime.close_stream)
 
     async def unsubscribe(self) -> None:
         """Stop receiving this channel's events; it is not resubscribed."""

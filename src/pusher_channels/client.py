@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
 from ._runtime import Runtime
+from ._streams import DEFAULT_CAPACITY, EventIterator
 from .auth import build_authorizer, build_user_authenticator
 from .channel import ChannelCallbacks, PusherChannel
 from .exceptions import ClientEventError, PusherConfigError, PusherTimeoutError
@@ -221,6 +222,21 @@ class PusherChannelsClient:
     def channels(self) -> Mapping[str, PusherChannel]:
         """Every channel subscribed or pending, by name (a read-only view)."""
         return types.MappingProxyType(self._channels)
+
+    def events(self, *, max_buffer: int = DEFAULT_CAPACITY) -> EventIterator:
+        """Iterate over every channel's events: ``async for event in pusher.events()``.
+
+        Sees the same events as ``on_event``, in the same order; server-to-user
+        events are not included. Iteration survives reconnections and ends when
+        :meth:`disconnect` is called; it raises the :class:`PusherConnectionError`
+        if the server refuses the connection.
+
+        At most ``max_buffer`` events wait for the consumer; beyond that, new events
+        are dropped (counted in ``.dropped``) and ``on_error`` gets a
+        :class:`SlowConsumerError`, so memory stays bounded.
+        """
+        runtime = self._live
+        return EventIterator(runtime.open_stream(None, max_buffer), runtime.close_stream)
 
     # ----------------------------------------------------------------- sign-in
 

@@ -11,6 +11,7 @@
     │   └── AuthorizationError       the channel authorization (endpoint or callback) failed
     ├── SigninError                  user authentication (sign-in) failed
     ├── ClientEventError             a client event broke the rules and was not sent
+    ├── SlowConsumerError            an events() iterator fell behind: events dropped
     └── CallbackError                a user callback raised; ``__cause__`` is its exception
 
 Exceptions raised to callers are :class:`PusherConfigError`,
@@ -32,6 +33,7 @@ __all__ = [
     "PusherProtocolError",
     "PusherTimeoutError",
     "SigninError",
+    "SlowConsumerError",
     "SubscriptionError",
 ]
 
@@ -108,6 +110,10 @@ class SigninError(PusherError):
 
 class ClientEventError(PusherError):
     """A client event was refused before sending: wrong name, channel or state."""
+
+
+class SlowConsumerError(PusherError):
+    """An ``events()`` iterator's buffer is full: new events for it are dropped."""
 
 
 class CallbackError(PusherError):

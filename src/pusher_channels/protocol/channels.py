@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..exceptions import PusherConfigError
+from ..exceptions import PusherConfigError, SubscriptionError
 from .messages import PusherMember
 
 __all__ = [
@@ -109,6 +109,8 @@ class ChannelRecord:
     members: dict[str, PusherMember] = field(default_factory=dict)
     my_user_id: str | None = None
     shared_secret: bytes | None = None
+    failure: SubscriptionError | None = None
+    """Why the last attempt failed, while the status is ``FAILED``."""
     reauthorizing: bool = False
     """An encrypted channel fetching a new shared secret after a failed decryption."""
     held_events: list[tuple[str, Any, str | None]] = field(default_factory=list)
@@ -124,6 +126,7 @@ class ChannelRecord:
     def reset(self) -> None:
         """Forget what belonged to the previous connection."""
         self.status = ChannelStatus.UNSUBSCRIBED
+        self.failure = None
         self.members.clear()
         self.my_user_id = None
         self.shared_secret = None

@@ -145,10 +145,11 @@ class Subscriptions:
         if record.reauthorizing:
             self._release_held_events(record, None, f"re-authorization failed: {error.message}")
             return
-        record.status = ChannelStatus.FAILED
-        self._outputs.append(SubscriptionFailed(error))
+        self._fail(record, error)
 
     def start(self, record: ChannelRecord) -> None:
+        """Authorize (if needed) and subscribe one channel on the current connection."""
+        record.failure = None
         if record.kind.needs_authorization:
             assert self.socket_id is not None
             record.status = ChannelStatus.AUTHORIZING
@@ -223,8 +224,12 @@ class Subscriptions:
             self._outputs.append(PusherEvent(record.name, event, plaintext, user_id))
 
     def _fail_authorization(self, record: ChannelRecord, message: str) -> None:
+        self._fail(record, AuthorizationError(message, record.name))
+
+    def _fail(self, record: ChannelRecord, error: SubscriptionError) -> None:
         record.status = ChannelStatus.FAILED
-        self._outputs.append(SubscriptionFailed(AuthorizationError(message, record.name)))
+        record.failure = error
+        self._outputs.append(SubscriptionFailed(error))
 
     def system_event(self, frame: dict[str, Any], event: str, channel: str) -> PusherEvent | None:
         record = self.registry.get(channel)
@@ -270,10 +275,7 @@ class Subscriptions:
                 status = raw_status
         elif isinstance(decoded, str) and decoded:
             message = decoded
-        record.status = ChannelStatus.FAILED
-        self._outputs.append(
-            SubscriptionFailed(SubscriptionError(message, record.name, status=status))
-        )
+        self._fail(record, SubscriptionError(message, record.name, status=status))
 
     def _member_added(self, record: ChannelRecord, data: Any) -> None:
         if record.kind is not ChannelKind.PRESENCE:

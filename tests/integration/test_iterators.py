@@ -1,0 +1,129 @@
+"""``events()`` async iterators against a real soketi: order, bounds, and how they end."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import itertools
+
+import pytest
+from devtools.soketi import SoketiServer
+
+from pusher_channels import (
+    PusherChannelsClient,
+    PusherEvent,
+    SlowConsumerError,
+    SubscriptionError,
+)
+from tests.support.recorder import Recorder, wait_until
+
+_names = itertools.count()
+
+
+def unique() -> str:
+    return f"stream-{next(_names)}"
+
+
+async def trigger_many(server: SoketiServer, channel: str, count: int) -> None:
+    """Trigger ``count`` numbered events in one batch call per ten."""
+    sdk = server.server_sdk()
+    for start in range(0, count, 10):
+        batch = [
+            {"channel": channel, "name": "seq", "data": {"n": n}}
+            for n in range(start, min(count, start + 10))
+        ]
+        await asyncio.to_thread(sdk.trigger_batch, batch)
+
+
+async def test_iterators_and_callbacks_see_the_same_events_in_order(
+    soketi: SoketiServer,
+) -> None:
+    name = unique()
+    by_callback: list[int] = []
+    async with PusherChannelsClient(**soketi.client_options()) as client:
+        channel = await client.subscribe(name, on_event=lambda e: by_callback.append(e.json()["n"]))
+        everything = client.events()
+        only_this = channel.events()
+        await wait_until(lambda: channel.subscribed)
+        await trigger_many(soketi, name, 30)
+        from_channel = [(await anext(only_this)).json()["n"] for _ in range(30)]
+        from_client = [(await anext(everything)).json()["n"] for _ in range(30)]
+    assert from_channel == list(range(30))
+    assert from_client == from_channel
+    assert by_callback == from_channel
+
+
+async def test_full_buffer_drops_new_events_and_reports_once(soketi: SoketiServer) -> None:
+    name = unique()
+    recorder = Recorder()
+    async with PusherChannelsClient(**soketi.client_options(), **recorder.callbacks()) as client:
+        channel = await client.subscribe(name)
+        await wait_until(lambda: channel.subscribed)
+        events = channel.events(max_buffer=5)
+        await trigger_many(soketi, name, 20)
+        await wait_until(lambda: len(recorder.events) == 20, what="all 20 events")
+        assert events.dropped == 15
+        slow = [e for _, _, e in recorder.errors if isinstance(e, SlowConsumerError)]
+        assert len(slow) == 1
+        kept = [(await anext(events)).json()["n"] for _ in range(5)]
+        assert kept == [0, 1, 2, 3, 4]
+        await trigger_many(soketi, name, 1)
+        assert (await asyncio.wait_for(anext(events), 5)).json() == {"n": 0}
+
+
+async def test_iteration_ends_on_unsubscribe_after_the_buffered_events(
+    soketi: SoketiServer,
+) -> None:
+    name = unique()
+    seen: list[PusherEvent] = []
+    async with PusherChannelsClient(**soketi.client_options(), on_event=seen.append) as client:
+        channel = await client.subscribe(name)
+        events = channel.events()
+        await wait_until(lambda: channel.subscribed)
+        await trigger_many(soketi, name, 3)
+        await wait_until(lambda: len(seen) == 3, what="the three events")
+        await channel.unsubscribe()
+        received = [event.json()["n"] async for event in events]
+    assert received == [0, 1, 2]
+
+
+async def test_iteration_ends_on_disconnect(soketi: SoketiServer) -> None:
+    client = PusherChannelsClient(**soketi.client_options())
+    await client.connect(timeout=10)
+    await client.subscribe(unique())
+    received: list[PusherEvent] = []
+
+    async def consume() -> None:
+        async for event in client.events():
+            received.append(event)
+
+    consumer = asyncio.create_task(consume())
+    await asyncio.sleep(0.2)
+    await client.disconnect()
+    await asyncio.wait_for(consumer, 5)
+    assert received == []
+
+
+async def test_iteration_raises_when_the_subscription_fails(soketi: SoketiServer) -> None:
+    async with PusherChannelsClient(**soketi.client_options()) as client:
+        channel = await client.subscribe("private-no-authorizer")
+        with pytest.raises(SubscriptionError) as raised:
+            async for _ in channel.events():
+                pass
+    assert raised.value.channel_name == "private-no-authorizer"
+
+
+async def test_leaving_the_loop_closes_the_stream(soketi: SoketiServer) -> None:
+    name = unique()
+    async with PusherChannelsClient(**soketi.client_options()) as client:
+        channel = await client.subscribe(name)
+        await wait_until(lambda: channel.subscribed)
+        events = channel.events()
+        await trigger_many(soketi, name, 2)
+        async for event in events:
+            assert event.json() == {"n": 0}
+            break
+        del events
+        gc.collect()
+        runtime = client._live
+        assert runtime._streams == {}
