@@ -1,0 +1,358 @@
+"""The blocking facade: the same client for threaded code.
+
+::
+
+    from pusher_channels.sync import PusherChannelsClient
+
+    with PusherChannelsClient(api_key="KEY", cluster="eu", on_event=print) as pusher:
+        channel = pusher.subscribe("my-channel")
+        for event in channel.events(timeout=60):
+            print(event.json())
+
+Same methods, options and callbacks as :class:`pusher_channels.PusherChannelsClient`,
+blocking instead of awaitable. Each call runs on one event loop that the client owns
+in a thread of its own; callbacks run on one callback thread, in arrival order, and
+may call the client (subscribe, trigger, unsubscribe, disconnect) without deadlock.
+``disconnect()`` stops both threads; the next call starts them again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar, Self
+
+from .. import client as async_client
+from .._streams import DEFAULT_CAPACITY, EventIterator
+from ..channel import PusherChannel as AsyncChannel
+from ..exceptions import CallbackError
+from ..options import CALLBACK_NAMES
+from ..protocol.actions import ConnectionState
+from ..protocol.channels import ChannelKind
+from ..protocol.messages import PusherEvent, PusherMember
+from ._threads import CallbackThread, LoopThread
+
+__all__ = ["PusherChannel", "PusherChannelsClient", "SyncEventIterator"]
+
+logger = logging.getLogger("pusher_channels")
+
+_RETURNING_CALLBACKS = frozenset({"on_authorizer", "on_user_authenticator"})
+_CHANNEL_CALLBACKS = (
+    "on_subscription_succeeded",
+    "on_subscription_error",
+    "on_member_added",
+    "on_member_removed",
+    "on_event",
+    "on_subscription_count",
+)
+_numbers = itertools.count(1)
+
+
+class PusherChannelsClient:
+    """A blocking Pusher Channels client, for threaded code.
+
+    Keywords are those of :meth:`pusher_channels.PusherChannelsClient.init`.
+    Callbacks are plain functions, called on the client's callback thread;
+    ``on_authorizer`` and ``on_user_authenticator`` run in a worker thread and
+    return their answer.
+    """
+
+    _default_instance: ClassVar[PusherChannelsClient | None] = None
+
+    def __init__(self, **options: Any) -> None:
+        """Make an independent client; keywords as for :meth:`init`, if any."""
+        name = f"pusher-channels-{next(_numbers)}"
+        self._loop_thread = LoopThread(name)
+        self._callback_thread = CallbackThread(name, self._callback_failed)
+        self._client = async_client.PusherChannelsClient()
+        self._on_error: Callable[..., Any] | None = None
+        self._channels: dict[str, PusherChannel] = {}
+        if options:
+            self._client._configure(self._wrap_options(options))
+
+    @classmethod
+    def get_instance(cls) -> Self:
+        """The process-wide default blocking client."""
+        if cls._default_instance is None:
+            cls._default_instance = cls()
+        instance = cls._default_instance
+        assert isinstance(instance, cls)
+        return instance
+
+    # --------------------------------------------------------------- plumbing
+
+    def _run(self, coroutine: Any) -> Any:
+        return self._loop_thread.run(coroutine)
+
+    def _wrap_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        wrapped = dict(options)
+        self._on_error = options.get("on_error")
+        for name in CALLBACK_NAMES:
+            callback = options.get(name)
+            if callback is None or not callable(callback):
+                continue
+            if name in _RETURNING_CALLBACKS:
+                wrapped[name] = _in_worker_thread(callback)
+            else:
+                wrapped[name] = self._on_callback_thread(callback)
+        return wrapped
+
+    def _on_callback_thread(self, callback: Callable[..., Any]) -> Callable[..., None]:
+        submit = self._callback_thread.submit
+
+        def relay(*args: Any) -> None:
+            submit(callback, args)
+
+        relay.__qualname__ = getattr(callback, "__qualname__", "callback")
+        return relay
+
+    def _callback_failed(self, callback: Callable[..., Any], exc: Exception) -> None:
+        name = getattr(callback, "__qualname__", repr(callback))
+        logger.error("callback %s raised %s", name, type(exc).__name__, exc_info=exc)
+        if self._on_error is None or callback is self._on_error:
+            return
+        error = CallbackError(f"callback {name} raised {type(exc).__name__}: {exc}")
+        error.__cause__ = exc
+        try:
+            self._on_error(error.message, None, error)
+        except Exception:
+            logger.exception("on_error raised while reporting a callback error")
+
+    # ------------------------------------------------------------- connection
+
+    def init(self, **options: Any) -> None:
+        """(Re)configure the client; see the asyncio client's ``init``."""
+        self._run(self._client.init(**self._wrap_options(options)))
+        self._channels.clear()
+
+    def connect(self, timeout: float | None = None) -> None:
+        """Connect and return once ``CONNECTED`` (see the asyncio client)."""
+        try:
+            self._run(self._client.connect(timeout=timeout))
+        except BaseException:
+            if self._client.connection_state is ConnectionState.DISCONNECTED:
+                self._stop_threads()
+            raise
+
+    def disconnect(self) -> None:
+        """Close the connection, run the callbacks still queued, and stop the threads."""
+        if self._loop_thread.running:
+            self._run(self._client.disconnect())
+        self._stop_threads()
+
+    def _stop_threads(self) -> None:
+        if self._loop_thread.running and not self._loop_thread.in_loop_thread():
+            self._loop_thread.stop()
+        self._callback_thread.stop()
+
+    @property
+    def connection_state(self) -> ConnectionState:
+        """The current connection state."""
+        return self._client.connection_state
+
+    def get_socket_id(self) -> str | None:
+        """The socket id of the live connection, or ``None``."""
+        return self._client._runtime.core.socket_id if self._client._runtime else None
+
+    # ---------------------------------------------------------------- channels
+
+    def subscribe(self, channel_name: str, **callbacks: Any) -> PusherChannel:
+        """Subscribe to a channel (see the asyncio client); callbacks as keywords."""
+        unknown = set(callbacks) - set(_CHANNEL_CALLBACKS)
+        if unknown:
+            raise TypeError(f"unknown channel callbacks: {', '.join(sorted(unknown))}")
+        wrapped = {
+            name: self._on_callback_thread(callback)
+            for name, callback in callbacks.items()
+            if callback is not None
+        }
+        channel = self._run(self._client.subscribe(channel_name, **wrapped))
+        facade = self._channels.get(channel_name)
+        if facade is None or facade._channel is not channel:
+            facade = PusherChannel(self, channel)
+            self._channels[channel_name] = facade
+        return facade
+
+    def unsubscribe(self, channel_name: str) -> None:
+        """Stop receiving a channel."""
+        self._channels.pop(channel_name, None)
+        self._run(self._client.unsubscribe(channel_name))
+
+    def get_channel(self, channel_name: str) -> PusherChannel | None:
+        """The channel object, if subscribed (or pending)."""
+        if self._client.get_channel(channel_name) is None:
+            return None
+        return self._channels.get(channel_name)
+
+    @property
+    def channels(self) -> Mapping[str, PusherChannel]:
+        """Every channel subscribed or pending, by name."""
+        return {name: ch for name, ch in self._channels.items() if name in self._client.channels}
+
+    def trigger(self, event: PusherEvent) -> None:
+        """Send a client event (see the asyncio client's rules)."""
+        self._run(self._client.trigger(event))
+
+    def events(
+        self, *, timeout: float | None = None, max_buffer: int = DEFAULT_CAPACITY
+    ) -> SyncEventIterator:
+        """Iterate over every channel's events; see :class:`SyncEventIterator`."""
+        return SyncEventIterator(self, self._run(_open(self._client.events, max_buffer)), timeout)
+
+    # ----------------------------------------------------------------- sign-in
+
+    def signin(self) -> dict[str, Any] | None:
+        """Sign the user in (see the asyncio client)."""
+        result: dict[str, Any] | None = self._run(self._client.signin())
+        return result
+
+    @property
+    def user(self) -> dict[str, Any] | None:
+        """The signed-in user's data, or ``None``."""
+        return self._client.user
+
+    # --------------------------------------------------------------------- with
+
+    def __enter__(self) -> Self:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.disconnect()
+
+    def __repr__(self) -> str:
+        return f"<sync PusherChannelsClient {self.connection_state}>"
+
+
+class PusherChannel:
+    """A channel of the blocking client; see :class:`pusher_channels.PusherChannel`."""
+
+    __slots__ = ("_channel", "_client")
+
+    def __init__(self, client: PusherChannelsClient, channel: AsyncChannel) -> None:
+        self._client = client
+        self._channel = channel
+
+    @property
+    def channel_name(self) -> str:
+        """The channel's name."""
+        return self._channel.channel_name
+
+    @property
+    def kind(self) -> ChannelKind:
+        """Public, private, private-encrypted or presence."""
+        return self._channel.kind
+
+    @property
+    def subscribed(self) -> bool:
+        """Whether the server confirmed the subscription on the current connection."""
+        return self._channel.subscribed
+
+    @property
+    def members(self) -> dict[str, PusherMember]:
+        """Presence members by user id (a copy)."""
+        return dict(self._channel.members)
+
+    @property
+    def me(self) -> PusherMember | None:
+        """This connection's own presence member."""
+        return self._channel.me
+
+    @property
+    def subscription_count(self) -> int | None:
+        """The last subscription count the server reported."""
+        return self._channel.subscription_count
+
+    def trigger(
+        self, event: PusherEvent | None = None, *, event_name: str | None = None, data: Any = None
+    ) -> None:
+        """Send a client event on this channel."""
+        self._client._run(self._channel.trigger(event, event_name=event_name, data=data))
+
+    def unsubscribe(self) -> None:
+        """Stop receiving this channel."""
+        self._client.unsubscribe(self.channel_name)
+
+    def events(
+        self, *, timeout: float | None = None, max_buffer: int = DEFAULT_CAPACITY
+    ) -> SyncEventIterator:
+        """Iterate over this channel's events; see :class:`SyncEventIterator`."""
+        iterator = self._client._run(_open(self._channel.events, max_buffer))
+        return SyncEventIterator(self._client, iterator, timeout)
+
+    def __repr__(self) -> str:
+        return f"<sync {self._channel!r}>"
+
+
+class SyncEventIterator(Iterator[PusherEvent]):
+    """``for event in ...events(timeout=...)``: a blocking iterator of events.
+
+    It ends when no event arrives within ``timeout`` seconds (``None``: wait
+    forever), when the channel is unsubscribed or the client disconnects, and
+    raises if the subscription fails. Buffering and the slow-consumer policy are
+    those of the asyncio iterators. ``close()`` (or ``with``) releases it.
+    """
+
+    def __init__(
+        self, client: PusherChannelsClient, iterator: EventIterator, timeout: float | None
+    ) -> None:
+        self._client = client
+        self._iterator: EventIterator | None = iterator
+        self._timeout = timeout
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped because the buffer was full."""
+        return self._iterator.dropped if self._iterator is not None else 0
+
+    def __iter__(self) -> SyncEventIterator:
+        return self
+
+    def __next__(self) -> PusherEvent:
+        iterator = self._iterator
+        if iterator is None or not self._client._loop_thread.running:
+            raise StopIteration
+        try:
+            event: PusherEvent = self._client._run(asyncio.wait_for(anext(iterator), self._timeout))
+        except (StopAsyncIteration, TimeoutError):
+            self.close()
+            raise StopIteration from None
+        return event
+
+    def close(self) -> None:
+        """Stop receiving events."""
+        iterator, self._iterator = self._iterator, None
+        if iterator is not None:
+            self._client._loop_thread.call_soon(_close_iterator, iterator)
+
+    def __enter__(self) -> SyncEventIterator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _close_iterator(iterator: EventIterator) -> None:
+    iterator._close(iterator._stream)
+
+
+async def _open(factory: Callable[..., EventIterator], max_buffer: int) -> EventIterator:
+    return factory(max_buffer=max_buffer)
+
+
+def _in_worker_thread(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a callback that returns an answer in a worker thread, and await it."""
+
+    async def relay(*args: Any) -> Any:
+        result = await asyncio.to_thread(callback, *args)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    return relay

@@ -1,0 +1,189 @@
+"""The blocking facade against a real soketi: threads, callbacks, nesting, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from devtools.auth_server import AuthServer
+from devtools.soketi import SoketiServer
+
+from pusher_channels import (
+    CallbackError,
+    ConnectionState,
+    PusherConnectionError,
+    PusherEvent,
+    SubscriptionError,
+)
+from pusher_channels.sync import PusherChannelsClient
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    """Poll ``condition`` from this thread, failing after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        time.sleep(0.01)
+
+
+def trigger(server: SoketiServer, channel: str, event: str, data: Any) -> None:
+    server.server_sdk().trigger(channel, event, data)
+
+
+def client_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("pusher-channels-")}
+
+
+# These tests are plain functions: the blocking client must not need an event loop.
+
+
+def test_callbacks_run_on_one_callback_thread_in_order(soketi: SoketiServer) -> None:
+    seen: list[tuple[str, int]] = []
+    states: list[ConnectionState] = []
+    with PusherChannelsClient(
+        **soketi.client_options(),
+        on_event=lambda e: seen.append((threading.current_thread().name, e.json()["n"])),
+        on_connection_state_change=lambda current, previous: states.append(current),
+    ) as client:
+        channel = client.subscribe("sync-order")
+        wait_for(lambda: channel.subscribed, what="subscription")
+        for n in range(10):
+            trigger(soketi, "sync-order", "seq", {"n": n})
+        wait_for(lambda: len(seen) == 10, what="ten events")
+        assert client.connection_state is ConnectionState.CONNECTED
+        assert client.get_socket_id() is not None
+    assert [n for _, n in seen] == list(range(10))
+    names = {name for name, _ in seen}
+    assert len(names) == 1
+    assert names.pop().endswith("callbacks")
+    assert states == [
+        ConnectionState.CONNECTING,
+        ConnectionState.CONNECTED,
+        ConnectionState.DISCONNECTING,
+        ConnectionState.DISCONNECTED,
+    ]
+
+
+def test_no_thread_is_left_after_disconnect(soketi: SoketiServer) -> None:
+    before = set(threading.enumerate())
+    client = PusherChannelsClient(**soketi.client_options(), on_event=lambda e: None)
+    client.subscribe("sync-threads")
+    client.connect(timeout=10)
+    assert client_threads(), "the client runs its loop in a thread of its own"
+    client.disconnect()
+    assert set(threading.enumerate()) == before
+    client.connect(timeout=10)  # and it starts again
+    assert client.connection_state is ConnectionState.CONNECTED
+    client.disconnect()
+    assert set(threading.enumerate()) == before
+
+
+def test_callbacks_may_call_the_client(soketi: SoketiServer, auth_server: AuthServer) -> None:
+    """subscribe, trigger and disconnect from inside callbacks: no deadlock."""
+    done = threading.Event()
+    log: list[str] = []
+    client: PusherChannelsClient
+
+    def on_subscription_succeeded(channel_name: str, data: Any) -> None:
+        log.append(f"subscribed {channel_name}")
+        if channel_name == "sync-nested":
+            client.subscribe("private-sync-nested")
+        else:
+            client.trigger(PusherEvent("private-sync-nested", "client-hello", {"from": "callback"}))
+            trigger(soketi, "sync-nested", "bye", {})
+
+    def on_event(event: PusherEvent) -> None:
+        log.append(f"event {event.event_name}")
+        client.disconnect()
+        log.append(f"state {client.connection_state}")
+        done.set()
+
+    before = set(threading.enumerate())
+    client = PusherChannelsClient(
+        **soketi.client_options(),
+        auth_endpoint=auth_server.url,
+        on_subscription_succeeded=on_subscription_succeeded,
+        on_event=on_event,
+    )
+    client.subscribe("sync-nested")
+    client.connect(timeout=10)
+    assert done.wait(10)
+    assert log == [
+        "subscribed sync-nested",
+        "subscribed private-sync-nested",
+        "event bye",
+        "state DISCONNECTED",
+    ]
+    wait_for(lambda: set(threading.enumerate()) == before, what="the callback thread to end")
+
+
+def test_refused_connection_raises_and_leaves_no_thread(soketi: SoketiServer) -> None:
+    before = set(threading.enumerate())
+    client = PusherChannelsClient(**(soketi.client_options() | {"api_key": "wrong"}))
+    with pytest.raises(PusherConnectionError) as raised:
+        client.connect(timeout=10)
+    assert raised.value.code == 4001
+    assert set(threading.enumerate()) == before
+
+
+def test_raising_callback_is_reported_to_on_error(soketi: SoketiServer) -> None:
+    errors: list[Any] = []
+
+    def fragile(event: PusherEvent) -> None:
+        raise ValueError("bad callback")
+
+    with PusherChannelsClient(
+        **soketi.client_options(),
+        on_event=fragile,
+        on_error=lambda message, code, error: errors.append(error),
+    ) as client:
+        channel = client.subscribe("sync-fragile")
+        wait_for(lambda: channel.subscribed)
+        trigger(soketi, "sync-fragile", "x", {})
+        trigger(soketi, "sync-fragile", "y", {})
+        wait_for(lambda: len(errors) == 2, what="two reports")
+        assert client.connection_state is ConnectionState.CONNECTED
+    assert all(isinstance(e, CallbackError) for e in errors)
+
+
+def test_blocking_iterators_and_on_authorizer(soketi: SoketiServer) -> None:
+    sdk = soketi.server_sdk()
+    authorizer_threads: list[str] = []
+
+    def on_authorizer(channel_name: str, socket_id: str, options: Any) -> dict[str, Any]:
+        authorizer_threads.append(threading.current_thread().name)
+        if channel_name == "private-sync-refused":
+            raise PermissionError("not for you")
+        answer: dict[str, Any] = sdk.authenticate(channel_name, socket_id)
+        return answer
+
+    with PusherChannelsClient(**soketi.client_options(), on_authorizer=on_authorizer) as client:
+        channel = client.subscribe("private-sync-iter")
+        everything = client.events(timeout=5)
+        events = channel.events(timeout=0.5)
+        wait_for(lambda: channel.subscribed)
+        for n in range(3):
+            trigger(soketi, "private-sync-iter", "seq", {"n": n})
+        assert [event.json()["n"] for event in events] == [0, 1, 2]  # ends after 0.5 s idle
+        assert [next(everything).json()["n"] for _ in range(3)] == [0, 1, 2]
+        failing = client.subscribe("private-sync-refused")
+        with pytest.raises(SubscriptionError, match="not for you"):
+            list(failing.events(timeout=5))
+    assert list(everything) == [], "iteration ends on disconnect"
+    assert authorizer_threads
+    assert not any(name.endswith("loop") for name in authorizer_threads)
+
+
+async def test_the_blocking_client_can_be_used_from_inside_async_code(
+    soketi: SoketiServer,
+) -> None:
+    """It owns its loop, so even code running another loop may call it in a thread."""
+    client = PusherChannelsClient(**soketi.client_options())
+    await asyncio.to_thread(client.connect, 10)
+    assert client.connection_state is ConnectionState.CONNECTED
+    await asyncio.to_thread(client.disconnect)
