@@ -5,7 +5,7 @@ first. It starts soketi and a local authorization endpoint on 127.0.0.1, connect
 subscribes to a public channel, triggers events with the official ``pusher`` server
 SDK, prints what arrives, restarts the server to show the connection coming back by
 itself, then shows private, presence (two members) and encrypted channels and a
-client event, and exits 0.
+client event, an async iterator and the blocking client, and exits 0.
 """
 
 from __future__ import annotations
@@ -147,6 +147,37 @@ async def authorized_channels(server: SoketiServer, auth: AuthServer) -> None:
             hello = received[-1]
             say(f"  ada got a client event from user {hello.user_id}: {hello.json()}")
         await wait_for(lambda: len(room.members) == 1)
+
+
+async def iterators(server: SoketiServer) -> None:
+    """The same events as an async iterator."""
+    say("7. reading a channel with 'async for event in channel.events()'")
+    sdk = server.server_sdk()
+    async with PusherChannelsClient(**server.client_options()) as pusher:
+        channel = await pusher.subscribe("demo-ticks")
+        events = channel.events()
+        await wait_for(lambda: channel.subscribed)
+        for tick in range(3):
+            await asyncio.to_thread(sdk.trigger, "demo-ticks", "tick", {"tick": tick})
+        for _ in range(3):
+            event = await anext(events)
+            say(f"  iterated {event.event_name} {event.json()}")
+
+
+def blocking_facade(server: SoketiServer) -> None:
+    """The blocking client, for threaded code: no asyncio in sight."""
+    from pusher_channels.sync import PusherChannelsClient as BlockingClient
+
+    say("8. the blocking client (pusher_channels.sync) from plain threaded code")
+    sdk = server.server_sdk()
+    with BlockingClient(**server.client_options()) as pusher:
+        channel = pusher.subscribe("demo-blocking")
+        events = channel.events(timeout=5)
+        deadline = time.monotonic() + 10
+        while not channel.subscribed and time.monotonic() < deadline:
+            time.sleep(0.02)
+        sdk.trigger("demo-blocking", "note", {"text": "no event loop needed"})
+        say(f"  got {next(events).json()}")
     say("done")
 
 
@@ -159,6 +190,8 @@ def main() -> int:
     try:
         asyncio.run(tour(server))
         asyncio.run(authorized_channels(server, auth))
+        asyncio.run(iterators(server))
+        blocking_facade(server)
     finally:
         auth.stop()
         server.stop()

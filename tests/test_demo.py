@@ -19,3 +19,5 @@ def test_demo_runs_to_the_end() -> None:
     assert "  back and subscribed" in result.stdout
     assert "ada got private-encrypted-vault code {'pin': '1234'}" in lines
     assert "ada got a client event from user bob: {'text': 'hi Ada'}" in lines
+    assert "got {'text': 'no event loop needed'}" in lines
+    assert "iterated tick {'tick': 2}" in lines
