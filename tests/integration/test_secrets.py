@@ -118,7 +118,8 @@ async def test_a_full_session_logs_no_secret_above_debug(
     finally:
         auth.stop()
 
-    assert signatures and shared_secrets
+    assert signatures
+    assert shared_secrets
     raw_shared = {base64.b64decode(s).hex() for s in shared_secrets}
     master = base64.b64decode(MASTER_KEY_BASE64)
     secrets = {
