@@ -62,6 +62,8 @@ class SoketiServer:
     secret: str = APP_SECRET
     extra_env: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
+    scheme: str = "http"
+    """``https`` when soketi serves TLS (``SOKETI_SSL_CERT`` / ``SOKETI_SSL_KEY``)."""
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -102,12 +104,19 @@ class SoketiServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"soketi exited with {self.process.returncode} at start")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ready", timeout=1):
+                if self._answers_http():
                     return
             except OSError:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"soketi did not start within {timeout} s")
+
+    def _answers_http(self) -> bool:
+        if self.scheme == "http":
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ready", timeout=1):
+                return True
+        with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+            return True
 
     def stop(self) -> None:
         """Stop soketi (SIGTERM, then SIGKILL) and wait for it to exit."""
@@ -165,6 +174,6 @@ class SoketiServer:
             secret=self.secret,
             host="127.0.0.1",
             port=self.port,
-            ssl=False,
+            ssl=self.scheme == "https",
             encryption_master_key_base64=MASTER_KEY_BASE64,
         )

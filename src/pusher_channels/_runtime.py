@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -411,7 +412,8 @@ class Runtime:
                 self._socket = None
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 logger.info("connection attempt failed: %s", reason)
-                self.core.socket_closed(None, reason, self._now())
+                fatal = isinstance(exc, ssl.SSLCertVerificationError)
+                self.core.socket_open_failed(reason, self._now(), fatal=fatal)
                 self._perform()
             return
         if self._open_task is task:

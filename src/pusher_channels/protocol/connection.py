@@ -191,6 +191,24 @@ class Connection:
         elif self.state in (ConnectionState.CONNECTING, ConnectionState.CONNECTED):
             self._connection_lost(code, reason, close_action(code), now)
 
+    def socket_open_failed(self, reason: str, now: float, *, fatal: bool = False) -> None:
+        """The socket could not be opened (refused, DNS, TLS, HTTP error, timeout).
+
+        ``fatal`` failures, which trying again cannot mend (a certificate that does
+        not verify), stop the connection. Others are retried with backoff; the first
+        of a series is reported, so that an outage is heard of once, not per attempt.
+        """
+        if not self._socket_exists or self.state is not ConnectionState.CONNECTING:
+            self.socket_closed(None, reason, now)
+            return
+        self._socket_exists = False
+        if fatal:
+            self._stop(PusherConnectionError(f"cannot connect: {reason}"))
+            return
+        if self._attempts == 0:
+            self._report(PusherConnectionError(f"cannot connect: {reason}"))
+        self._connection_lost(None, reason, CloseAction.BACKOFF, now)
+
     def receive(self, text: str | bytes | bytearray | memoryview, now: float) -> PusherEvent | None:
         """Take one text frame from the server.
 
