@@ -48,7 +48,7 @@ class Dispatcher:
         except Exception as exc:
             self._failed(callback, exc)
             return
-        if inspect.isawaitable(result):
+        if result is not None and inspect.isawaitable(result):
             self._start_worker(callback, result)
 
     def running_in_worker(self) -> bool:

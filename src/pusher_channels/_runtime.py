@@ -293,13 +293,13 @@ class Runtime:
             for key in (None, event.channel_name):
                 for stream in self._streams.get(key, ()):
                     stream.put(event)
-        if event.channel_name.startswith(SERVER_TO_USER_PREFIX):
+        channel = self._channels.get(event.channel_name)
+        if channel is None and event.channel_name.startswith(SERVER_TO_USER_PREFIX):
             if self._on_user_event is not None:
                 dispatcher.call(self._on_user_event, event)
             return
         if self._on_event is not None:
             dispatcher.call(self._on_event, event)
-        channel = self._channels.get(event.channel_name)
         if channel is not None and channel.callbacks.on_event is not None:
             dispatcher.call(channel.callbacks.on_event, event)
 

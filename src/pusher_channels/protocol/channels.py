@@ -142,6 +142,11 @@ class ChannelRegistry:
     def __init__(self) -> None:
         self._records: dict[str, ChannelRecord] = {}
 
+    @property
+    def records(self) -> dict[str, ChannelRecord]:
+        """The records by name (the live dict, for lookups on the hot path)."""
+        return self._records
+
     def add(self, name: str) -> tuple[ChannelRecord, bool]:
         """Return the record for ``name``, and whether it was created now."""
         record = self._records.get(name)

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import orjson
+
 from ..exceptions import (
     AuthorizationError,
     PusherConnectionError,
@@ -118,6 +120,7 @@ class Connection:
         self.subscriptions = Subscriptions(self.outputs)
         self.user = UserSession()
         self.channels = self.subscriptions.registry
+        self._records = self.channels.records
         self.fatal_error: PusherConnectionError | None = None
         self.activity_timeout = settings.activity_timeout
         self._socket_exists = False
@@ -217,12 +220,19 @@ class Connection:
         """
         self._last_activity = now
         self._ping_sent_at = None
+        # The hot path: one parse per frame, checks by type(), no extra calls.
         try:
-            frame = decode_frame(text)
-        except PusherProtocolError as exc:
-            self._report(exc)
+            frame = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            frame = None
+        event = frame.get("event") if type(frame) is dict else None
+        if type(event) is not str:
+            try:
+                decode_frame(text)  # says precisely what is wrong
+            except PusherProtocolError as exc:
+                self._report(exc)
             return None
-        event: str = frame["event"]
+        assert frame is not None
         channel = frame.get("channel")
         if channel is not None and type(channel) is not str:
             self._report(PusherProtocolError(f"'channel' is not a string in {event!r}"))
@@ -230,7 +240,7 @@ class Connection:
         if channel is not None and not event.startswith(_SYSTEM_PREFIXES):
             if self.state is not ConnectionState.CONNECTED:
                 return None
-            record = self.channels.get(channel)
+            record = self._records.get(channel)
             if record is None:
                 if channel == self.user.channel_name:
                     return PusherEvent(channel, event, frame.get("data"), None)

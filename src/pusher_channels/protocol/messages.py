@@ -65,7 +65,7 @@ class PusherEvent:
             ValueError: ``data`` is a string that is not valid JSON.
         """
         data = self.data
-        if isinstance(data, str | bytes):
+        if type(data) is str or isinstance(data, bytes):
             return orjson.loads(data)
         return data
 
