@@ -27,6 +27,10 @@ logger.setLevel(logging.WARNING)
 MAX_MESSAGE_SIZE: Final = 10 * 1024 * 1024
 """A frame or reassembled message larger than this closes the socket (code 1009)."""
 
+READ_BUFFER_SIZE: Final = 2048
+"""picows's initial read buffer per connection (it grows when a message needs it):
+small, so that thousands of idle connections stay cheap."""
+
 _TEXT: Final = picows.WSMsgType.TEXT
 _CONTINUATION: Final = picows.WSMsgType.CONTINUATION
 _CLOSE: Final = picows.WSMsgType.CLOSE
@@ -171,6 +175,7 @@ async def open_websocket(
         proxy=proxy,
         websocket_handshake_timeout=handshake_timeout,
         max_frame_size=MAX_MESSAGE_SIZE,
+        read_buffer_init_size=READ_BUFFER_SIZE,
         enable_auto_pong=True,
         logger_name=logger,
     )
