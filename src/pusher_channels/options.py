@@ -29,6 +29,8 @@ __all__ = [
 ]
 
 PROTOCOL_VERSION: Final = 7
+QUICK_RECONNECT_ATTEMPTS: Final = 10
+"""Retries about every 0.2 s for the first two seconds of an outage, then back off."""
 CLIENT_NAME: Final = "pusher-channels-python"
 
 _TRANSPORTS: Final = frozenset({"ws", "wss"})
@@ -169,7 +171,10 @@ class ClientOptions:
             url=build_url(self),
             activity_timeout=self.activity_timeout,
             pong_timeout=self.pong_timeout,
-            backoff=Backoff(maximum=self.max_reconnect_gap_in_seconds),
+            backoff=Backoff(
+                maximum=self.max_reconnect_gap_in_seconds,
+                quick_attempts=QUICK_RECONNECT_ATTEMPTS,
+            ),
             max_reconnection_attempts=self.max_reconnection_attempts,
         )
 

@@ -238,3 +238,21 @@ def test_unlimited_attempts_after_a_connection_too() -> None:
         conn.handle_timer(deadline)
         now = deadline
     assert conn.fatal_error is None
+
+
+def test_quick_attempts_come_first_then_the_exponential_backoff() -> None:
+    backoff = Backoff(initial=0.5, maximum=30.0, jitter=0.0, quick_attempts=3, quick_delay=0.25)
+    delays = [backoff.delay(n, CloseAction.BACKOFF, 0.0) for n in range(1, 8)]
+    assert delays == [0.25, 0.25, 0.25, 0.5, 1.0, 2.0, 4.0]
+    assert backoff.delay(1, CloseAction.BACKOFF_AT_LEAST_1S, 0.0) == 1.0
+    assert backoff.delay(1, CloseAction.RECONNECT_NOW, 0.0) == 0.0
+
+
+def test_the_client_options_retry_quickly_for_about_two_seconds() -> None:
+    from pusher_channels.options import parse_options
+
+    backoff = parse_options({"api_key": "k", "cluster": "eu"}).connection_settings().backoff
+    quick = [backoff.delay(n, CloseAction.BACKOFF, 0.0) for n in range(1, 11)]
+    assert sum(quick) == pytest.approx(2.5)
+    assert backoff.delay(11, CloseAction.BACKOFF, 0.0) == 0.5
+    assert backoff.delay(100, CloseAction.BACKOFF, 0.0) == 30.0

@@ -1,9 +1,12 @@
 """Reconnection delays: capped exponential backoff with jitter.
 
-The n-th consecutive failed attempt (n >= 1) waits
-``min(maximum, initial * 2 ** (n - 1))`` seconds, scaled by a random factor in
-``[1 - jitter, 1]`` so that many clients dropped at once do not come back in step.
-The random value comes in as an argument: the core has no hidden randomness.
+The first ``quick_attempts`` consecutive failed attempts wait ``quick_delay``
+seconds each: a server restart is usually over within a second or two, and coming
+back quickly matters more than a few refused connections, which cost the server
+nothing. After them, attempt ``n`` waits ``min(maximum, initial * 2 ** k)`` seconds,
+``k`` counting from 0 after the quick ones. Every delay is scaled by a random factor
+in ``[1 - jitter, 1]`` so that many clients dropped at once do not come back in
+step. The random value comes in as an argument: the core has no hidden randomness.
 """
 
 from __future__ import annotations
@@ -20,14 +23,18 @@ class Backoff:
     """The reconnection delay policy.
 
     Attributes:
-        initial: the delay before the first retry, in seconds.
+        initial: the first delay after the quick attempts, in seconds.
         maximum: the cap on any delay (``max_reconnect_gap_in_seconds``).
         jitter: the fraction of the delay that is random, in ``[0, 1]``.
+        quick_attempts: how many first attempts wait only ``quick_delay``.
+        quick_delay: their delay, in seconds.
     """
 
     initial: float = 0.5
     maximum: float = 30.0
     jitter: float = 0.5
+    quick_attempts: int = 0
+    quick_delay: float = 0.25
 
     def delay(self, attempt: int, action: CloseAction, random_value: float) -> float:
         """Seconds to wait before reconnection attempt number ``attempt`` (1-based).
@@ -39,8 +46,11 @@ class Backoff:
         """
         if action is CloseAction.RECONNECT_NOW and attempt <= 1:
             return 0.0
-        exponent = max(0, min(attempt - 1, 30))
-        base = min(self.maximum, self.initial * (2.0**exponent))
+        if attempt <= self.quick_attempts:
+            base = min(self.maximum, self.quick_delay)
+        else:
+            exponent = max(0, min(attempt - 1 - self.quick_attempts, 30))
+            base = min(self.maximum, self.initial * (2.0**exponent))
         delay = base * (1.0 - self.jitter * random_value)
         if action is CloseAction.BACKOFF_AT_LEAST_1S:
             delay = max(1.0, delay)
