@@ -131,6 +131,15 @@ class Runtime:
             return
         await self._wait_for_state(ConnectionState.CONNECTED)
 
+    def stop_connecting(self) -> None:
+        """Give up a connection under way (a cancelled ``connect()``), at once."""
+        if self._loop is not None and self.core.state in (
+            ConnectionState.CONNECTING,
+            ConnectionState.RECONNECTING,
+        ):
+            self.core.disconnect(self._now())
+            self._perform()
+
     async def disconnect(self) -> None:
         """Close the connection and wait until it is closed and callbacks have run."""
         self.bind_loop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import types
@@ -122,11 +123,17 @@ class PusherChannelsClient:
                 4000-4099, e.g. 4001 for an unknown app key; ``code`` carries it),
                 the reconnection attempts ran out, or ``disconnect()`` was called.
             PusherTimeoutError: ``timeout`` expired; the client then stops trying.
+
+        Cancelling ``connect()`` also stops the attempts (as ``disconnect()`` would),
+        unless the connection was already established.
         """
         runtime = self._live
         try:
             async with _timeout(timeout):
                 await runtime.connect()
+        except asyncio.CancelledError:
+            runtime.stop_connecting()
+            raise
         except TimeoutError as exc:
             if isinstance(exc, PusherTimeoutError):
                 raise
@@ -315,8 +322,6 @@ class PusherChannelsClient:
 
 
 def _timeout(seconds: float | None) -> Any:
-    import asyncio
-
     return asyncio.timeout(seconds)
 
 

@@ -151,3 +151,19 @@ async def test_fifty_clients_connect_concurrently(soketi: SoketiServer) -> None:
     finally:
         await asyncio.gather(*(client.disconnect() for client in clients))
     assert all(c.connection_state is DISCONNECTED for c in clients)
+
+
+async def test_cancelling_connect_stops_the_attempts() -> None:
+    recorder = Recorder()
+    client = PusherChannelsClient(
+        api_key="k", host="127.0.0.1", ws_port=free_port(), use_tls=False, **recorder.callbacks()
+    )
+    attempt = asyncio.create_task(client.connect())
+    await wait_until(lambda: ConnectionState.RECONNECTING in recorder.current_states)
+    attempt.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await attempt
+    assert client.connection_state is DISCONNECTED
+    count = len(recorder.states)
+    await asyncio.sleep(1.0)
+    assert len(recorder.states) == count, "nothing retries after the cancellation"
