@@ -393,6 +393,8 @@ class Connection:
     def _drop_socket(self, reason: str, action: CloseAction, now: float) -> None:
         self.outputs.append(CloseSocket(abort=True))
         self._socket_exists = False
+        if self._attempts == 0:  # the first failure of a series is reported
+            self._report(PusherConnectionError(reason))
         self._connection_lost(None, reason, action, now)
 
     def _finish_disconnect(self) -> None:
