@@ -124,3 +124,18 @@ async def test_methods_before_init_raise_a_clear_error() -> None:
         await client.subscribe("x")
     assert client.connection_state == "DISCONNECTED"
     await client.disconnect()  # harmless
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"encryption_master_key_base64": "not base64!"}, "not base64"),
+        ({"encryption_master_key_base64": "YWJj"}, "32 bytes"),
+        ({"auth_params": {"header": {"X": "y"}}}, "not header"),
+        ({"auth_params": {"headers": 5}}, "mapping or a callable"),
+        ({"user_auth_params": [1]}, "user_auth_params"),
+    ],
+)
+def test_auth_options_are_checked_at_init(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(PusherConfigError, match=message):
+        parse_options({"api_key": "k", "cluster": "eu", **options})

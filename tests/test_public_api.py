@@ -10,6 +10,7 @@ import pusher_channels.sync
 EXPECTED = {
     "AuthorizationError",
     "CallbackError",
+    "ChannelKind",
     "ClientEventError",
     "ConnectionState",
     "PusherChannel",

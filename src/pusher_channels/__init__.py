@@ -32,6 +32,7 @@ from .exceptions import (
     SubscriptionError,
 )
 from .protocol.actions import ConnectionState
+from .protocol.channels import ChannelKind
 
 # A library leaves logging to the application: no output unless it configures some.
 _logging.getLogger("pusher_channels").addHandler(_logging.NullHandler())
@@ -39,6 +40,7 @@ _logging.getLogger("pusher_channels").addHandler(_logging.NullHandler())
 __all__ = [
     "AuthorizationError",
     "CallbackError",
+    "ChannelKind",
     "ClientEventError",
     "ConnectionState",
     "PusherChannel",

@@ -298,11 +298,11 @@ class Runtime:
     def _deliver(self, event: PusherEvent) -> None:
         dispatcher = self._dispatcher
         assert dispatcher is not None
-        if self._streams:
+        channel = self._channels.get(event.channel_name)
+        if self._streams and channel is not None:
             for key in (None, event.channel_name):
                 for stream in self._streams.get(key, ()):
                     stream.put(event)
-        channel = self._channels.get(event.channel_name)
         if channel is None and event.channel_name.startswith(SERVER_TO_USER_PREFIX):
             if self._on_user_event is not None:
                 dispatcher.call(self._on_user_event, event)
@@ -503,7 +503,11 @@ class Runtime:
         try:
             self.core.signin()
             self._perform()
-            return await future
+            timeout = 2 * self.options.auth_timeout  # the authenticator, then the server
+            async with asyncio.timeout(timeout):
+                return await future
+        except TimeoutError:
+            raise SigninError(f"no answer to the sign-in within {timeout:g} s") from None
         finally:
             if future in self._signin_waiters:
                 self._signin_waiters.remove(future)

@@ -67,7 +67,9 @@ class PusherChannelsClient:
         ``ws_port``, ``wss_port``, ``path``, ``ssl_context``, ``activity_timeout``,
         ``pong_timeout``, ``max_reconnection_attempts``,
         ``max_reconnect_gap_in_seconds``, ``auth_endpoint``, ``auth_params``,
-        ``auth_transport``, ``secret``, ``enabled_transports``,
+        ``auth_transport``, ``auth_timeout``, ``user_auth_endpoint``,
+        ``user_auth_params``, ``secret``, ``user_data``, ``presence_channel_data``,
+        ``encryption_master_key_base64``, ``enabled_transports``,
         ``disabled_transports``, ``enable_stats``, ``ignore_null_origin``,
         ``log_to_console``, ``proxy``; see :class:`~pusher_channels.options.ClientOptions`
         for what each does.
@@ -76,7 +78,8 @@ class PusherChannelsClient:
         ``on_subscription_succeeded``, ``on_subscription_error``,
         ``on_decryption_failure``, ``on_event``, ``on_member_added``,
         ``on_member_removed``, ``on_authorizer``, ``on_error``,
-        ``on_subscription_count``.
+        ``on_subscription_count``, ``on_user_authenticator``, ``on_signin_succeeded``,
+        ``on_user_event``, ``on_watchlist_event``.
 
         Calling ``init`` again disconnects first and starts afresh: channels
         subscribed under the previous configuration are forgotten.

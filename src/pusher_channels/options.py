@@ -8,6 +8,8 @@ what they do in a Python process.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -100,9 +102,12 @@ class ClientOptions:
             returning it.
         encryption_master_key_base64: with ``secret``, the master key from which
             encrypted channels' shared secrets are derived (as on the server).
-        enabled_transports / disabled_transports: which of ``"ws"`` and ``"wss"``
-            may be used. The browser fallbacks (``xhr_streaming``, ``xhr_polling``,
-            ``sockjs``) do not exist in Python; naming them has no effect.
+        enabled_transports: the transports that may be used, of ``"ws"`` and
+            ``"wss"`` (default: both). The browser fallbacks (``xhr_streaming``,
+            ``xhr_polling``, ``sockjs``, ``xdr``) do not exist in Python: they are
+            accepted and ignored, so a list naming only them leaves no transport
+            and is refused.
+        disabled_transports: transports that must not be used (same names).
         enable_stats: pusher-js sends connection metrics to Pusher's stats service;
             this client never sends metrics, whatever the value.
         ignore_null_origin: a browser-only check for the HTTP fallbacks; no effect.
@@ -223,6 +228,21 @@ def _transports(name: str, value: Any) -> tuple[str, ...] | None:
     return tuple(value)
 
 
+def _check_auth_params(name: str, value: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise PusherConfigError(f"{name} must be {{'params': ..., 'headers': ...}}")
+    unknown = set(value) - {"params", "headers"}
+    if unknown:
+        raise PusherConfigError(
+            f"{name} takes 'params' and 'headers', not {', '.join(sorted(map(str, unknown)))}"
+        )
+    for key, part in value.items():
+        if part is not None and not isinstance(part, Mapping) and not callable(part):
+            raise PusherConfigError(f"{name}[{key!r}] must be a mapping or a callable")
+
+
 _OPTION_NAMES: Final = frozenset(
     name for name in ClientOptions.__dataclass_fields__ if name != "callbacks"
 )
@@ -268,6 +288,16 @@ def parse_options(values: Mapping[str, Any]) -> ClientOptions:
         )
     for name in ("enabled_transports", "disabled_transports"):
         settings[name] = _transports(name, settings.get(name))
+    _check_auth_params("auth_params", settings.get("auth_params"))
+    _check_auth_params("user_auth_params", settings.get("user_auth_params"))
+    master_key = settings.get("encryption_master_key_base64")
+    if master_key is not None:
+        try:
+            decoded = base64.b64decode(master_key, validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise PusherConfigError("encryption_master_key_base64 is not base64") from None
+        if len(decoded) != 32:
+            raise PusherConfigError("encryption_master_key_base64 must decode to 32 bytes")
     if settings.get("auth_transport", "ajax") not in ("ajax", "jsonp"):
         raise PusherConfigError("auth_transport must be 'ajax' or 'jsonp'")
     ssl_context = settings.get("ssl_context")

@@ -57,6 +57,7 @@ async def test_signin_and_server_to_user_events_survive_a_restart(
             on_signin_succeeded=signed_in.append,
             **recorder.callbacks(),
         ) as client:
+            everything = client.events()
             user = await client.signin()
             assert user is not None
             assert user["id"] == "ada-1"
@@ -72,6 +73,8 @@ async def test_signin_and_server_to_user_events_survive_a_restart(
             assert user_events[0].event_name == "dm"
             assert user_events[0].json() == {"text": "hello"}
             assert recorder.events == [], "user events do not go to on_event"
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(anext(everything), 0.2)  # nor to events()
 
             signin_soketi.kill()
             await wait_until(lambda: ConnectionState.RECONNECTING in recorder.current_states)
