@@ -54,3 +54,24 @@ async def scripted_server() -> AsyncIterator[ScriptedServer]:
         yield server
     finally:
         await server.stop()
+
+
+@pytest.fixture
+def signin_soketi(tmp_path: Path) -> Iterator[SoketiServer]:
+    """A soketi of the test's own with user authentication (sign-in) enabled.
+
+    Its timeout for signing in is raised, so that connections that never sign in
+    are not closed while a test runs.
+    """
+    server = SoketiServer(
+        log_path=tmp_path / "soketi.log",
+        extra_env={
+            "SOKETI_DEFAULT_APP_USER_AUTHENTICATION": "true",
+            "SOKETI_USER_AUTHENTICATION_TIMEOUT": "600000",
+        },
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,23 +18,6 @@ from pusher_channels import (
 )
 from tests.support.recorder import Recorder, wait_until
 from tests.support.scripted_server import ScriptedConnection, ScriptedServer
-
-
-@pytest.fixture
-def signin_soketi(tmp_path: Path) -> Iterator[SoketiServer]:
-    """A soketi with user authentication on (and a long timeout to sign in)."""
-    server = SoketiServer(
-        log_path=tmp_path / "soketi.log",
-        extra_env={
-            "SOKETI_DEFAULT_APP_USER_AUTHENTICATION": "true",
-            "SOKETI_USER_AUTHENTICATION_TIMEOUT": "600000",
-        },
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 async def test_signin_and_server_to_user_events_survive_a_restart(

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,22 +43,6 @@ def capture() -> Iterator[Capture]:
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)
-
-
-@pytest.fixture
-def signin_soketi(tmp_path: Path) -> Iterator[SoketiServer]:
-    server = SoketiServer(
-        log_path=tmp_path / "soketi.log",
-        extra_env={
-            "SOKETI_DEFAULT_APP_USER_AUTHENTICATION": "true",
-            "SOKETI_USER_AUTHENTICATION_TIMEOUT": "600000",
-        },
-    )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def record_text(record: logging.LogRecord) -> str:
