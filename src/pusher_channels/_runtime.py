@@ -359,8 +359,16 @@ class Runtime:
         elif isinstance(output, SubscriptionFailed):
             error = output.error
             name, args = error.channel_name, (error.message, error)
-            logger.warning("subscription to %r failed: %s", name, error.message)
-            self._finish_streams(name, error)
+            if output.retry_in is None:
+                logger.warning("subscription to %r failed: %s", name, error.message)
+                self._finish_streams(name, error)
+            else:
+                logger.warning(
+                    "subscription to %r failed: %s (retrying in %.1f s)",
+                    name,
+                    error.message,
+                    output.retry_in,
+                )
             self._call(self._on_subscription_error, error.message, error)
             self._call_channel(name, "on_subscription_error", args)
             return
@@ -467,7 +475,7 @@ class Runtime:
             async with asyncio.timeout(self.options.auth_timeout):
                 auth = await authorizer(name, socket_id)
         except AuthorizationError as exc:
-            self.core.channel_authorization_failed(name, socket_id, exc)
+            self.core.channel_authorization_failed(name, socket_id, exc, self._now())
         except TimeoutError:
             self.core.channel_authorization_failed(
                 name,
@@ -475,14 +483,18 @@ class Runtime:
                 AuthorizationError(
                     f"authorization of {name!r} timed out after {self.options.auth_timeout:g} s",
                     name,
+                    retryable=True,
                 ),
+                self._now(),
             )
         except Exception as exc:
             error = AuthorizationError(
-                f"authorization of {name!r} failed: {type(exc).__name__}: {exc}", name
+                f"authorization of {name!r} failed: {type(exc).__name__}: {exc}",
+                name,
+                retryable=True,  # the authorizer's own failure may well pass
             )
             error.__cause__ = exc
-            self.core.channel_authorization_failed(name, socket_id, error)
+            self.core.channel_authorization_failed(name, socket_id, error, self._now())
         else:
             self.core.channel_authorized(name, socket_id, auth)
         self._perform()

@@ -204,7 +204,10 @@ class EndpointAuthorizer(_FormPoster):
         try:
             answer = await self._post(form, f"authorization of {channel_name!r}")
         except _EndpointError as exc:
-            raise AuthorizationError(exc.message, channel_name, status=exc.status) from None
+            retryable = exc.status is None or exc.status >= 500 or exc.status == 429
+            raise AuthorizationError(
+                exc.message, channel_name, status=exc.status, retryable=retryable
+            ) from None
         return normalize_authorization(channel_name, answer)
 
 

@@ -94,7 +94,23 @@ class SubscriptionError(PusherError):
 
 
 class AuthorizationError(SubscriptionError):
-    """The channel authorization failed (endpoint error, timeout, bad response)."""
+    """The channel authorization failed (endpoint error, timeout, bad response).
+
+    ``retryable`` is true for failures that may pass by themselves (no answer, a
+    timeout, HTTP 5xx or 429): the client retries those on its own, with backoff.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        channel_name: str,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+        retryable: bool = False,
+    ) -> None:
+        super().__init__(message, channel_name, code=code, status=status)
+        self.retryable = retryable
 
 
 class SigninError(PusherError):

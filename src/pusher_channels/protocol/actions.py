@@ -128,9 +128,14 @@ class SubscriptionSucceeded:
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionFailed:
-    """Authorization or subscription failed for ``error.channel_name``."""
+    """Authorization or subscription failed for ``error.channel_name``.
+
+    ``retry_in`` is the delay in seconds before the client tries again by itself,
+    or ``None`` when it will not (until ``subscribe()`` or the next connection).
+    """
 
     error: SubscriptionError
+    retry_in: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,6 +111,9 @@ class ChannelRecord:
     shared_secret: bytes | None = None
     failure: SubscriptionError | None = None
     """Why the last attempt failed, while the status is ``FAILED``."""
+    retry_at: float | None = None
+    """When a failed authorization is tried again, if it will be."""
+    authorization_retries: int = 0
     reauthorizing: bool = False
     """An encrypted channel fetching a new shared secret after a failed decryption."""
     held_events: list[tuple[str, Any, str | None]] = field(default_factory=list)
@@ -127,6 +130,8 @@ class ChannelRecord:
         """Forget what belonged to the previous connection."""
         self.status = ChannelStatus.UNSUBSCRIBED
         self.failure = None
+        self.retry_at = None
+        self.authorization_retries = 0
         self.members.clear()
         self.my_user_id = None
         self.shared_secret = None

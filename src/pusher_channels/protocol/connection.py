@@ -259,14 +259,18 @@ class Connection:
         """When :meth:`handle_timer` must next be called, or ``None`` for never."""
         if self.state is ConnectionState.CONNECTED:
             if self._ping_sent_at is not None:
-                return self._ping_sent_at + self.settings.pong_timeout
-            return self._last_activity + self.activity_timeout
+                heartbeat = self._ping_sent_at + self.settings.pong_timeout
+            else:
+                heartbeat = self._last_activity + self.activity_timeout
+            retry = self.subscriptions.next_retry()
+            return heartbeat if retry is None else min(heartbeat, retry)
         return self._deadline
 
     def handle_timer(self, now: float) -> None:
         """Act on whatever deadline has passed by ``now`` (early calls do nothing)."""
         state = self.state
         if state is ConnectionState.CONNECTED:
+            self.subscriptions.retry_due(now)
             if self._ping_sent_at is not None:
                 if now >= self._ping_sent_at + self.settings.pong_timeout:
                     self._drop_socket(
@@ -366,10 +370,19 @@ class Connection:
         self.subscriptions.authorized(channel_name, socket_id, auth)
 
     def channel_authorization_failed(
-        self, channel_name: str, socket_id: str, error: AuthorizationError
+        self,
+        channel_name: str,
+        socket_id: str,
+        error: AuthorizationError,
+        now: float | None = None,
     ) -> None:
-        """The authorizer failed for ``channel_name``: the channel is not subscribed."""
-        self.subscriptions.authorization_failed(channel_name, socket_id, error)
+        """The authorizer failed for ``channel_name``: the channel is not subscribed.
+
+        With ``now``, a ``retryable`` failure is tried again by itself, with backoff.
+        """
+        if self.state is not ConnectionState.CONNECTED:
+            return
+        self.subscriptions.authorization_failed(channel_name, socket_id, error, now)
 
     # ------------------------------------------------------------------ internals
 

@@ -36,6 +36,9 @@ from .presence import (
 
 __all__ = ["MAX_HELD_EVENTS", "Subscriptions"]
 
+MAX_AUTHORIZATION_RETRIES: Final = 8
+"""Retries of a transient authorization failure on one connection (0.5 s to 30 s
+apart, about two minutes in all); each new connection starts afresh."""
 MAX_HELD_EVENTS: Final = 1000
 """Encrypted events kept in order while a new key is fetched; more are skipped."""
 
@@ -136,20 +139,51 @@ class Subscriptions:
         self._outputs.append(SendMessage(encode_message("pusher:subscribe", data)))
 
     def authorization_failed(
-        self, channel_name: str, socket_id: str, error: AuthorizationError
+        self,
+        channel_name: str,
+        socket_id: str,
+        error: AuthorizationError,
+        now: float | None = None,
     ) -> None:
-        """The authorizer failed for ``channel_name``: the channel is not subscribed."""
+        """The authorizer failed for ``channel_name``: the channel is not subscribed.
+
+        A ``retryable`` failure is tried again by itself (when ``now`` is given),
+        up to :data:`MAX_AUTHORIZATION_RETRIES` times, with exponential backoff.
+        """
         record = self._awaiting_authorization(channel_name, socket_id)
         if record is None:
             return
         if record.reauthorizing:
             self._release_held_events(record, None, f"re-authorization failed: {error.message}")
             return
-        self._fail(record, error)
+        retry_in: float | None = None
+        if (
+            error.retryable
+            and now is not None
+            and record.authorization_retries < MAX_AUTHORIZATION_RETRIES
+        ):
+            record.authorization_retries += 1
+            retry_in = min(30.0, 0.5 * 2.0 ** (record.authorization_retries - 1))
+            record.retry_at = now + retry_in
+        self._fail(record, error, retry_in)
+
+    def next_retry(self) -> float | None:
+        """When the earliest authorization retry is due, if any."""
+        due = [r.retry_at for r in self.registry.records.values() if r.retry_at is not None]
+        return min(due) if due else None
+
+    def retry_due(self, now: float) -> None:
+        """Authorize again the channels whose retry is due."""
+        for record in self.registry:
+            if record.retry_at is not None and record.retry_at <= now:
+                record.retry_at = None
+                if record.status is ChannelStatus.FAILED:
+                    self.start(record)
 
     def start(self, record: ChannelRecord) -> None:
         """Authorize (if needed) and subscribe one channel on the current connection."""
         record.failure = None
+        record.retry_at = None
         if record.kind.needs_authorization:
             assert self.socket_id is not None
             record.status = ChannelStatus.AUTHORIZING
@@ -226,10 +260,12 @@ class Subscriptions:
     def _fail_authorization(self, record: ChannelRecord, message: str) -> None:
         self._fail(record, AuthorizationError(message, record.name))
 
-    def _fail(self, record: ChannelRecord, error: SubscriptionError) -> None:
+    def _fail(
+        self, record: ChannelRecord, error: SubscriptionError, retry_in: float | None = None
+    ) -> None:
         record.status = ChannelStatus.FAILED
         record.failure = error
-        self._outputs.append(SubscriptionFailed(error))
+        self._outputs.append(SubscriptionFailed(error, retry_in))
 
     def system_event(self, frame: dict[str, Any], event: str, channel: str) -> PusherEvent | None:
         record = self.registry.get(channel)
@@ -256,6 +292,7 @@ class Subscriptions:
         return None
 
     def _subscription_succeeded(self, record: ChannelRecord, data: Any) -> None:
+        record.authorization_retries = 0
         decoded = decode_data(data)
         if record.kind is ChannelKind.PRESENCE:
             record.members = members_from_subscription(decoded)

@@ -1,0 +1,1 @@
+"""Fault injection: server restarts and network faults through a TCP proxy."""
