@@ -371,3 +371,37 @@ def test_authorization_arriving_while_disconnecting_sends_nothing() -> None:
     )
     # The socket is closing: nothing may be sent on it, and nothing is reported.
     assert take(conn) == []
+
+
+def test_transient_authorization_failures_are_retried_with_backoff() -> None:
+    conn = connected(socket_id="1.2")
+    conn.subscribe("private-retry")
+    assert take(conn) == [AuthorizeChannel("private-retry", "1.2")]
+    delays = []
+    now = 10.0
+    for _ in range(3):
+        error = AuthorizationError("HTTP 503", "private-retry", status=503, retryable=True)
+        conn.channel_authorization_failed("private-retry", "1.2", error, now)
+        [failure] = [o for o in take(conn) if isinstance(o, SubscriptionFailed)]
+        assert failure.retry_in is not None
+        delays.append(failure.retry_in)
+        deadline = conn.next_deadline()
+        assert deadline == now + failure.retry_in
+        conn.handle_timer(deadline - 0.01)
+        assert take(conn) == []
+        now = deadline
+        conn.handle_timer(now)
+        assert take(conn) == [AuthorizeChannel("private-retry", "1.2")]
+    assert delays == [0.5, 1.0, 2.0]
+
+
+def test_permanent_authorization_failures_are_not_retried() -> None:
+    conn = connected(socket_id="1.2")
+    conn.subscribe("private-denied")
+    take(conn)
+    error = AuthorizationError("HTTP 403", "private-denied", status=403)
+    conn.channel_authorization_failed("private-denied", "1.2", error, 5.0)
+    [failure] = [o for o in take(conn) if isinstance(o, SubscriptionFailed)]
+    assert failure.retry_in is None
+    conn.handle_timer(1000.0)
+    assert [o for o in take(conn) if isinstance(o, AuthorizeChannel)] == []
