@@ -144,6 +144,9 @@ class SoketiServer:
         self.process = None
         process.kill()
         process.wait(timeout=5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def pause(self) -> None:
         """Freeze soketi (SIGSTOP): its sockets stay open but nothing answers."""

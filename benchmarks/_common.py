@@ -1,0 +1,151 @@
+"""What every benchmark client shares: standard library only.
+
+The peer clients (pysher, asyncpusher) import this module from their own virtual
+environment (``benchmarks/.venv-peers``), which has neither orjson nor picows, so
+nothing here may import more than the standard library.
+
+Every client is a subprocess that speaks JSON lines on stdout (see :func:`emit`) and
+ends by itself: each has a hard time limit (``--max-seconds``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from typing import Any, Final
+
+EVENT_NAME: Final = "ev"
+THROUGHPUT_CHANNEL: Final = "bench"
+KEY_PREFIX: Final = "bench-"
+"""The blaster reads N, the number of events to send, from the app key: ``bench-N``."""
+PAYLOAD_FILLER: Final = 70
+"""``{"seq":n,"payload":"xxx..."}`` with this many x is about 100 bytes."""
+
+
+def blaster_key(events: int) -> str:
+    """The app key that asks the blaster for ``events`` events after subscribing."""
+    return f"{KEY_PREFIX}{events}"
+
+
+def emit(message: dict[str, Any]) -> None:
+    """Write one JSON line on stdout for the parent (``benchmarks.run``)."""
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Raise the soft limit of open files towards ``wanted`` (at most the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        return target
+    return soft
+
+
+def rss_kib() -> int:
+    """The resident set size of this process, in KiB (from ``/proc/self/status``)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+class Window:
+    """Wall and CPU time of the whole process (every thread) between two points.
+
+    ``time.process_time()`` is ``CLOCK_PROCESS_CPUTIME_ID``: user + system time of
+    all the threads of the process, the same figure as ``utime + stime`` in
+    ``/proc/<pid>/stat``, at a finer resolution.
+    """
+
+    __slots__ = ("cpu0", "cpu1", "wall0", "wall1")
+
+    def __init__(self) -> None:
+        self.wall0 = self.wall1 = 0.0
+        self.cpu0 = self.cpu1 = 0.0
+
+    def start(self) -> None:
+        self.cpu0 = time.process_time()
+        self.wall0 = time.perf_counter()
+
+    def stop(self) -> None:
+        self.wall1 = time.perf_counter()
+        self.cpu1 = time.process_time()
+
+    def result(self) -> dict[str, float]:
+        return {"wall_s": self.wall1 - self.wall0, "cpu_s": self.cpu1 - self.cpu0}
+
+
+class SeqCheck:
+    """Checks that events arrive exactly once and in order: seq 0, 1, 2, ..."""
+
+    __slots__ = ("error", "expected", "received")
+
+    def __init__(self) -> None:
+        self.expected = 0
+        self.received = 0
+        self.error: str | None = None
+
+    def feed(self, seq: object) -> int:
+        """Count one event; return how many arrived so far."""
+        if seq != self.expected and self.error is None:
+            self.error = f"event {self.received}: expected seq {self.expected}, got {seq!r}"
+        self.received += 1
+        self.expected = (seq if isinstance(seq, int) else self.expected) + 1
+        return self.received
+
+    def summary(self, wanted: int) -> dict[str, Any]:
+        error = self.error
+        if error is None and self.received != wanted:
+            error = f"received {self.received} events, expected {wanted}"
+        return {"received": self.received, "ok": error is None, "error": error}
+
+
+class LatencyLog:
+    """Collects ``now - t`` for events carrying their send time ``t`` (seconds)."""
+
+    __slots__ = ("check", "latencies_ms")
+
+    def __init__(self) -> None:
+        self.check = SeqCheck()
+        self.latencies_ms: list[float] = []
+
+    def feed(self, data: dict[str, Any]) -> int:
+        self.latencies_ms.append((time.time() - data["t"]) * 1000.0)
+        return self.check.feed(data["seq"])
+
+    def result(self, wanted: int) -> dict[str, Any]:
+        return {"type": "result", **self.check.summary(wanted), "latencies_ms": self.latencies_ms}
+
+
+def client_arguments(clients: list[str], modes: list[str]) -> argparse.ArgumentParser:
+    """The command line every Python client takes."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("client", choices=clients)
+    parser.add_argument("mode", choices=modes)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--key", required=True, help="app key (the blaster reads N from it)")
+    parser.add_argument("--channel", default=THROUGHPUT_CHANNEL)
+    parser.add_argument("--events", type=int, default=0, help="events expected")
+    parser.add_argument("--connections", type=int, default=1, help="scale mode: connections")
+    parser.add_argument("--max-seconds", type=float, default=120.0, help="hard time limit")
+    return parser
+
+
+def hard_deadline(seconds: float) -> None:
+    """Make sure the process ends, whatever happens: SIGALRM after ``seconds``."""
+    import signal
+
+    def expire(signum: int, frame: object) -> None:
+        emit({"type": "result", "ok": False, "error": f"time limit of {seconds:g} s reached"})
+        os._exit(3)
+
+    signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -1,0 +1,266 @@
+"""Where the CPU goes per event: the pusher-channels callback client under cProfile.
+
+::
+
+    .venv/bin/python -m benchmarks.profile_hot_path              # N=200000
+    .venv/bin/python -m benchmarks.profile_hot_path --events 50000 --top 30
+
+Three parts, all against the blaster (``benchmarks/blaster.py``, its own process,
+127.0.0.1, stopped by its PID) with the client in this process:
+
+1. **Unprofiled**: CPU µs per event of the ``on_event`` client (the callback decodes
+   ``event.json()`` and checks the sequence), and of raw picows + orjson for scale.
+2. **cProfile**: the same run profiled from just before the subscription to the
+   N-th event: the top functions by own time and by cumulative time, and every
+   ``pusher_channels`` function with calls and own µs per event. cProfile adds a
+   fixed cost to every Python call, so its µs are inflated (compare its total with
+   part 1); the proportions and the call counts are what to read.
+3. **Stages, timed alone** (``timeit``, no profiler, best of 5): the pieces of the
+   hot path on a real frame, so that each can be weighed in true µs:
+   ``orjson.loads`` of the frame, ``Connection.receive``, ``Runtime.text_received``
+   with an empty callback (receive + route + dispatch), the dispatcher call,
+   ``PusherEvent.json()``, and the same with a decoding callback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import os
+import pstats
+import subprocess
+import sys
+import time
+import timeit
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import picows
+
+from pusher_channels import PusherChannelsClient, PusherEvent
+
+from ._common import EVENT_NAME, THROUGHPUT_CHANNEL, SeqCheck, blaster_key
+from .blaster import make_event
+
+PYTHON = sys.executable
+
+
+def start_blaster(events: int, cpu: int | None) -> tuple[subprocess.Popen[str], int]:
+    command = [PYTHON, "-m", "benchmarks.blaster", "--max-events", str(events)]
+    if cpu is not None:
+        command += ["--cpu", str(cpu)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.strip().isdigit():
+        process.kill()
+        process.wait(5)
+        raise RuntimeError("the blaster did not start")
+    return process, int(line)
+
+
+def stop_blaster(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+async def callback_run(port: int, n: int, profiler: cProfile.Profile | None) -> float:
+    """One run of the ``on_event`` client; returns CPU seconds from subscribe to N-th event."""
+    check = SeqCheck()
+    done = asyncio.Event()
+    cpu = [0.0, 0.0]
+
+    def on_event(event: PusherEvent) -> None:
+        if event.event_name == EVENT_NAME and check.feed(event.json()["seq"]) == n:
+            if profiler is not None:
+                profiler.disable()
+            cpu[1] = time.process_time()
+            done.set()
+
+    pusher = PusherChannelsClient(
+        api_key=blaster_key(n), host="127.0.0.1", ws_port=port, use_tls=False, on_event=on_event
+    )
+    await pusher.connect(timeout=30)
+    cpu[0] = time.process_time()
+    if profiler is not None:
+        profiler.enable()
+    await pusher.subscribe(THROUGHPUT_CHANNEL)
+    await asyncio.wait_for(done.wait(), 60 + n * 1e-4)
+    await pusher.disconnect()
+    if check.error is not None:
+        raise RuntimeError(check.error)
+    return cpu[1] - cpu[0]
+
+
+async def raw_run(port: int, n: int) -> float:
+    """The ceiling: picows, two ``orjson.loads`` per event, the sequence check."""
+    check = SeqCheck()
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    cpu = [0.0, 0.0]
+
+    class Listener(picows.WSListener):
+        def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
+            if frame.msg_type != picows.WSMsgType.TEXT:
+                return
+            message = orjson.loads(frame.get_payload_as_memoryview())
+            if message["event"] == EVENT_NAME:
+                if check.feed(orjson.loads(message["data"])["seq"]) == n:
+                    cpu[1] = time.process_time()
+                    done.set_result(None)
+            elif message["event"] == "pusher:connection_established":
+                cpu[0] = time.process_time()
+                subscribe = {"event": "pusher:subscribe", "data": {"channel": THROUGHPUT_CHANNEL}}
+                transport.send(picows.WSMsgType.TEXT, orjson.dumps(subscribe))
+
+    url = f"ws://127.0.0.1:{port}/app/{blaster_key(n)}"
+    transport, _ = await picows.ws_connect(Listener, url)
+    await asyncio.wait_for(done, 60 + n * 1e-4)
+    transport.disconnect(graceful=False)
+    return cpu[1] - cpu[0]
+
+
+# ------------------------------------------------------------------------- stages
+
+
+def best_us(function: Callable[[], object], repeat: int = 5) -> float:
+    timer = timeit.Timer(function)
+    number, _ = timer.autorange()
+    return min(timer.repeat(repeat=repeat, number=number)) / number * 1e6
+
+
+async def connected_runtime(callback: Callable[[PusherEvent], None]) -> tuple[Any, Any, float]:
+    """A client's runtime driven to CONNECTED (channel subscribed) by hand, no socket."""
+    client = PusherChannelsClient(api_key="k", host="127.0.0.1", use_tls=False, on_event=callback)
+    await client.subscribe(THROUGHPUT_CHANNEL)
+    runtime = client._runtime
+    assert runtime is not None
+    runtime.bind_loop()
+    core = runtime.core
+    now = runtime._now()
+    core.connect(now)
+    core.socket_opened(now)
+    established = orjson.dumps({"socket_id": "1.2", "activity_timeout": 120}).decode()
+    core.receive(orjson.dumps({"event": "pusher:connection_established", "data": established}), now)
+    succeeded = {
+        "event": "pusher_internal:subscription_succeeded",
+        "channel": THROUGHPUT_CHANNEL,
+        "data": "{}",
+    }
+    core.receive(orjson.dumps(succeeded), now)
+    core.outputs.clear()
+    socket: Any = object()
+    runtime._socket = socket  # text_received only compares it
+    return runtime, socket, now
+
+
+async def stage_timings() -> list[tuple[str, float]]:
+    """µs per call of each hot-path stage, timed alone."""
+    frame = make_event(123_456)
+    view = memoryview(frame)
+    kept: list[Any] = []
+
+    def empty(event: PusherEvent) -> None:
+        kept.append(event)
+        if len(kept) > 1000:
+            kept.clear()
+
+    def decoding(event: PusherEvent) -> None:
+        kept.append(event.json()["seq"])
+        if len(kept) > 1000:
+            kept.clear()
+
+    runtime, socket, now = await connected_runtime(empty)
+    core, dispatcher = runtime.core, runtime._dispatcher
+    assert core.receive(view, now) is not None
+    event = PusherEvent(THROUGHPUT_CHANNEL, EVENT_NAME, orjson.loads(frame)["data"])
+    out = [
+        ("orjson.loads(frame) alone", best_us(lambda: orjson.loads(view))),
+        ("Connection.receive(frame)", best_us(lambda: core.receive(view, now))),
+        ("PusherEvent(...) construction", best_us(lambda: PusherEvent("a", "b", "c"))),
+        ("Dispatcher.call(empty callback)", best_us(lambda: dispatcher.call(empty, event))),
+        ("Runtime._deliver(event), empty callback", best_us(lambda: runtime._deliver(event))),
+        ("Runtime._now() (loop.time())", best_us(runtime._now)),
+        (
+            "Runtime.text_received(frame), empty callback",
+            best_us(lambda: runtime.text_received(socket, view)),
+        ),
+        ("PusherEvent.json() (orjson of data)", best_us(event.json)),
+    ]
+    runtime._socket = None
+    runtime, socket, now = await connected_runtime(decoding)
+    out.append(
+        (
+            "Runtime.text_received(frame), callback decodes event.json()",
+            best_us(lambda: runtime.text_received(socket, view)),
+        )
+    )
+    runtime._socket = None
+    return out
+
+
+# --------------------------------------------------------------------------- main
+
+
+def print_profile(profiler: cProfile.Profile, n: int, top: int) -> None:
+    for order in ("tottime", "cumulative"):
+        stream = io.StringIO()
+        stats = pstats.Stats(profiler, stream=stream)
+        stats.sort_stats(order).print_stats(top)
+        text = stream.getvalue()
+        body = text[text.find("   ncalls") :] if "   ncalls" in text else text
+        print(f"\n--- top {top} by {order} ---\n{body.rstrip()}")
+    stats = pstats.Stats(profiler)
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    rows = []
+    for (path, line, function), (_, calls, tottime, cumtime, _) in raw.items():
+        if "pusher_channels" in path:
+            short = path[path.rfind("pusher_channels") :]
+            rows.append((tottime, cumtime, calls, f"{short}:{line}({function})"))
+    rows.sort(reverse=True)
+    print(f"\n--- pusher_channels functions, per event (N={n:,}), under cProfile ---")
+    print(f"{'own µs/ev':>10}{'cum µs/ev':>11}{'calls/ev':>10}  function")
+    for tottime, cumtime, calls, name in rows[:25]:
+        print(f"{tottime / n * 1e6:10.3f}{cumtime / n * 1e6:11.3f}{calls / n:10.2f}  {name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args(argv)
+    n = args.events
+    cpus = sorted(os.sched_getaffinity(0))
+    client_cpu, server_cpu = (cpus[0], cpus[-1]) if len(cpus) >= 2 else (None, None)
+    blaster, port = start_blaster(n, server_cpu)
+    try:
+        if client_cpu is not None:
+            os.sched_setaffinity(0, {client_cpu})
+        asyncio.run(callback_run(port, min(n, 20_000), None))  # warm-up
+        plain = min(asyncio.run(callback_run(port, n, None)) for _ in range(3))
+        raw = min(asyncio.run(raw_run(port, n)) for _ in range(3))
+        profiler = cProfile.Profile()
+        profiled = asyncio.run(callback_run(port, n, profiler))
+    finally:
+        stop_blaster(blaster)
+    print(f"Unprofiled, best of 3, N={n:,}: on_event client {plain / n * 1e6:.2f} CPU µs/event")
+    print(f"  raw picows + 2x orjson.loads (ceiling): {raw / n * 1e6:.2f} CPU µs/event")
+    print(f"  => pusher-channels adds {(plain - raw) / n * 1e6:.2f} µs/event over the ceiling")
+    print(f"Under cProfile: {profiled / n * 1e6:.2f} CPU µs/event (profiler overhead included)")
+    print_profile(profiler, n, args.top)
+    print("\n--- hot-path stages timed alone (timeit, best of 5, no profiler) ---")
+    for name, us in asyncio.run(stage_timings()):
+        print(f"{us:8.3f} µs  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
