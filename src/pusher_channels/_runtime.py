@@ -102,6 +102,7 @@ class Runtime:
         self._state_waiters: list[tuple[ConnectionState, asyncio.Future[None]]] = []
         self._log_frames = False
         self._streams: dict[str | None, set[EventStream]] = {}
+        self._full_streams: set[EventStream] = set()
 
     # ------------------------------------------------------------- user requests
 
@@ -266,7 +267,13 @@ class Runtime:
 
     def open_stream(self, channel_name: str | None, capacity: int) -> EventStream:
         """A new stream of one channel's events (``None``: every channel's)."""
-        stream = EventStream(channel_name, capacity, self._stream_overflowed)
+        stream = EventStream(
+            channel_name,
+            capacity,
+            self._stream_overflowed,
+            self._stream_full,
+            self._stream_drained,
+        )
         record = self.core.channels.get(channel_name) if channel_name is not None else None
         if channel_name is not None and (record is None or channel_name not in self._channels):
             stream.finish()
@@ -288,6 +295,17 @@ class Runtime:
     def _finish_streams(self, channel_name: str | None, error: PusherError | None) -> None:
         for stream in self._streams.pop(channel_name, ()):
             stream.finish(error)
+
+    def _stream_full(self, stream: EventStream) -> None:
+        """Backpressure: stop reading the socket while a consumer catches up."""
+        self._full_streams.add(stream)
+        if self._socket is not None:
+            self._socket.pause_reading()
+
+    def _stream_drained(self, stream: EventStream) -> None:
+        self._full_streams.discard(stream)
+        if not self._full_streams and self._socket is not None:
+            self._socket.resume_reading()
 
     def _stream_overflowed(self, error: SlowConsumerError) -> None:
         logger.warning("%s", error.message)
@@ -491,7 +509,8 @@ class Runtime:
             error = AuthorizationError(
                 f"authorization of {name!r} failed: {type(exc).__name__}: {exc}",
                 name,
-                retryable=True,  # the authorizer's own failure may well pass
+                # A network failure inside the callback may pass; a refusal will not.
+                retryable=isinstance(exc, ConnectionError | TimeoutError),
             )
             error.__cause__ = exc
             self.core.channel_authorization_failed(name, socket_id, error, self._now())

@@ -4,11 +4,20 @@ The runtime's router puts each delivered event into every open stream of its
 channel (and of the client), in arrival order, next to the callbacks: iterators
 and callbacks see the same events in the same order.
 
-Slow-consumer policy: a stream holds at most ``capacity`` events. When it is full,
-new events for it are dropped (never the ones already buffered, so what the
-consumer sees stays in order, with a gap), :attr:`EventStream.dropped` counts them,
-and ``on_error`` hears of it once per overflow with a :class:`SlowConsumerError`.
-Memory never grows without bound.
+Slow-consumer policy, in two steps:
+
+1. When a stream holds ``capacity`` events, the client stops reading the socket
+   (backpressure) until the consumer has taken half of them. A socket read can
+   still bring many frames at once (tens of thousands on a fast link), so the
+   stream keeps accepting events past ``capacity`` for a while: a consumer that
+   keeps up loses nothing.
+2. At ``OVERFLOW_FACTOR * capacity`` events, new events for that stream are
+   dropped (never the ones already buffered, so what the consumer sees stays in
+   order, with a gap), :attr:`EventStream.dropped` counts them, and ``on_error``
+   hears of it once per overflow with a :class:`SlowConsumerError`.
+
+Memory never grows without bound. A paused socket also stops answering pings, so
+a consumer stuck for longer than the heartbeat allows ends in a reconnection.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from .protocol.messages import PusherEvent
 __all__ = ["DEFAULT_CAPACITY", "EventIterator", "EventStream"]
 
 DEFAULT_CAPACITY: Final = 10_000
+OVERFLOW_FACTOR: Final = 10
 
 
 class EventStream:
@@ -33,6 +43,9 @@ class EventStream:
         "_buffer",
         "_error",
         "_finished",
+        "_full",
+        "_on_drained",
+        "_on_full",
         "_on_overflow",
         "_overflowing",
         "_waiter",
@@ -46,6 +59,8 @@ class EventStream:
         key: str | None,
         capacity: int,
         on_overflow: Callable[[SlowConsumerError], None],
+        on_full: Callable[[EventStream], None] | None = None,
+        on_drained: Callable[[EventStream], None] | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError("an event stream needs a capacity of at least 1")
@@ -54,6 +69,9 @@ class EventStream:
         self.dropped = 0
         self._buffer: collections.deque[PusherEvent] = collections.deque()
         self._on_overflow = on_overflow
+        self._on_full = on_full
+        self._on_drained = on_drained
+        self._full = False
         self._overflowing = False
         self._waiter: asyncio.Future[None] | None = None
         self._finished = False
@@ -63,14 +81,20 @@ class EventStream:
         """Add an event, or drop it if the stream is full or finished."""
         if self._finished:
             return
-        if len(self._buffer) >= self.capacity:
+        size = len(self._buffer)
+        if size >= self.capacity and not self._full:
+            self._full = True
+            if self._on_full is not None:
+                self._on_full(self)
+        if size >= self.capacity * OVERFLOW_FACTOR:
             self.dropped += 1
             if not self._overflowing:
                 self._overflowing = True
                 where = f"channel {self.key!r}" if self.key is not None else "the client"
                 self._on_overflow(
                     SlowConsumerError(
-                        f"events() buffer of {where} is full ({self.capacity} events): "
+                        f"events() buffer of {where} is full "
+                        f"({self.capacity * OVERFLOW_FACTOR} events): "
                         "new events are dropped until the consumer catches up"
                     )
                 )
@@ -84,6 +108,7 @@ class EventStream:
             return
         self._finished = True
         self._error = error
+        self._drained()
         self._wake()
 
     async def get(self) -> PusherEvent | None:
@@ -104,9 +129,17 @@ class EventStream:
                 await self._waiter
             finally:
                 self._waiter = None
-        if self._overflowing and len(self._buffer) <= self.capacity // 2:
+        event = self._buffer.popleft()
+        if self._full and len(self._buffer) <= self.capacity // 2:
             self._overflowing = False
-        return self._buffer.popleft()
+            self._drained()
+        return event
+
+    def _drained(self) -> None:
+        if self._full:
+            self._full = False
+            if self._on_drained is not None:
+                self._on_drained(self)
 
     def _wake(self) -> None:
         waiter = self._waiter

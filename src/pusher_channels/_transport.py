@@ -112,6 +112,16 @@ class WebSocket(picows.WSListener):
         )
         self._transport.disconnect(graceful=True)
 
+    def pause_reading(self) -> None:
+        """Stop reading from the socket (backpressure); frames already read still come."""
+        if self._transport is not None:
+            self._transport.underlying_transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Read from the socket again."""
+        if self._transport is not None and not self._transport.is_disconnected:
+            self._transport.underlying_transport.resume_reading()
+
     def abort(self) -> None:
         """Drop the connection at once; nothing more is reported."""
         self._closed_reported = True

@@ -115,8 +115,8 @@ class PusherChannel:
         Sees the same events as the channel's ``on_event``, in the same order, across
         reconnections. Ends when the channel is unsubscribed or the client
         disconnects; raises the :class:`SubscriptionError` if the subscription fails.
-        At most ``max_buffer`` events wait for the consumer; newer ones are dropped
-        beyond that (see :meth:`PusherChannelsClient.events`).
+        Past ``max_buffer`` waiting events the socket is paused; past ten times that,
+        newer events are dropped (see :meth:`PusherChannelsClient.events`).
         """
         runtime = self._client._live
         stream = runtime.open_stream(self.channel_name, max_buffer)

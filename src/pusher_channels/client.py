@@ -241,8 +241,10 @@ class PusherChannelsClient:
         :meth:`disconnect` is called; it raises the :class:`PusherConnectionError`
         if the server refuses the connection.
 
-        At most ``max_buffer`` events wait for the consumer; beyond that, new events
-        are dropped (counted in ``.dropped``) and ``on_error`` gets a
+        When ``max_buffer`` events wait for the consumer, the socket is not read
+        until it has taken half of them (backpressure, for every channel and
+        callback of the connection). Past ten times ``max_buffer``, new events are
+        dropped (counted in ``.dropped``) and ``on_error`` gets a
         :class:`SlowConsumerError`, so memory stays bounded.
         """
         runtime = self._live

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import itertools
+import json
 
 import pytest
 from devtools.soketi import SoketiServer
@@ -16,6 +17,7 @@ from pusher_channels import (
     SubscriptionError,
 )
 from tests.support.recorder import Recorder, wait_until
+from tests.support.scripted_server import ScriptedServer
 
 _names = itertools.count()
 
@@ -53,22 +55,44 @@ async def test_iterators_and_callbacks_see_the_same_events_in_order(
     assert by_callback == from_channel
 
 
-async def test_full_buffer_drops_new_events_and_reports_once(soketi: SoketiServer) -> None:
+async def test_a_full_buffer_pauses_reading_and_loses_nothing(soketi: SoketiServer) -> None:
+    """Backpressure: past max_buffer the socket is not read until the consumer catches up."""
     name = unique()
     recorder = Recorder()
     async with PusherChannelsClient(**soketi.client_options(), **recorder.callbacks()) as client:
         channel = await client.subscribe(name)
         await wait_until(lambda: channel.subscribed)
         events = channel.events(max_buffer=5)
-        await trigger_many(soketi, name, 20)
-        await wait_until(lambda: len(recorder.events) == 20, what="all 20 events")
-        assert events.dropped == 15
+        await trigger_many(soketi, name, 40)
+        await asyncio.sleep(0.5)
+        assert len(recorder.events) < 40, "the socket was paused while the buffer was full"
+        received = [(await asyncio.wait_for(anext(events), 5)).json()["n"] for _ in range(40)]
+        assert received == list(range(40))
+        assert events.dropped == 0
+        await wait_until(lambda: len(recorder.events) == 40, what="callbacks caught up too")
+    assert not any(isinstance(e, SlowConsumerError) for _, _, e in recorder.errors)
+
+
+async def test_a_burst_beyond_the_hard_limit_is_dropped_and_reported_once(
+    scripted_server: ScriptedServer,
+) -> None:
+    """Socket reads bringing more than 10 x max_buffer events: the excess is dropped."""
+    recorder = Recorder()
+    async with PusherChannelsClient(
+        **scripted_server.client_options(), **recorder.callbacks()
+    ) as client:
+        channel = await client.subscribe("burst")
+        await wait_until(lambda: channel.subscribed)
+        events = channel.events(max_buffer=1)
+        for n in range(50):
+            scripted_server.broadcast(
+                {"event": "seq", "channel": "burst", "data": json.dumps({"n": n})}
+            )
+        await wait_until(lambda: events.dropped > 0, what="drops")
+        kept = [(await asyncio.wait_for(anext(events), 5)).json()["n"] for _ in range(10)]
+        assert kept == list(range(10)), "the buffered events stay, in order"
         slow = [e for _, _, e in recorder.errors if isinstance(e, SlowConsumerError)]
-        assert len(slow) == 1
-        kept = [(await anext(events)).json()["n"] for _ in range(5)]
-        assert kept == [0, 1, 2, 3, 4]
-        await trigger_many(soketi, name, 1)
-        assert (await asyncio.wait_for(anext(events), 5)).json() == {"n": 0}
+        assert 1 <= len(slow) < events.dropped, "reported once per overflow, not per event"
 
 
 async def test_iteration_ends_on_unsubscribe_after_the_buffered_events(
