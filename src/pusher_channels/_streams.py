@@ -100,7 +100,8 @@ class EventStream:
                 )
             return
         self._buffer.append(event)
-        self._wake()
+        if self._waiter is not None:
+            self._wake()
 
     def finish(self, error: PusherError | None = None) -> None:
         """End the stream after the buffered events; raise ``error`` then, if given."""
@@ -110,6 +111,17 @@ class EventStream:
         self._error = error
         self._drained()
         self._wake()
+
+    def take_nowait(self) -> PusherEvent | None:
+        """The next buffered event, or ``None`` if none is buffered (no waiting)."""
+        buffer = self._buffer
+        if not buffer:
+            return None
+        event = buffer.popleft()
+        if self._full and len(buffer) <= self.capacity // 2:
+            self._overflowing = False
+            self._drained()
+        return event
 
     async def get(self) -> PusherEvent | None:
         """The next event, waiting for one; ``None`` once the stream has ended.
@@ -172,6 +184,9 @@ class EventIterator:
         return self
 
     async def __anext__(self) -> PusherEvent:
+        event = self._stream.take_nowait()  # the common case: no coroutine to await
+        if event is not None:
+            return event
         event = await self._stream.get()
         if event is None:
             self._close(self._stream)
