@@ -57,7 +57,7 @@ class SoketiCluster:
             "SOKETI_ADAPTER_DRIVER": "redis",
             "SOKETI_DB_REDIS_HOST": "127.0.0.1",
             "SOKETI_DB_REDIS_PORT": str(self.redis_port),
-            "SOKETI_ADAPTER_REDIS_REQUESTS_TIMEOUT": "1000",
+            "SOKETI_ADAPTER_REDIS_REQUESTS_TIMEOUT": "5000",
         }
         for index in range(2):
             node = SoketiServer(

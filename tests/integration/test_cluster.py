@@ -48,17 +48,28 @@ async def test_events_and_presence_span_nodes_and_survive_a_node_loss(
     try:
         async with client("a", log_a) as first, client("b", log_b) as second:
             # Round robin puts the two connections on different nodes.
+            # One after the other: soketi's cross-node member query races a member
+            # joining on the other node at the same instant (a server-side limit).
             channel_a = await first.subscribe(channel_name)
+            await wait_until(lambda: channel_a.subscribed, timeout=20, what="a subscribed")
             channel_b = await second.subscribe(channel_name)
-            await wait_until(
-                lambda: set(channel_a.members) == {"a", "b"} == set(channel_b.members),
-                what="presence across both nodes",
-            )
+            try:
+                await wait_until(
+                    lambda: set(channel_a.members) == {"a", "b"} == set(channel_b.members),
+                    timeout=20,
+                    what="presence across both nodes",
+                )
+            except AssertionError as exc:
+                raise AssertionError(
+                    f"{exc}: a sees {sorted(channel_a.members)}, b sees {sorted(channel_b.members)}"
+                    f", subscribed {channel_a.subscribed}/{channel_b.subscribed}"
+                ) from None
             for node in (node_a, node_b):
                 sdk = node.server_sdk()
                 await asyncio.to_thread(sdk.trigger, channel_name, "from-node", {"port": node.port})
             await wait_until(
                 lambda: len(log_a.events) == 2 and len(log_b.events) == 2,
+                timeout=20,
                 what="each client gets the events triggered on either node",
             )
 
