@@ -40,17 +40,19 @@ class EventStream:
     """A bounded FIFO of events between the router and one iterator."""
 
     __slots__ = (
-        "_buffer",
         "_error",
         "_finished",
-        "_full",
         "_on_drained",
         "_on_full",
         "_on_overflow",
         "_overflowing",
+        "_room",
         "_waiter",
+        "buffer",
         "capacity",
         "dropped",
+        "fast_take_floor",
+        "full",
         "key",
     )
 
@@ -67,11 +69,18 @@ class EventStream:
         self.key = key
         self.capacity = capacity
         self.dropped = 0
-        self._buffer: collections.deque[PusherEvent] = collections.deque()
+        self.buffer: collections.deque[PusherEvent] = collections.deque()
+        """The events not taken yet (taken directly by the iterator's fast path)."""
+        self.full = False
+        """Whether the buffer reached ``capacity`` and has not drained to half since."""
+        self.fast_take_floor = 0
+        """While the buffer holds more events than this, taking one needs no checks."""
+        # put() appends without further checks below this size: ``capacity``, then
+        # the overflow limit once full; 0 once finished.
+        self._room = capacity
         self._on_overflow = on_overflow
         self._on_full = on_full
         self._on_drained = on_drained
-        self._full = False
         self._overflowing = False
         self._waiter: asyncio.Future[None] | None = None
         self._finished = False
@@ -79,11 +88,22 @@ class EventStream:
 
     def put(self, event: PusherEvent) -> None:
         """Add an event, or drop it if the stream is full or finished."""
+        buffer = self.buffer
+        if len(buffer) < self._room:  # the hot path: room left, nothing to decide
+            buffer.append(event)
+            if self._waiter is not None:
+                self._wake()
+            return
+        self._put_past_capacity(event)
+
+    def _put_past_capacity(self, event: PusherEvent) -> None:
         if self._finished:
             return
-        size = len(self._buffer)
-        if size >= self.capacity and not self._full:
-            self._full = True
+        size = len(self.buffer)
+        if not self.full:
+            self.full = True
+            self._room = self.capacity * OVERFLOW_FACTOR
+            self.fast_take_floor = self.capacity // 2 + 1
             if self._on_full is not None:
                 self._on_full(self)
         if size >= self.capacity * OVERFLOW_FACTOR:
@@ -99,7 +119,7 @@ class EventStream:
                     )
                 )
             return
-        self._buffer.append(event)
+        self.buffer.append(event)
         if self._waiter is not None:
             self._wake()
 
@@ -108,17 +128,18 @@ class EventStream:
         if self._finished:
             return
         self._finished = True
+        self._room = 0
         self._error = error
         self._drained()
         self._wake()
 
     def take_nowait(self) -> PusherEvent | None:
         """The next buffered event, or ``None`` if none is buffered (no waiting)."""
-        buffer = self._buffer
+        buffer = self.buffer
         if not buffer:
             return None
         event = buffer.popleft()
-        if self._full and len(buffer) <= self.capacity // 2:
+        if self.full and len(buffer) <= self.capacity // 2:
             self._overflowing = False
             self._drained()
         return event
@@ -130,7 +151,7 @@ class EventStream:
             PusherError: the stream ended because of this error (e.g. the
                 subscription failed).
         """
-        while not self._buffer:
+        while not self.buffer:
             if self._finished:
                 if self._error is not None:
                     error, self._error = self._error, None
@@ -141,22 +162,23 @@ class EventStream:
                 await self._waiter
             finally:
                 self._waiter = None
-        event = self._buffer.popleft()
-        if self._full and len(self._buffer) <= self.capacity // 2:
-            self._overflowing = False
-            self._drained()
-        return event
+        return self.take_nowait()
 
     def _drained(self) -> None:
-        if self._full:
-            self._full = False
+        if self.full:
+            self.full = False
+            self.fast_take_floor = 0
+            if not self._finished:
+                self._room = self.capacity
             if self._on_drained is not None:
                 self._on_drained(self)
 
     def _wake(self) -> None:
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            self._waiter = None  # one wake-up per wait: later puts skip this call
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 class EventIterator:
@@ -184,10 +206,14 @@ class EventIterator:
         return self
 
     async def __anext__(self) -> PusherEvent:
-        event = self._stream.take_nowait()  # the common case: no coroutine to await
+        stream = self._stream
+        buffer = stream.buffer
+        if len(buffer) > stream.fast_take_floor:  # the common case: nothing to await
+            return buffer.popleft()
+        event = stream.take_nowait()
         if event is not None:
             return event
-        event = await self._stream.get()
+        event = await stream.get()
         if event is None:
             self._close(self._stream)
             raise StopAsyncIteration
