@@ -31,16 +31,20 @@ Call = tuple[Callable[..., Any], tuple[Any, ...]]
 class Dispatcher:
     """Runs user callbacks in order, on the event loop that owns the client."""
 
+    __slots__ = ("_idle", "_queue", "_report_error", "_worker")
+
     def __init__(self, report_error: Callable[[Callable[..., Any], CallbackError], None]) -> None:
         self._report_error = report_error
-        self._queue: collections.deque[Call] = collections.deque()
+        # Made with the first worker: a client whose callbacks are all plain never
+        # needs them (they would cost about 1.5 KiB per idle connection).
+        self._queue: collections.deque[Call] | None = None
+        self._idle: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
-        self._idle = asyncio.Event()
-        self._idle.set()
 
     def call(self, callback: Callable[..., Any], *args: Any) -> None:
         """Call ``callback(*args)`` after every call made before it."""
         if self._worker is not None:
+            assert self._queue is not None
             self._queue.append((callback, args))
             return
         try:
@@ -57,29 +61,40 @@ class Dispatcher:
 
     async def wait_idle(self) -> None:
         """Wait until every queued callback has run."""
-        if not self.running_in_worker():
+        if self._idle is not None and not self.running_in_worker():
             await self._idle.wait()
 
     def cancel(self) -> None:
         """Drop queued callbacks and stop the worker (the client is closing for good)."""
-        self._queue.clear()
+        if self._queue is not None:
+            self._queue.clear()
         if self._worker is not None and not self.running_in_worker():
             self._worker.cancel()
 
     def _start_worker(self, callback: Callable[..., Any], first: Any) -> None:
+        if self._queue is None:
+            self._queue = collections.deque()
+        if self._idle is None:
+            self._idle = asyncio.Event()
         self._idle.clear()
         self._worker = asyncio.get_running_loop().create_task(
-            self._work(callback, first), name="pusher_channels callbacks"
+            self._work(callback, first, self._queue, self._idle), name="pusher_channels callbacks"
         )
 
-    async def _work(self, callback: Callable[..., Any], awaitable: Any) -> None:
+    async def _work(
+        self,
+        callback: Callable[..., Any],
+        awaitable: Any,
+        queue: collections.deque[Call],
+        idle: asyncio.Event,
+    ) -> None:
         try:
             try:
                 await awaitable
             except Exception as exc:
                 self._failed(callback, exc)
-            while self._queue:
-                callback, args = self._queue.popleft()
+            while queue:
+                callback, args = queue.popleft()
                 try:
                     result = callback(*args)
                     if inspect.isawaitable(result):
@@ -88,7 +103,7 @@ class Dispatcher:
                     self._failed(callback, exc)
         finally:
             self._worker = None
-            self._idle.set()
+            idle.set()
 
     def _failed(self, callback: Callable[..., Any], exc: Exception) -> None:
         name = getattr(callback, "__qualname__", repr(callback))

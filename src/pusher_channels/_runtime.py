@@ -66,6 +66,39 @@ UserAuthenticator = Callable[[str], Awaitable[dict[str, str]]]
 class Runtime:
     """Drives one :class:`~pusher_channels.protocol.connection.Connection` on asyncio."""
 
+    __slots__ = (
+        "_auth_tasks",
+        "_authorizer",
+        "_channels",
+        "_dispatcher",
+        "_full_streams",
+        "_log_frames",
+        "_loop",
+        "_on_decryption_failure",
+        "_on_error",
+        "_on_event",
+        "_on_member_added",
+        "_on_member_removed",
+        "_on_signin_succeeded",
+        "_on_state_change",
+        "_on_subscription_count",
+        "_on_subscription_error",
+        "_on_subscription_succeeded",
+        "_on_user_event",
+        "_on_watchlist_event",
+        "_open_task",
+        "_signin_waiters",
+        "_socket",
+        "_state_waiters",
+        "_stream_routes",
+        "_streams",
+        "_timer",
+        "_timer_at",
+        "_user_authenticator",
+        "core",
+        "options",
+    )
+
     def __init__(
         self,
         options: ClientOptions,
@@ -102,6 +135,9 @@ class Runtime:
         self._state_waiters: list[tuple[ConnectionState, asyncio.Future[None]]] = []
         self._log_frames = False
         self._streams: dict[str | None, set[EventStream]] = {}
+        # Per channel, the streams its events go to (the client's, then the channel's),
+        # built on first use and cleared whenever a stream opens or closes.
+        self._stream_routes: dict[str, tuple[EventStream, ...]] = {}
         self._full_streams: set[EventStream] = set()
 
     # ------------------------------------------------------------- user requests
@@ -281,6 +317,7 @@ class Runtime:
             stream.finish(record.failure)
         else:
             self._streams.setdefault(channel_name, set()).add(stream)
+            self._stream_routes.clear()
         return stream
 
     def close_stream(self, stream: EventStream) -> None:
@@ -290,9 +327,11 @@ class Runtime:
             streams.discard(stream)
             if not streams:
                 del self._streams[stream.key]
+            self._stream_routes.clear()
         stream.finish()
 
     def _finish_streams(self, channel_name: str | None, error: PusherError | None) -> None:
+        self._stream_routes.clear()
         for stream in self._streams.pop(channel_name, ()):
             stream.finish(error)
 
@@ -318,9 +357,11 @@ class Runtime:
         assert dispatcher is not None
         channel = self._channels.get(event.channel_name)
         if self._streams and channel is not None:
-            for key in (None, event.channel_name):
-                for stream in self._streams.get(key, ()):
-                    stream.put(event)
+            route = self._stream_routes.get(event.channel_name)
+            if route is None:
+                route = self._route_streams(event.channel_name)
+            for stream in route:
+                stream.put(event)
         if channel is None and event.channel_name.startswith(SERVER_TO_USER_PREFIX):
             if self._on_user_event is not None:
                 dispatcher.call(self._on_user_event, event)
@@ -329,6 +370,12 @@ class Runtime:
             dispatcher.call(self._on_event, event)
         if channel is not None and channel.callbacks.on_event is not None:
             dispatcher.call(channel.callbacks.on_event, event)
+
+    def _route_streams(self, channel_name: str) -> tuple[EventStream, ...]:
+        streams = self._streams
+        route = (*streams.get(None, ()), *streams.get(channel_name, ()))
+        self._stream_routes[channel_name] = route
+        return route
 
     def _call(self, callback: Callable[..., Any] | None, *args: Any) -> None:
         if callback is not None:

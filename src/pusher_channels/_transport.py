@@ -188,6 +188,10 @@ async def open_websocket(
         read_buffer_init_size=READ_BUFFER_SIZE,
         enable_auto_pong=True,
         logger_name=logger,
+        # asyncio's own socket and TLS transports: aiofastnet's (picows's default when
+        # installed) cost about 5 KiB more per idle connection and no less CPU per
+        # event, plain or TLS (docs/performance.md).
+        use_aiofastnet=False,
     )
     assert isinstance(listener, WebSocket)
     return listener

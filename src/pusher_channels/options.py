@@ -58,7 +58,7 @@ CALLBACK_NAMES: Final = (
 Callback = Callable[..., Any | Awaitable[Any]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClientOptions:
     """The validated configuration of one client.
 
