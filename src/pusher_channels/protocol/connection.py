@@ -250,7 +250,9 @@ class Connection:
                 user_id = str(user_id)
             if record.kind is ChannelKind.PRIVATE_ENCRYPTED:
                 return self.subscriptions.encrypted_event(record, event, frame.get("data"), user_id)
-            return PusherEvent(channel, event, frame.get("data"), user_id)
+            # The record's own name: the frame's copy is freed with the frame, so a
+            # buffered event holds one string less.
+            return PusherEvent(record.name, event, frame.get("data"), user_id)
         return self._receive_system(frame, event, channel, now)
 
     # ------------------------------------------------------------------ the timer
