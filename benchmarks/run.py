@@ -41,7 +41,7 @@ Every client runs in a subprocess of its own, one after another, ``--repeat`` ti
    triggered through its HTTP API with the official server SDK at a fixed rate
    (200/s for 5 s), each carrying its send time; every client is subscribed at
    once and records ``receive time - send time``: p50 and p99 per client.
-3. **Scale.** C connections in one process (100, 1 000, 10 000), each
+3. **Scale.** C connections in one process (100, 1 000, 5 000, 10 000), each
    pusher-channels client subscribed to its own channel on soketi: the time until
    all are subscribed, and the growth of RSS divided by C. A size that soketi
    cannot hold is run against the blaster instead, and the table says so.
@@ -118,7 +118,11 @@ class Settings:
 
 
 FULL = Settings(
-    events=200_000, repeat=3, connections=(100, 1_000, 10_000), latency_rate=200, latency_seconds=5
+    events=200_000,
+    repeat=3,
+    connections=(100, 1_000, 5_000, 10_000),
+    latency_rate=200,
+    latency_seconds=5,
 )
 SMALL = Settings(
     events=2_000,
@@ -823,6 +827,102 @@ def print_table(results: dict[str, Any]) -> None:
     print("\ntimes from the soketi kill; CPU = user + system time of the client process")
 
 
+TARGET_RSS_BYTES = 25_000  # "at most 25 KB RSS per idle connection at 5,000 connections"
+
+
+def _by_client(rows: list[dict[str, Any]], field: str) -> dict[str, float]:
+    return {r["client"]: r[field] for r in rows if r.get(field) is not None}
+
+
+def target_rows(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """The performance targets, judged on this run's figures: (target, figure, met).
+
+    Only targets whose figures this run measured are listed.
+    """
+    rows: list[tuple[str, str, bool]] = []
+    cpu = _by_client(results.get("throughput", []), "cpu_us_per_event")
+    base = cpu.get("pc-callbacks")
+    if base:
+        peers = {name: cpu[name] for name in ("pusher-js", "asyncpusher", "pysher") if name in cpu}
+        if peers:
+            figure = ", ".join(f"{name} {value / base:.2f}x" for name, value in peers.items())
+            rows.append(
+                (
+                    "callback path: fewer CPU µs/event than pusher-js and every Python peer",
+                    f"{base:.2f} µs; peers use {figure} as much",
+                    all(value > base for value in peers.values()),
+                )
+            )
+        iterators = {n: cpu[n] / base for n in ("pc-iterator", "pc-iterator-default") if n in cpu}
+        if iterators:
+            rows.append(
+                (
+                    "async-iterator path within 1.3x of the callback path",
+                    ", ".join(f"{name} {ratio:.2f}x" for name, ratio in iterators.items()),
+                    max(iterators.values()) <= 1.3,
+                )
+            )
+        if "pc-sync" in cpu:
+            ratio = cpu["pc-sync"] / base
+            rows.append(
+                ("blocking facade within 2x of the callback path", f"{ratio:.2f}x", ratio <= 2)
+            )
+    scale = {r["connections"]: r for r in results.get("scale", [])}
+    if 5_000 in scale and scale[5_000]["rss_per_connection_kib"] is not None:
+        kib = scale[5_000]["rss_per_connection_kib"]
+        rows.append(
+            (
+                "at most 25 KB RSS per idle connection at 5,000 connections",
+                f"{kib:.1f} KiB = {kib * 1.024:.1f} KB",
+                kib * 1024 <= TARGET_RSS_BYTES and scale[5_000]["ok"],
+            )
+        )
+    if 10_000 in scale:
+        rows.append(
+            (
+                "10,000 connections held in one process",
+                f"all subscribed in {_fmt(scale[10_000]['subscribed_s'], '.2f', ' s')}"
+                f" on {scale[10_000]['server']}",
+                bool(scale[10_000]["ok"]),
+            )
+        )
+    p99 = _by_client(results.get("latency", []), "p99_ms")
+    if "pc-callbacks" in p99 and "picows-raw" in p99:
+        gap = p99["pc-callbacks"] - p99["picows-raw"]
+        rows.append(
+            (
+                "latency p99 within 0.5 ms of the raw client",
+                f"{p99['pc-callbacks']:.2f} ms vs {p99['picows-raw']:.2f} ms ({gap:+.2f} ms)",
+                gap <= 0.5,
+            )
+        )
+    for row in results.get("reconnect", []):
+        if row["client"] != "pc-callbacks":
+            continue
+        after_restart = [
+            r["resubscribed_s"] - r["soketi_down_s"] for r in row["runs"] if "resubscribed_s" in r
+        ]
+        if after_restart:
+            value = statistics.median(after_restart)
+            rows.append(
+                (
+                    "median time back to subscribed after the restart at most 1 s",
+                    f"{value:.2f} s after soketi was started again",
+                    value <= 1.0 and row["ok"],
+                )
+            )
+    return rows
+
+
+def print_targets(rows: list[tuple[str, str, bool]]) -> None:
+    if not rows:
+        return
+    width = max(len(target) for target, _, _ in rows)
+    print("\ntargets (judged on this run)")
+    for target, figure, met in rows:
+        print(f"  {'met   ' if met else 'MISSED'}  {target.ljust(width)}  {figure}")
+
+
 def failed_checks(results: dict[str, Any]) -> list[str]:
     failures = [
         f"throughput {r['label']}: {r['error']}"
@@ -947,8 +1047,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         soketi.stop()
     results["duration_s"] = time.monotonic() - started
+    targets = target_rows(results)
+    results["targets"] = [{"target": t, "figure": f, "met": m} for t, f, m in targets]
     path = write_results(results)
     print_table(results)
+    print_targets(targets)
     print(f"\nresults: {path.relative_to(ROOT)}")
     draw_chart(path, [RESULTS / "performance.png", *args.chart])
     failures = failed_checks(results)
