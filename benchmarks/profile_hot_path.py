@@ -1,21 +1,24 @@
-"""Where the CPU goes per event: the pusher-channels callback client under cProfile.
+"""Where the CPU goes per event: the callback and iterator clients, profiled.
 
 ::
 
     .venv/bin/python -m benchmarks.profile_hot_path              # N=200000
     .venv/bin/python -m benchmarks.profile_hot_path --events 50000 --top 30
 
-Three parts, all against the blaster (``benchmarks/blaster.py``, its own process,
+Four parts, all against the blaster (``benchmarks/blaster.py``, its own process,
 127.0.0.1, stopped by its PID) with the client in this process:
 
 1. **Unprofiled**: CPU µs per event of the ``on_event`` client (the callback decodes
-   ``event.json()`` and checks the sequence), and of raw picows + orjson for scale.
-2. **cProfile**: the same run profiled from just before the subscription to the
-   N-th event: the top functions by own time and by cumulative time, and every
-   ``pusher_channels`` function with calls and own µs per event. cProfile adds a
-   fixed cost to every Python call, so its µs are inflated (compare its total with
-   part 1); the proportions and the call counts are what to read.
-3. **Stages, timed alone** (``timeit``, no profiler, best of 5): the pieces of the
+   ``event.json()`` and checks the sequence), of the ``channel.events()`` iterator
+   doing the same, and of raw picows + orjson for scale.
+2. **The garbage collector**: collections per generation and their CPU time during
+   one run of each client, from ``gc.callbacks``.
+3. **cProfile**: each client profiled from just before the subscription to the
+   N-th event: the top functions by own time and by cumulative time (callback
+   client), and every ``pusher_channels`` function with calls and own µs per event.
+   cProfile adds a fixed cost to every Python call, so its µs are inflated (compare
+   its total with part 1); the proportions and the call counts are what to read.
+4. **Stages, timed alone** (``timeit``, no profiler, best of 5): the pieces of the
    hot path on a real frame, so that each can be weighed in true µs:
    ``orjson.loads`` of the frame, ``Connection.receive``, ``Runtime.text_received``
    with an empty callback (receive + route + dispatch), the dispatcher call,
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import os
 import pstats
@@ -98,6 +102,56 @@ async def callback_run(port: int, n: int, profiler: cProfile.Profile | None) -> 
     if check.error is not None:
         raise RuntimeError(check.error)
     return cpu[1] - cpu[0]
+
+
+async def iterator_run(port: int, n: int, profiler: cProfile.Profile | None) -> float:
+    """The same through ``channel.events()`` (default buffer); CPU seconds as above."""
+    check = SeqCheck()
+    pusher = PusherChannelsClient(
+        api_key=blaster_key(n), host="127.0.0.1", ws_port=port, use_tls=False
+    )
+    await pusher.connect(timeout=30)
+    cpu0 = time.process_time()
+    if profiler is not None:
+        profiler.enable()
+    channel = await pusher.subscribe(THROUGHPUT_CHANNEL)
+    cpu1 = cpu0
+    async with channel.events() as events:
+        async for event in events:
+            if event.event_name == EVENT_NAME and check.feed(event.json()["seq"]) == n:
+                if profiler is not None:
+                    profiler.disable()
+                cpu1 = time.process_time()
+                break
+    await pusher.disconnect()
+    if check.error is not None or cpu1 == cpu0:
+        raise RuntimeError(check.error or "the iterator ended early")
+    return cpu1 - cpu0
+
+
+class GcMeter:
+    """Collections and CPU time spent in the cyclic garbage collector, per generation."""
+
+    def __init__(self) -> None:
+        self.collections = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def __enter__(self) -> GcMeter:
+        gc.collect()
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.process_time()
+        else:
+            generation = info["generation"]
+            self.collections[generation] += 1
+            self.seconds[generation] += time.process_time() - self._started
 
 
 async def raw_run(port: int, n: int) -> float:
@@ -210,8 +264,13 @@ async def stage_timings() -> list[tuple[str, float]]:
 # --------------------------------------------------------------------------- main
 
 
-def print_profile(profiler: cProfile.Profile, n: int, top: int) -> None:
-    for order in ("tottime", "cumulative"):
+def print_profile(
+    profiler: cProfile.Profile,
+    n: int,
+    top: int,
+    orders: tuple[str, ...] = ("tottime", "cumulative"),
+) -> None:
+    for order in orders:
         stream = io.StringIO()
         stats = pstats.Stats(profiler, stream=stream)
         stats.sort_stats(order).print_stats(top)
@@ -246,16 +305,42 @@ def main(argv: list[str] | None = None) -> int:
             os.sched_setaffinity(0, {client_cpu})
         asyncio.run(callback_run(port, min(n, 20_000), None))  # warm-up
         plain = min(asyncio.run(callback_run(port, n, None)) for _ in range(3))
+        iterated = min(asyncio.run(iterator_run(port, n, None)) for _ in range(3))
         raw = min(asyncio.run(raw_run(port, n)) for _ in range(3))
+        meters = {"on_event": GcMeter(), "events()": GcMeter()}
+        with meters["on_event"]:
+            asyncio.run(callback_run(port, n, None))
+        with meters["events()"]:
+            asyncio.run(iterator_run(port, n, None))
         profiler = cProfile.Profile()
         profiled = asyncio.run(callback_run(port, n, profiler))
+        iterator_profiler = cProfile.Profile()
+        iterator_profiled = asyncio.run(iterator_run(port, n, iterator_profiler))
     finally:
         stop_blaster(blaster)
     print(f"Unprofiled, best of 3, N={n:,}: on_event client {plain / n * 1e6:.2f} CPU µs/event")
+    print(
+        f"  events() iterator (default buffer): {iterated / n * 1e6:.2f} CPU µs/event"
+        f" = {iterated / plain:.2f}x the callback path"
+    )
     print(f"  raw picows + 2x orjson.loads (ceiling): {raw / n * 1e6:.2f} CPU µs/event")
     print(f"  => pusher-channels adds {(plain - raw) / n * 1e6:.2f} µs/event over the ceiling")
-    print(f"Under cProfile: {profiled / n * 1e6:.2f} CPU µs/event (profiler overhead included)")
+    print("\n--- cyclic garbage collector during one run (gc.callbacks) ---")
+    for name, meter in meters.items():
+        per_event = sum(meter.seconds) / n * 1e6
+        print(
+            f"  {name:<9} collections gen0/1/2 "
+            f"{'/'.join(map(str, meter.collections)):<11} "
+            f"{'/'.join(f'{s * 1e3:.1f}' for s in meter.seconds)} ms = {per_event:.2f} µs/event"
+        )
+    print(
+        "  (events buffered between two reads of the socket are live objects: each one"
+        " counts towards the next collection, and the collections walk them)"
+    )
+    print(f"\nUnder cProfile: {profiled / n * 1e6:.2f} CPU µs/event (profiler overhead included)")
     print_profile(profiler, n, args.top)
+    print(f"\nevents() under cProfile: {iterator_profiled / n * 1e6:.2f} CPU µs/event")
+    print_profile(iterator_profiler, n, args.top, orders=())
     print("\n--- hot-path stages timed alone (timeit, best of 5, no profiler) ---")
     for name, us in asyncio.run(stage_timings()):
         print(f"{us:8.3f} µs  {name}")
