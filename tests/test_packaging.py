@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 import pusher_channels
@@ -31,6 +32,14 @@ def test_wheel_and_sdist_build_check_and_install(tmp_path: Path) -> None:
     listing = run(sys.executable, "-m", "zipfile", "-l", wheels[0])
     assert "pusher_channels/py.typed" in listing
     assert "licenses/LICENSE" in listing
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        metadata_name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = wheel.read(metadata_name).decode()
+    assert "Project-URL: Homepage, https://pypi.org/project/pusher-channels/" in metadata
+    assert "Project-URL: Protocol reference, https://pusher.com/docs/channels/" in metadata
+    assert "Classifier: Typing :: Typed" in metadata
+    assert "Classifier: License :: OSI Approved :: MIT License" in metadata
+    assert "Requires-Python: >=3.11" in metadata
 
     environment = tmp_path / "clean"
     venv.create(environment, with_pip=True)
