@@ -583,6 +583,10 @@ def _run_block(
 
 def _run_page(job: dict[str, Any]) -> int:
     """Run a page's blocks in order in this process; the exit status says if all passed."""
+    # Blocks that run until interrupted are stopped with SIGINT, as Ctrl-C would. A
+    # process started in the background by a shell without job control inherits
+    # SIGINT ignored, and asyncio.run() then leaves it so: restore Python's default.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import pusher_channels.client as client_module
     from pusher_channels import ConnectionState, PusherChannelsClient
 

@@ -92,9 +92,11 @@ async def test_a_full_session_logs_no_secret_above_debug(
             auth.failure = Failure(status=403, body="denied")
             await client.subscribe("private-denied")
             await wait_until(lambda: len(recorder.subscription_errors) == 1, what="the denial")
+            # Lift the denial before the restart: the client reconnects and
+            # re-authorizes as soon as soketi answers, before start() has returned.
+            auth.failure = None
             server.kill()  # a reconnection re-authorizes everything
             await asyncio.to_thread(server.start)
-            auth.failure = None
             await wait_until(lambda: len(recorder.succeeded) >= 6, timeout=20, what="resubscribe")
             errors.extend(error for _, _, error in recorder.errors)
             errors.extend(error for _, error in recorder.subscription_errors)
