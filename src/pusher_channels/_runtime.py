@@ -63,6 +63,10 @@ UserAuthenticator = Callable[[str], Awaitable[dict[str, str]]]
 """``(socket_id) -> {"auth", "user_data"}``."""
 
 
+def _unbound_clock() -> float:
+    raise PusherError("this client is not attached to an event loop yet")
+
+
 class Runtime:
     """Drives one :class:`~pusher_channels.protocol.connection.Connection` on asyncio."""
 
@@ -70,6 +74,7 @@ class Runtime:
         "_auth_tasks",
         "_authorizer",
         "_channels",
+        "_clock",
         "_dispatcher",
         "_full_streams",
         "_log_frames",
@@ -126,6 +131,7 @@ class Runtime:
         self._on_user_event = callbacks.get("on_user_event")
         self._on_watchlist_event = callbacks.get("on_watchlist_event")
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._clock: Callable[[], float] = _unbound_clock  # the loop's time() once bound
         self._dispatcher: Dispatcher | None = None
         self._socket: WebSocket | None = None
         self._open_task: asyncio.Task[None] | None = None
@@ -155,6 +161,7 @@ class Runtime:
         if self._loop is not None and self.core.state is not ConnectionState.DISCONNECTED:
             raise PusherError("this client is in use on another event loop")
         self._loop = loop
+        self._clock = loop.time
         self._dispatcher = Dispatcher(self._callback_failed)
         self._timer = None
         self._timer_at = None
@@ -239,11 +246,11 @@ class Runtime:
             return
         if self._log_frames:
             frame_logger.debug("received %s", bytes(payload)[:2000])
-        assert self._loop is not None
-        event = self.core.receive(payload, self._loop.time())
+        core = self.core
+        event = core.receive(payload, self._clock())
         if event is not None:
             self._deliver(event)
-        if self.core.outputs:
+        if core.outputs:
             self._perform()
 
     def binary_received(self, socket: WebSocket, size: int) -> None:
@@ -266,8 +273,7 @@ class Runtime:
     # ------------------------------------------------------------ the choke point
 
     def _now(self) -> float:
-        assert self._loop is not None
-        return self._loop.time()
+        return self._clock()
 
     def _perform(self) -> None:
         outputs = self.core.outputs
