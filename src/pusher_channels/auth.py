@@ -17,12 +17,13 @@ import inspect
 import json
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
-
-import httpx
+from typing import TYPE_CHECKING, Any, Final
 
 from .exceptions import AuthorizationError, PusherConfigError, SigninError
 from .options import ClientOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "CallbackAuthorizer",
@@ -133,6 +134,10 @@ class _FormPoster:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None or self._http.is_closed:
+            # Imported on first use: httpx is a fifth of the package's import time,
+            # and a client without an auth endpoint never needs it.
+            import httpx
+
             self._http = httpx.AsyncClient(
                 proxy=self._proxy, verify=self._verify, timeout=self._timeout
             )
@@ -150,6 +155,8 @@ class _FormPoster:
         Raises:
             _EndpointError: no answer in time, unreachable, non-2xx, or not JSON.
         """
+        import httpx
+
         form.update(_resolve(self._params))
         endpoint = self.endpoint
         try:
