@@ -20,8 +20,9 @@ informative and never fails the run), 0 otherwise.
 
 What it measures
 ----------------
-Every client runs in a subprocess of its own, one after another, ``--repeat`` times
-(default 3, round-robin); the table gives medians.
+Every client runs in a subprocess of its own, one after another, round-robin: 5
+throughput runs, 5 latency runs and 3 scale and reconnect runs (``--repeat`` sets the
+throughput, scale and reconnect counts); the table gives medians.
 
 1. **Throughput.** A local *blaster* (``benchmarks/blaster.py``, picows, its own
    process) speaks just enough protocol: ``pusher:connection_established``, an
@@ -107,6 +108,8 @@ PYTHON = sys.executable
 class Settings:
     events: int
     repeat: int
+    throughput_repeat: int
+    """Throughput runs are short and their ratios are targets: more runs per median."""
     connections: tuple[int, ...]
     latency_rate: float
     latency_seconds: float
@@ -125,6 +128,7 @@ class Settings:
 FULL = Settings(
     events=200_000,
     repeat=3,
+    throughput_repeat=5,
     connections=(100, 1_000, 5_000, 10_000),
     latency_rate=200,
     latency_seconds=5,
@@ -133,6 +137,7 @@ FULL = Settings(
 SMALL = Settings(
     events=2_000,
     repeat=1,
+    throughput_repeat=1,
     connections=(50,),
     latency_rate=100,
     latency_seconds=1,
@@ -452,7 +457,7 @@ def run_throughput(settings: Settings) -> list[dict[str, Any]]:
     key = blaster_key(n)
     limit = 60.0 + n * 100e-6  # 100 µs per event on top of a minute
     try:
-        for rep in range(settings.repeat):
+        for rep in range(settings.throughput_repeat):
             for client in clients:
                 command = client.command(blaster.port, key, n, limit)
                 process = Client(client.name, command, client_cpu)
@@ -461,7 +466,7 @@ def run_throughput(settings: Settings) -> list[dict[str, Any]]:
                 cpu = run.get("cpu_s", 0.0) * 1e6 / n
                 status = "ok" if run.get("ok") else f"FAILED: {run.get('error')}"
                 log(
-                    f"  throughput {rep + 1}/{settings.repeat} {client.label:<42}"
+                    f"  throughput {rep + 1}/{settings.throughput_repeat} {client.label:<42}"
                     f"{cpu:7.2f} CPU µs/event  {status}"
                 )
     finally:
@@ -830,9 +835,11 @@ def print_table(results: dict[str, Any]) -> None:
     rows = [header, *table_rows(results)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     m = results["machine"]
+    params = results["parameters"]
     print(
-        f"\npusher-channels benchmarks ({results['mode']} run, median of "
-        f"{results['parameters']['repeat']}) on {m['nproc']} x {m['cpu_model']}, "
+        f"\npusher-channels benchmarks ({results['mode']} run; medians of "
+        f"{params.get('throughput_repeat', params['repeat'])} throughput runs and of "
+        f"{params['repeat']} scale and reconnect runs) on {m['nproc']} x {m['cpu_model']}, "
         f"Python {m['python']}, Node {m['node']}\n"
     )
     for i, row in enumerate(rows):
@@ -1009,6 +1016,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         base,
         events=args.events or base.events,
         repeat=args.repeat or base.repeat,
+        throughput_repeat=args.repeat or base.throughput_repeat,
         connections=tuple(args.connections or base.connections),
     )
     if settings.events < 1 or settings.repeat < 1:
@@ -1025,6 +1033,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "parameters": {
             "events": settings.events,
             "repeat": settings.repeat,
+            "throughput_repeat": settings.throughput_repeat,
             "connections": list(settings.connections),
             "latency_rate": settings.latency_rate,
             "latency_seconds": settings.latency_seconds,
@@ -1047,7 +1056,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     started = time.monotonic()
     if "throughput" in parts:
-        log(f"==> throughput: {settings.events:,} events per run, {settings.repeat} run(s)")
+        log(
+            f"==> throughput: {settings.events:,} events per run,"
+            f" {settings.throughput_repeat} run(s)"
+        )
         results["throughput"] = run_throughput(settings)
     soketi = SoketiServer(log_path=RESULTS / "soketi.log")
     RESULTS.mkdir(parents=True, exist_ok=True)
