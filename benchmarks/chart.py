@@ -37,7 +37,8 @@ def draw(results: dict[str, Any], target: Path) -> None:
     p = results["parameters"]
     fig.suptitle(
         f"pusher-channels benchmarks — {m['nproc']} x {m['cpu_model']}, Python {m['python']}, "
-        f"Node {m['node']} — median of {p['repeat']}",
+        f"Node {m['node']} — medians of {p.get('throughput_repeat', p['repeat'])}"
+        f" throughput and {p['repeat']} scale and reconnect runs",
         fontsize=12,
     )
 
@@ -84,7 +85,8 @@ def latency_panel(ax: Any, results: dict[str, Any]) -> None:
     ax.set_xticks(list(positions), [r["label"] for r in rows], rotation=15, fontsize=8)
     ax.set_ylabel("ms from HTTP trigger to callback")
     ax.set_title(
-        f"Latency through soketi: {p['latency_rate']:g} events/s for {p['latency_seconds']:g} s",
+        f"Latency through soketi: {p['latency_rate']:g} events/s for {p['latency_seconds']:g} s"
+        f" x {p.get('latency_runs', p['repeat'])} runs, pooled",
         fontsize=10,
     )
     ax.legend()
