@@ -212,30 +212,46 @@ async def pc_reconnect(args: Any) -> None:
     emit({"type": "result", "ok": True})
 
 
+class SubscriptionTally:
+    """Counts subscriptions; ``everyone`` is set when ``expected`` have succeeded."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.count = 0
+        self.everyone = asyncio.Event()
+
+    def on_subscription_succeeded(self, name: str, data: Any) -> None:
+        self.count += 1
+        if self.count == self.expected:
+            self.everyone.set()
+
+
+async def clients_with_a_channel_each(
+    host: str, port: int, key: str, count: int, prefix: str
+) -> tuple[list[PusherChannelsClient], SubscriptionTally]:
+    """``count`` clients, not connected yet, each with channel ``prefix-i`` registered."""
+    tally = SubscriptionTally(count)
+    clients = []
+    for i in range(count):
+        client = PusherChannelsClient(
+            **client_options(
+                host, port, key, on_subscription_succeeded=tally.on_subscription_succeeded
+            )
+        )
+        await client.subscribe(f"{prefix}-{i}")
+        clients.append(client)
+    return clients, tally
+
+
 async def pc_scale(args: Any) -> None:
     count = args.connections
     raise_fd_limit(count + 1024)
     gc.collect()
     rss0 = rss_kib()
-    subscribed = 0
-    all_subscribed = asyncio.Event()
-
-    def on_subscribed(name: str, data: Any) -> None:
-        nonlocal subscribed
-        subscribed += 1
-        if subscribed == count:
-            all_subscribed.set()
-
     cpu0, t0 = time.process_time(), time.perf_counter()
-    clients = []
-    for i in range(count):
-        client = PusherChannelsClient(
-            **client_options(
-                args.host, args.port, args.key, on_subscription_succeeded=on_subscribed
-            )
-        )
-        await client.subscribe(f"scale-{i}")
-        clients.append(client)
+    clients, tally = await clients_with_a_channel_each(
+        args.host, args.port, args.key, count, "scale"
+    )
     results = await asyncio.gather(
         *(client.connect(timeout=args.max_seconds / 2) for client in clients),
         return_exceptions=True,
@@ -243,7 +259,7 @@ async def pc_scale(args: Any) -> None:
     t_connected = time.perf_counter()
     failures = [r for r in results if isinstance(r, BaseException)]
     if not failures:
-        await asyncio.wait_for(all_subscribed.wait(), args.max_seconds / 2)
+        await asyncio.wait_for(tally.everyone.wait(), args.max_seconds / 2)
     t_subscribed, cpu1 = time.perf_counter(), time.process_time()
     gc.collect()
     rss1 = rss_kib()
@@ -252,10 +268,10 @@ async def pc_scale(args: Any) -> None:
     emit(
         {
             "type": "result",
-            "ok": error is None and subscribed == count,
+            "ok": error is None and tally.count == count,
             "error": error,
             "connections": count,
-            "subscribed": subscribed,
+            "subscribed": tally.count,
             "connected_s": t_connected - t0,
             "subscribed_s": t_subscribed - t0,
             "cpu_per_connection_us": (cpu1 - cpu0) * 1e6 / count,

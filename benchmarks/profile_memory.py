@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tracemalloc
 from pathlib import Path
-from typing import Any
 
 import picows
 from devtools.soketi import SoketiServer
@@ -39,34 +38,16 @@ from devtools.soketi import SoketiServer
 from pusher_channels import PusherChannelsClient
 
 from ._common import raise_fd_limit, rss_kib
+from .clients import clients_with_a_channel_each
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 async def open_clients(port: int, key: str, count: int) -> list[PusherChannelsClient]:
     """``count`` clients, each subscribed to its own channel; returns once all are."""
-    subscribed = 0
-    all_subscribed = asyncio.Event()
-
-    def on_subscribed(name: str, data: Any) -> None:
-        nonlocal subscribed
-        subscribed += 1
-        if subscribed == count:
-            all_subscribed.set()
-
-    clients = []
-    for i in range(count):
-        client = PusherChannelsClient(
-            api_key=key,
-            host="127.0.0.1",
-            ws_port=port,
-            use_tls=False,
-            on_subscription_succeeded=on_subscribed,
-        )
-        await client.subscribe(f"memory-{i}")
-        clients.append(client)
+    clients, tally = await clients_with_a_channel_each("127.0.0.1", port, key, count, "memory")
     await asyncio.gather(*(client.connect(timeout=60) for client in clients))
-    await asyncio.wait_for(all_subscribed.wait(), 60)
+    await asyncio.wait_for(tally.everyone.wait(), 60)
     await asyncio.sleep(0.5)  # idle: late handshake buffers and timers settled
     return clients
 
