@@ -9,6 +9,8 @@ encrypted events) and authorizer answers into outputs.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from typing import Any, Final
 
 from ..exceptions import AuthorizationError, PusherProtocolError, SubscriptionError
@@ -55,6 +57,13 @@ class Subscriptions:
         self._outputs = outputs
         self.registry = ChannelRegistry()
         self.socket_id: str | None = None
+        self._retries: list[tuple[float, int, ChannelRecord]] = []
+        """A heap of ``(retry_at, order, record)``: the authorization retries, earliest
+        first. An entry whose record no longer has that ``retry_at`` (retried, reset or
+        unsubscribed since) is stale and is dropped when it reaches the top, so that
+        no action ever scans every channel (``next_deadline()`` runs after each one)."""
+        self._retry_order = itertools.count()
+        """Breaks ties between equal retry times, so that records are never compared."""
 
     def connection_established(self, socket_id: str) -> None:
         """A connection is up: subscribe every registered channel on it."""
@@ -70,6 +79,7 @@ class Subscriptions:
         """The connection is gone: every channel must be subscribed again."""
         self.socket_id = None
         self.registry.reset_all()
+        self._retries.clear()
 
     def subscribe(self, channel_name: str, connected: bool) -> ChannelRecord:
         """Register a channel; subscribe it now if ``connected``, else on connection.
@@ -165,20 +175,29 @@ class Subscriptions:
             record.authorization_retries += 1
             retry_in = min(30.0, 0.5 * 2.0 ** (record.authorization_retries - 1))
             record.retry_at = now + retry_in
+            heapq.heappush(self._retries, (record.retry_at, next(self._retry_order), record))
         self._fail(record, error, retry_in)
 
     def next_retry(self) -> float | None:
-        """When the earliest authorization retry is due, if any."""
-        due = [r.retry_at for r in self.registry.records.values() if r.retry_at is not None]
-        return min(due) if due else None
+        """When the earliest authorization retry is due, if any (amortized O(log n))."""
+        retries = self._retries
+        while retries:
+            retry_at, _, record = retries[0]
+            if record.retry_at == retry_at:
+                return retry_at
+            heapq.heappop(retries)  # stale: retried, reset or unsubscribed since
+        return None
 
     def retry_due(self, now: float) -> None:
-        """Authorize again the channels whose retry is due."""
-        for record in self.registry:
-            if record.retry_at is not None and record.retry_at <= now:
-                record.retry_at = None
-                if record.status is ChannelStatus.FAILED:
-                    self.start(record)
+        """Authorize again the channels whose retry is due (only those are visited)."""
+        retries = self._retries
+        while retries and retries[0][0] <= now:
+            retry_at, _, record = heapq.heappop(retries)
+            if record.retry_at != retry_at:
+                continue  # stale
+            record.retry_at = None
+            if record.status is ChannelStatus.FAILED:
+                self.start(record)
 
     def start(self, record: ChannelRecord) -> None:
         """Authorize (if needed) and subscribe one channel on the current connection."""
