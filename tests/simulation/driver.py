@@ -1,0 +1,717 @@
+"""The seeded driver: random public API calls, server faults and virtual time.
+
+One :class:`Simulation` is one seed: it builds a :class:`PusherChannelsClient` with
+randomly misbehaving callbacks and authorizers, then takes ``steps`` random steps
+(a public call, a server-side injection or fault, or time passing), each followed by
+a random advance of virtual time and a check of every invariant
+(:mod:`.invariants`). It ends with ``disconnect()``, a grace period and a last check.
+
+Everything random comes from generators seeded by the seed (the global ``random``
+too, which the protocol core uses for backoff jitter), and time is virtual
+(:mod:`.virtual_loop`), so a seed always replays the same run: its trace digest is
+the same bit for bit, and a failure reproduces with one command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from pusher_channels import PusherChannelsClient, PusherError
+from pusher_channels.exceptions import AuthorizationError
+
+from .invariants import GRACE, Snapshot, check_all, library_timers
+from .observations import Observations, Wait
+from .seam import simulated_network
+from .sim_server import (
+    APP_KEY,
+    BACKOFF_CODES,
+    FATAL_CODES,
+    OTHER_CLOSE_CODES,
+    RECONNECT_CODES,
+    FaultProfile,
+    SimNetwork,
+    SimSocket,
+    sign,
+)
+from .virtual_loop import SimulationStalledError, VirtualEventLoop, run_virtual
+
+__all__ = ["Failure", "Simulation", "SimulationResult", "reproduction_command"]
+
+CHANNELS: Final = (
+    "news",
+    "sports",
+    "private-a",
+    "private-b",
+    "presence-room",
+    "presence-lobby",
+)
+TRACE_TAIL: Final = 40
+CALLBACK_BEHAVIOURS: Final = (
+    ("plain", 30),
+    ("async", 15),
+    ("slow", 8),
+    ("raise", 6),
+    ("raise_async", 4),
+    ("cancel", 2),
+    ("stall", 2),
+    ("hang", 1),
+    ("reenter", 3),
+)
+
+
+def reproduction_command(seed: int, steps: int) -> str:
+    """The command that replays one seed."""
+    return (
+        ".venv/bin/pytest tests/simulation/test_simulation.py::test_seed "
+        f"--sim-seed {seed} --sim-steps {steps}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The first invariant a run broke."""
+
+    invariant: str
+    description: str
+    step: int
+
+
+@dataclass(slots=True)
+class SimulationResult:
+    """How one seed's run went."""
+
+    seed: int
+    steps: int
+    steps_done: int
+    failure: Failure | None
+    trace_tail: list[str]
+    digest: str
+    events_seen: int = 0
+
+    def report(self) -> str:
+        """One line to reproduce the failure, then the last steps of the trace."""
+        if self.failure is None:
+            return f"seed {self.seed}: {self.steps_done} steps, no failure"
+        failure = self.failure
+        lines = [
+            f"seed {self.seed} broke {failure.invariant} at step {failure.step}: "
+            f"{failure.description} -- reproduce: {reproduction_command(self.seed, self.steps)}",
+            "last steps:",
+            *(f"  {line}" for line in self.trace_tail),
+        ]
+        return "\n".join(lines)
+
+
+class InvariantBrokenError(Exception):
+    def __init__(self, name: str, description: str) -> None:
+        super().__init__(f"{name}: {description}")
+        self.name = name
+        self.description = description
+
+
+@dataclass(slots=True, eq=False)
+class _Consumer:
+    """An iterator and the driver task reading it."""
+
+    iterator: Any
+    wait: Wait
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass(slots=True)
+class _Config:
+    """Per-``init`` choices: callback behaviours and option values."""
+
+    behaviours: dict[str, str] = field(default_factory=dict)
+    hung: set[str] = field(default_factory=set)
+
+
+class Simulation:
+    """One seeded run of the real client against the simulated network."""
+
+    def __init__(self, seed: int, steps: int) -> None:
+        self.seed = seed
+        self.steps = steps
+        self.rng = random.Random(f"driver-{seed}")
+        self.user_rng = random.Random(f"user-{seed}")
+        network_rng = random.Random(f"network-{seed}")
+        self.network = SimNetwork(network_rng, FaultProfile.draw(network_rng), self._trace)
+        self.obs = Observations(self.network)
+        self._tail: collections.deque[str] = collections.deque(maxlen=TRACE_TAIL)
+        self._digest = hashlib.blake2b(digest_size=16)
+        self._loop: VirtualEventLoop | None = None
+        self._client: PusherChannelsClient | None = None
+        self._config = _Config()
+        self._step = 0
+        self._consumers: list[_Consumer] = []
+        self._held: list[Any] = []
+        self._connects: list[asyncio.Task[None]] = []
+        self._never: asyncio.Future[None] | None = None
+        self._generation = 0
+
+    # ------------------------------------------------------------------ running
+
+    def run(self) -> SimulationResult:
+        """Run the seed on a fresh virtual loop; never raises for a broken invariant."""
+        failure: Failure | None = None
+        loop = VirtualEventLoop()
+        self._loop = loop
+        loop.set_exception_handler(self._loop_error)
+        self.obs.baseline_threads = threading.active_count()
+        with _seeded_global_random(self.seed), _quiet_logging(), simulated_network(self.network):
+            try:
+                run_virtual(self._main(), loop)
+            except InvariantBrokenError as broken:
+                failure = Failure(broken.name, broken.description, self._step)
+            except SimulationStalledError as stalled:
+                failure = Failure("no_deadlock", str(stalled), self._step)
+        if failure is not None:
+            self._trace(f"FAILED {failure.invariant}: {failure.description}")
+        return SimulationResult(
+            self.seed,
+            self.steps,
+            self._step,
+            failure,
+            list(self._tail),
+            self._digest.hexdigest(),
+            self.obs.events_seen,
+        )
+
+    async def _main(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._never = loop.create_future()
+        main = asyncio.current_task()
+        assert main is not None
+        self.obs.driver_tasks.add(main)
+        self._client = PusherChannelsClient(**self._options())
+        actions = self._actions()
+        names = [name for name, _, _ in actions]
+        weights = [weight for _, weight, _ in actions]
+        table = {name: action for name, _, action in actions}
+        for step in range(1, self.steps + 1):
+            self._step = step
+            name = self.rng.choices(names, weights)[0]
+            self._trace(f"step {step}: {name}")
+            await table[name]()
+            await self._advance(self.rng.choice((0.0, 0.001, 0.05, 0.3, 1.0, 3.0)))
+            await self._check()
+        self._step = self.steps + 1
+        self._trace("final: disconnect, then the grace period")
+        self._spawn_wait("disconnect", self._client.disconnect())
+        await self._advance(GRACE + 6.0, checking=True)
+        await self._advance(GRACE, checking=True)
+
+    async def _advance(self, seconds: float, checking: bool = False) -> None:
+        """Let ``seconds`` of virtual time pass (checking every second if asked)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while True:
+            for _ in range(3):
+                await asyncio.sleep(0)
+            remaining = end - loop.time()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(remaining, 1.0) if checking else remaining)
+            if checking:
+                await self._check()
+
+    async def _check(self) -> None:
+        loop = asyncio.get_running_loop()
+        client = self._client
+        assert client is not None
+        for _ in range(3):
+            await asyncio.sleep(0)
+        state = str(client.connection_state.value)
+        if state == "DISCONNECTED":
+            if self.obs.disconnected_since is None:
+                self.obs.disconnected_since = loop.time()
+        else:
+            self.obs.disconnected_since = None
+        # get_socket_id() is a coroutine today; it may become a plain method.
+        socket_id: Any = client.get_socket_id()
+        if isinstance(socket_id, Awaitable):
+            socket_id = await socket_id
+        current = asyncio.current_task()
+        tasks = tuple(
+            sorted(
+                task.get_name()
+                for task in asyncio.all_tasks(loop)
+                if task not in self.obs.driver_tasks and task is not current
+            )
+        )
+        snapshot = Snapshot(
+            now=loop.time(),
+            state=state,
+            socket_id=socket_id,
+            network=self.network,
+            observations=self.obs,
+            library_tasks=tasks,
+            library_timers=library_timers(loop, self.obs.driver_tasks),
+            threads=threading.active_count(),
+        )
+        broken = check_all(snapshot)
+        if broken is not None:
+            raise InvariantBrokenError(*broken)
+
+    # ---------------------------------------------------------------- tracing
+
+    def _trace(self, text: str) -> None:
+        loop = self._loop
+        now = loop.time() if loop is not None else 0.0
+        line = f"t={now:.4f} {text}"
+        self._tail.append(line)
+        self._digest.update(line.encode())
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exception = context.get("exception")
+        text = f"{context.get('message')}: {exception!r}"
+        self.obs.loop_errors.append(text)
+        self._trace(f"LOOP ERROR {text}")
+
+    # --------------------------------------------------------- configuration
+
+    def _options(self) -> dict[str, Any]:
+        """Options and callbacks for a new configuration (constructor or init())."""
+        rng = self.rng
+        self._generation += 1
+        self._config = _Config()
+        options: dict[str, Any] = {
+            "api_key": APP_KEY,
+            "host": "sim.invalid",
+            "use_tls": False,
+            "ws_port": 6001,
+            "activity_timeout": rng.choice((2.0, 10.0, 30.0, 120.0)),
+            "pong_timeout": rng.choice((1.0, 5.0, 30.0)),
+            "max_reconnection_attempts": rng.choice((None, None, 2, 6)),
+            "max_reconnect_gap_in_seconds": rng.choice((1.0, 5.0, 30.0)),
+            "auth_timeout": rng.choice((1.0, 3.0, 10.0)),
+            "on_authorizer": self._authorizer,
+            "on_user_authenticator": self._user_authenticator,
+        }
+        recorders: dict[str, Callable[..., None]] = {
+            "on_connection_state_change": lambda current, previous: None,
+            "on_subscription_succeeded": lambda channel, data: self.obs.success(
+                "global", channel, data
+            ),
+            "on_subscription_error": lambda message, error: None,
+            "on_event": lambda event: self.obs.event("global", event.channel_name, event.data),
+            "on_member_added": lambda channel, member: None,
+            "on_member_removed": lambda channel, member: None,
+            "on_error": lambda message, code, error: None,
+            "on_signin_succeeded": lambda user_data: None,
+        }
+        for name, record in recorders.items():
+            options[name] = self._callback(name, record)
+        self._trace(f"configuration {self._generation}: {self._config.behaviours}")
+        return options
+
+    def _callback(self, name: str, record: Callable[..., None]) -> Callable[..., Any]:
+        """A callback that records what it gets, then behaves as drawn for it."""
+        names = [b for b, _ in CALLBACK_BEHAVIOURS]
+        weights = [w for _, w in CALLBACK_BEHAVIOURS]
+        behaviour = self.rng.choices(names, weights)[0]
+        self._config.behaviours[name] = behaviour
+        config = self._config
+        if behaviour == "hang":
+            self.obs.hang_configured = True
+        rng = self.user_rng
+
+        if behaviour in ("plain", "raise", "cancel"):
+
+            def plain(*args: Any) -> None:
+                record(*args)
+                if behaviour == "raise":
+                    raise ValueError(f"{name} raises on purpose")
+                if behaviour == "cancel":
+                    raise asyncio.CancelledError
+
+            return plain
+
+        async def coroutine(*args: Any) -> None:
+            record(*args)
+            if behaviour == "slow":
+                await asyncio.sleep(rng.uniform(0.001, 0.02))
+            elif behaviour == "raise_async":
+                await asyncio.sleep(0)
+                raise ValueError(f"{name} raises on purpose")
+            elif behaviour == "stall" and name not in config.hung:
+                config.hung.add(name)
+                await asyncio.sleep(rng.uniform(1.0, 8.0))
+            elif behaviour == "hang" and name not in config.hung:
+                config.hung.add(name)
+                assert self._never is not None
+                await self._never
+            elif behaviour == "reenter":
+                await self._reenter(name)
+
+        return coroutine
+
+    async def _reenter(self, name: str) -> None:
+        """A callback calling back into the client."""
+        client = self._client
+        assert client is not None
+        draw = self.user_rng.random()
+        if draw < 0.1:
+            self._trace(f"{name} calls disconnect()")
+            wait = self.obs.new_wait("disconnect", self._now())
+            try:
+                await client.disconnect()
+            finally:
+                wait.done_at = self._now()
+        elif draw < 0.5:
+            channel = self.user_rng.choice(CHANNELS)
+            await client.subscribe(channel)
+        else:
+            await asyncio.sleep(0)
+
+    async def _authorizer(
+        self, channel_name: str, socket_id: str, options: Any = None
+    ) -> dict[str, Any]:
+        """``on_authorizer``: mostly right, sometimes slow, wrong, failing or silent."""
+        rng = self.user_rng
+        draw = rng.random()
+        if draw < 0.12:
+            await asyncio.sleep(rng.uniform(0.1, 4.0))
+        elif draw < 0.16:
+            raise AuthorizationError(f"denied {channel_name}", channel_name)
+        elif draw < 0.19:
+            raise ConnectionError("auth server unreachable")
+        elif draw < 0.21:
+            raise ValueError("authorizer bug")
+        elif draw < 0.24:
+            return {"auth": f"{APP_KEY}:{'0' * 64}"}
+        elif draw < 0.26:
+            return {"nope": True}
+        elif draw < 0.28:
+            assert self._never is not None
+            await self._never
+        elif draw < 0.29:
+            raise asyncio.CancelledError
+        if channel_name.startswith("presence-"):
+            channel_data = json.dumps({"user_id": f"me-{self.seed % 97}", "user_info": {}})
+            return {
+                "auth": sign(f"{socket_id}:{channel_name}:{channel_data}"),
+                "channel_data": channel_data,
+            }
+        return {"auth": sign(f"{socket_id}:{channel_name}")}
+
+    async def _user_authenticator(self, socket_id: str, options: Any = None) -> dict[str, str]:
+        """``on_user_authenticator``: mostly right, sometimes slow or failing."""
+        rng = self.user_rng
+        draw = rng.random()
+        if draw < 0.15:
+            await asyncio.sleep(rng.uniform(0.1, 3.0))
+        elif draw < 0.2:
+            raise ValueError("user authenticator bug")
+        elif draw < 0.22:
+            assert self._never is not None
+            await self._never
+        user_data = json.dumps({"id": "me", "user_info": {}})
+        return {"auth": sign(f"{socket_id}::user::{user_data}"), "user_data": user_data}
+
+    # ----------------------------------------------------------------- tasks
+
+    def _now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        assert self._loop is not None
+        task = self._loop.create_task(coroutine, name=f"driver {name}")
+        self.obs.driver_tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.obs.api_errors.append(f"{task.get_name()} raised {task.exception()!r}")
+
+    def _spawn_wait(
+        self, kind: str, call: Awaitable[Any], after: Callable[[], None] | None = None
+    ) -> asyncio.Task[None]:
+        """Run a public call as a task, recording it as a wait."""
+        wait = self.obs.new_wait(kind, self._now())
+
+        async def run() -> None:
+            try:
+                result = await call
+                wait.outcome = "ok" if result is None else "returned"
+            except PusherError as exc:
+                wait.outcome = type(exc).__name__
+            except asyncio.CancelledError:
+                wait.outcome = "cancelled"
+                raise
+            except Exception as exc:
+                wait.outcome = repr(exc)
+                self.obs.api_errors.append(f"{kind} #{wait.number} raised {exc!r}")
+            finally:
+                wait.done_at = self._now()
+                self._trace(f"{kind} #{wait.number} ended: {wait.outcome}")
+                if after is not None:
+                    after()
+
+        return self._spawn(run(), f"{kind} #{wait.number}")
+
+    # ------------------------------------------------------------- actions
+
+    def _actions(self) -> list[tuple[str, float, Callable[[], Awaitable[None]]]]:
+        return [
+            ("connect", 12, self._do_connect),
+            ("cancel_connect", 3, self._do_cancel_connect),
+            ("disconnect", 5, self._do_disconnect),
+            ("subscribe", 10, self._do_subscribe),
+            ("unsubscribe", 4, self._do_unsubscribe),
+            ("trigger", 6, self._do_trigger),
+            ("open_iterator", 5, self._do_open_iterator),
+            ("close_iterator", 2, self._do_close_iterator),
+            ("init_again", 1.5, self._do_init),
+            ("signin", 2, self._do_signin),
+            ("server_events", 20, self._do_server_events),
+            ("server_members", 3, self._do_server_members),
+            ("server_close", 3, self._do_server_close),
+            ("server_drop", 2, self._do_server_drop),
+            ("server_silence", 1, self._do_server_silence),
+            ("server_hostile", 3, self._do_server_hostile),
+            ("time_passes", 10, self._do_time_passes),
+            ("quiesce", 2, self._do_quiesce),
+        ]
+
+    @property
+    def client(self) -> PusherChannelsClient:
+        assert self._client is not None
+        return self._client
+
+    async def _do_connect(self) -> None:
+        timeout = self.rng.choice((None, None, 0.5, 3.0, 15.0))
+        self._trace(f"connect(timeout={timeout})")
+        self.obs.last_activity_at = self._now()
+        task = self._spawn_wait("connect", self.client.connect(timeout=timeout))
+        self._connects.append(task)
+
+    async def _do_cancel_connect(self) -> None:
+        pending = [task for task in self._connects if not task.done()]
+        self._connects = pending
+        if pending:
+            task = self.rng.choice(pending)
+            self._trace(f"cancel {task.get_name()}")
+            task.cancel()
+
+    async def _do_disconnect(self) -> None:
+        self._spawn_wait("disconnect", self.client.disconnect())
+
+    async def _do_quiesce(self) -> None:
+        """disconnect(), then nothing but time: everything must wind down."""
+        self._spawn_wait("disconnect", self.client.disconnect())
+        await self._advance(GRACE + 2.0, checking=True)
+
+    async def _do_init(self) -> None:
+        self.obs.last_activity_at = self._now()
+        self._spawn_wait("init", self.client.init(**self._options()))
+
+    async def _do_signin(self) -> None:
+        self.obs.last_activity_at = self._now()
+        self._spawn_wait("signin", self.client.signin())
+
+    async def _do_subscribe(self) -> None:
+        channel = self.rng.choice(CHANNELS)
+        self.obs.last_activity_at = self._now()
+        kwargs: dict[str, Any] = {}
+        if self.rng.random() < 0.5:
+            kwargs["on_event"] = lambda event: self.obs.event(
+                "channel", event.channel_name, event.data
+            )
+            kwargs["on_subscription_succeeded"] = lambda data: self.obs.success(
+                "channel", channel, data
+            )
+        self._trace(f"subscribe({channel!r})")
+        await self._public(self.client.subscribe(channel, **kwargs))
+
+    async def _do_unsubscribe(self) -> None:
+        channels = sorted(self.client.channels)
+        if channels:
+            channel = self.rng.choice(channels)
+            self._trace(f"unsubscribe({channel!r})")
+            await self._public(self.client.unsubscribe(channel))
+
+    async def _do_trigger(self) -> None:
+        channels = [name for name in sorted(self.client.channels) if "-" in name]
+        if not channels:
+            return
+        channel = self.client.channels[self.rng.choice(channels)]
+        self.obs.last_activity_at = self._now()
+        self._trace(f"trigger on {channel.channel_name!r}")
+        await self._public(channel.trigger(event_name="client-hello", data={"n": self._step}))
+
+    async def _public(self, call: Awaitable[Any]) -> None:
+        """Await a quick public call; a ``PusherError`` is an acceptable answer."""
+        try:
+            await call
+        except PusherError as exc:
+            self._trace(f"  -> {type(exc).__name__}")
+        except Exception as exc:
+            self.obs.api_errors.append(f"step {self._step} raised {exc!r}")
+
+    async def _do_open_iterator(self) -> None:
+        channels = sorted(self.client.channels)
+        max_buffer = self.rng.choice((2, 8, 100))
+        if channels and self.rng.random() < 0.5:
+            channel = self.client.channels[self.rng.choice(channels)]
+            name = f"iterator:{channel.channel_name}"
+            iterator = channel.events(max_buffer=max_buffer)
+        else:
+            name = "iterator:client"
+            iterator = self.client.events(max_buffer=max_buffer)
+        mode = self.rng.choice(("fast", "fast", "slow", "abandon", "hold", "drop", "stall"))
+        self._trace(f"open {name} (max_buffer={max_buffer}, {mode})")
+        if mode == "drop":
+            del iterator  # closed by its finalizer
+            return
+        wait = self.obs.new_wait("iterator", self._now())
+        consumer = _Consumer(iterator, wait)
+        consumer.task = self._spawn(
+            self._consume(consumer, f"{name}#{wait.number}", mode), f"iterator #{wait.number}"
+        )
+        self._consumers.append(consumer)
+
+    async def _consume(self, consumer: _Consumer, name: str, mode: str) -> None:
+        """Read an iterator as a user would: fast, slowly, stalled, or giving up."""
+        rng = random.Random(f"{self.seed}-{name}")
+        wait, iterator = consumer.wait, consumer.iterator
+        limit = rng.randrange(1, 20)
+        count = 0
+        try:
+            while True:
+                wait.blocked_since = self._now()
+                try:
+                    event = await anext(iterator)
+                except StopAsyncIteration:
+                    wait.outcome = "ended"
+                    break
+                finally:
+                    wait.blocked_since = None
+                self.obs.event(name, event.channel_name, event.data)
+                count += 1
+                if mode == "slow":
+                    await asyncio.sleep(rng.uniform(0.001, 0.05))
+                elif mode == "stall" and count == 1:
+                    await asyncio.sleep(rng.uniform(5.0, 60.0))
+                elif mode in ("abandon", "hold") and count >= limit:
+                    wait.outcome = f"left after {count}"
+                    if mode == "abandon":
+                        await iterator.aclose()
+                    else:
+                        self._held.append(iterator)  # still referenced, never read again
+                    break
+        except PusherError as exc:
+            wait.outcome = type(exc).__name__
+        finally:
+            wait.done_at = self._now()
+
+    async def _do_close_iterator(self) -> None:
+        open_ = [c for c in self._consumers if c.task is not None and not c.task.done()]
+        if open_:
+            consumer = self.rng.choice(open_)
+            self._trace(f"close iterator #{consumer.wait.number}")
+            await consumer.iterator.aclose()
+
+    # ---------------------------------------------------------- the server
+
+    def _target(self) -> SimSocket | None:
+        sockets = self.network.established_sockets() or self.network.live_sockets()
+        return sockets[-1] if sockets else None
+
+    async def _do_server_events(self) -> None:
+        socket = self._target()
+        if socket is None or not socket.channels:
+            return
+        channels = sorted(socket.channels)
+        count = self.rng.randrange(1, 25)
+        self._trace(f"server sends {count} events on {socket!r}")
+        for _ in range(count):
+            channel = self.rng.choice(channels)
+            client_event = channel.startswith(("private-", "presence-")) and self.rng.random() < 0.2
+            self.network.server.channel_event(socket, channel, client_event)
+
+    async def _do_server_members(self) -> None:
+        socket = self._target()
+        if socket is None:
+            return
+        presence = sorted(c for c in socket.channels if c.startswith("presence-"))
+        if presence:
+            added = self.rng.random() < 0.6
+            self.network.server.member_change(socket, self.rng.choice(presence), added)
+
+    async def _do_server_close(self) -> None:
+        socket = self._target()
+        if socket is None:
+            return
+        codes = self.rng.choice((FATAL_CODES, BACKOFF_CODES, RECONNECT_CODES, OTHER_CLOSE_CODES))
+        code = self.rng.choice(codes)
+        if self.rng.random() < 0.5:
+            socket.push({"event": "pusher:error", "data": {"code": code, "message": "closing"}})
+        socket.server_close(code, f"simulated {code}")
+
+    async def _do_server_drop(self) -> None:
+        socket = self._target()
+        if socket is not None:
+            socket.server_close(None)
+
+    async def _do_server_silence(self) -> None:
+        socket = self._target()
+        if socket is not None:
+            socket.go_silent()
+
+    async def _do_server_hostile(self) -> None:
+        socket = self._target()
+        if socket is None:
+            return
+        kind = self.rng.randrange(self.network.HOSTILE_KINDS)
+        self._trace(f"server sends hostile frame {kind} on {socket!r}")
+        self.network.server.hostile(socket, kind)
+        if self.rng.random() < 0.2:
+            socket.push({"event": "pusher:error", "data": {"code": 4301, "message": "rate"}})
+
+    async def _do_time_passes(self) -> None:
+        seconds = self.rng.choice((1.0, 5.0, 20.0, 60.0))
+        self._trace(f"{seconds:g} s pass")
+        await self._advance(seconds, checking=True)
+
+
+@contextlib.contextmanager
+def _seeded_global_random(seed: int) -> Iterator[None]:
+    """Seed the global ``random`` (backoff jitter) for the run, then restore it."""
+    state = random.getstate()
+    random.seed(f"global-{seed}")
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
+@contextlib.contextmanager
+def _quiet_logging() -> Iterator[None]:
+    """The client logs every misbehaving callback; the simulation makes many."""
+    logger = logging.getLogger("pusher_channels")
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.CRITICAL + 1)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def run_seed(seed: int, steps: int) -> SimulationResult:
+    """Run one seed."""
+    return Simulation(seed, steps).run()

@@ -1,0 +1,118 @@
+"""Putting the simulated network where the client opens its sockets.
+
+The runtime opens every socket through the module attribute
+``pusher_channels._transport.connect_websocket(sink, url, *, ssl_context, proxy,
+handshake_timeout)``; :func:`simulated_network` replaces it with
+:meth:`SimNetwork.connect` for the duration of a ``with`` block.
+
+Runtimes from before that seam (``_runtime.open_websocket(make_socket, ...)`` with a
+``WebSocket(runtime)`` listener) are adapted by :class:`_LegacySocket`, so that the
+same simulation runs against both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .sim_server import SimNetwork, SimSocket
+
+__all__ = ["seam_kind", "simulated_network"]
+
+
+def seam_kind() -> str:
+    """``"connect_websocket"`` for the seam of the contract, ``"legacy"`` before it."""
+    runtime = importlib.import_module("pusher_channels._runtime")
+    if hasattr(runtime, "open_websocket"):
+        return "legacy"
+    return "connect_websocket"
+
+
+@contextlib.contextmanager
+def simulated_network(network: SimNetwork) -> Iterator[None]:
+    """Within the block, every socket the client opens is one of ``network``'s."""
+    transport = importlib.import_module("pusher_channels._transport")
+    runtime = importlib.import_module("pusher_channels._runtime")
+    patches: list[tuple[Any, str, Any]]
+    if seam_kind() == "legacy":
+        patches = [
+            (runtime, "open_websocket", _legacy_opener(network)),
+            (runtime, "WebSocket", _LegacySocket),
+        ]
+    else:
+        patches = [(transport, "connect_websocket", network.connect)]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    for owner, name, value in patches:
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for owner, name, value in saved:
+            setattr(owner, name, value)
+
+
+class _LegacySocket:
+    """The old runtime's ``WebSocket(runtime)``: a sink and a transport in one object."""
+
+    def __init__(self, runtime: Any) -> None:
+        self._runtime = runtime
+        self._transport: SimSocket | None = None
+
+    # the sink, for the simulated network
+    def opened(self, transport: SimSocket) -> None:
+        self._transport = transport
+        self._runtime.socket_opened(self)
+
+    def text_received(self, payload: bytes) -> None:
+        self._runtime.text_received(self, payload)
+
+    def binary_received(self, size: int) -> None:
+        self._runtime.binary_received(self, size)
+
+    def closed(self, code: int | None, reason: str) -> None:
+        self._runtime.socket_closed(self, code, reason)
+
+    # the transport, for the runtime
+    def send(self, payload: bytes) -> None:
+        if self._transport is not None:
+            self._transport.send(payload)
+
+    def close(self, code: int, reason: str) -> None:
+        if self._transport is not None:
+            self._transport.close(code, reason)
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    def pause_reading(self) -> None:
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._transport is not None:
+            self._transport.resume_reading()
+
+
+def _legacy_opener(network: SimNetwork) -> Callable[..., Any]:
+    async def open_websocket(
+        make_socket: Callable[[], _LegacySocket],
+        url: str,
+        *,
+        ssl_context: Any,
+        proxy: str | None,
+        handshake_timeout: float,
+    ) -> _LegacySocket:
+        socket = make_socket()
+        await network.connect(
+            socket,
+            url,
+            ssl_context=ssl_context,
+            proxy=proxy,
+            handshake_timeout=handshake_timeout,
+        )
+        return socket
+
+    return open_websocket
