@@ -8,11 +8,32 @@ import pytest
 
 from pusher_channels.exceptions import AuthorizationError
 from pusher_channels.protocol import channels as channels_module
-from pusher_channels.protocol.actions import AuthorizeChannel
-from pusher_channels.protocol.channels import ChannelRecord
+from pusher_channels.protocol.actions import (
+    AuthorizeChannel,
+    SubscriptionFailed,
+    SubscriptionSucceeded,
+)
+from pusher_channels.protocol.channels import ChannelRecord, ChannelStatus
 from pusher_channels.protocol.connection import Connection
 
-from .helpers import connected, of_type, take
+from .helpers import (
+    connected,
+    frame,
+    lose,
+    of_type,
+    reconnect,
+    sent_events,
+    subscribed_channels,
+    subscription_succeeded,
+    take,
+)
+
+
+def status_of(conn: Connection, name: str) -> ChannelStatus:
+    record = conn.channels.get(name)
+    assert record is not None
+    return record.status
+
 
 # ----------------------------------------------------------------- work per action
 
@@ -138,3 +159,129 @@ def test_unsubscribing_touches_a_bounded_number_of_records(touches: RecordTouche
     # At most the two channels let go, and the next retry the timer is set for.
     assert max(counts) <= 3, f"an unsubscribe touched up to {max(counts)} records"
     assert conn.next_deadline() == 30.0  # only the heartbeat is left
+
+
+# ------------------------------------------------------- incarnations of a channel
+
+
+def frame_for_old_subscribe(channel: str) -> str:
+    """The server's answer to a ``pusher:subscribe`` sent before an unsubscribe."""
+    return subscription_succeeded(channel, {"incarnation": "old"})
+
+
+def resubscribed_while_subscribing(name: str = "news") -> Connection:
+    """subscribe, unsubscribe before the answer, subscribe again: two answers are due."""
+    conn = connected(socket_id="1.2")
+    conn.subscribe(name)
+    conn.unsubscribe(name)
+    conn.subscribe(name)
+    assert sent_events(take(conn)) == ["pusher:subscribe", "pusher:unsubscribe", "pusher:subscribe"]
+    return conn
+
+
+def test_the_answer_to_an_unsubscribed_incarnation_is_not_applied_to_the_new_one() -> None:
+    """Scenario 10: on_subscription_succeeded fired twice for one subscription."""
+    conn = resubscribed_while_subscribing()
+    conn.receive(frame_for_old_subscribe("news"), 1.0)
+    assert take(conn) == []
+    assert status_of(conn, "news") is ChannelStatus.SUBSCRIBING
+    conn.receive(subscription_succeeded("news", {"incarnation": "new"}), 1.0)
+    assert take(conn) == [SubscriptionSucceeded("news", {"incarnation": "new"})]
+    assert status_of(conn, "news") is ChannelStatus.SUBSCRIBED
+
+
+def test_a_refusal_of_an_unsubscribed_incarnation_does_not_fail_the_new_one() -> None:
+    conn = resubscribed_while_subscribing()
+    conn.receive(frame("pusher:subscription_error", {"error": "old"}, channel="news"), 1.0)
+    assert of_type(take(conn), SubscriptionFailed) == []
+    conn.receive(subscription_succeeded("news"), 1.0)
+    assert of_type(take(conn), SubscriptionSucceeded) == [SubscriptionSucceeded("news", {})]
+
+
+def test_the_answer_to_an_unsubscribed_channel_is_skipped_even_without_a_new_one() -> None:
+    conn = connected(socket_id="1.2")
+    conn.subscribe("news")
+    conn.unsubscribe("news")
+    conn.receive(frame_for_old_subscribe("news"), 1.0)  # nobody wants it
+    conn.subscribe("news")
+    take(conn)
+    conn.receive(subscription_succeeded("news"), 2.0)  # the answer to the new subscribe
+    assert take(conn) == [SubscriptionSucceeded("news", {})]
+
+
+def test_unsubscribing_a_subscribed_channel_leaves_no_answer_due() -> None:
+    """Pusher never answers ``pusher:unsubscribe``: the next answer is the new one's."""
+    conn = connected(socket_id="1.2")
+    conn.subscribe("news")
+    conn.receive(subscription_succeeded("news"), 1.0)
+    conn.unsubscribe("news")
+    conn.subscribe("news")
+    take(conn)
+    conn.receive(subscription_succeeded("news"), 2.0)
+    assert take(conn) == [SubscriptionSucceeded("news", {})]
+
+
+def test_answers_due_on_a_lost_connection_are_forgotten() -> None:
+    conn = connected(socket_id="1.2")
+    conn.subscribe("news")
+    conn.unsubscribe("news")
+    lose(conn, 1.0)
+    conn.subscribe("news")
+    reconnect(conn, socket_id="3.4")
+    conn.receive(subscription_succeeded("news"), 5.0)
+    assert take(conn) == [SubscriptionSucceeded("news", {})]
+
+
+def resubscribed_while_authorizing(name: str = "private-chat") -> Connection:
+    """Two authorization requests for ``name`` on one socket: the first one is stale."""
+    conn = connected(socket_id="1.2")
+    conn.subscribe(name)
+    conn.unsubscribe(name)
+    conn.subscribe(name)
+    assert take(conn) == [AuthorizeChannel(name, "1.2"), AuthorizeChannel(name, "1.2")]
+    return conn
+
+
+def failure(name: str = "private-chat", message: str = "HTTP 403") -> AuthorizationError:
+    return AuthorizationError(message, name, status=403)
+
+
+def test_an_authorization_failure_for_an_unsubscribed_incarnation_is_not_applied() -> None:
+    conn = resubscribed_while_authorizing()
+    conn.channel_authorization_failed("private-chat", "1.2", failure(message="old"), 1.0)
+    assert take(conn) == []
+    assert status_of(conn, "private-chat") is ChannelStatus.AUTHORIZING
+    conn.channel_authorized("private-chat", "1.2", {"auth": "key:sig"})
+    assert subscribed_channels(take(conn)) == ["private-chat"]
+
+
+@pytest.mark.parametrize("first_success", [True, False])
+def test_one_answer_is_applied_of_two_authorizations_in_any_order(first_success: bool) -> None:
+    """The two answers may come in either order; exactly one of them is applied.
+
+    A success is the same signature for any incarnation (it signs the socket id and
+    the channel name), so whichever success comes is as good as the new one's.
+    """
+    conn = resubscribed_while_authorizing()
+    answers = [
+        lambda: conn.channel_authorized("private-chat", "1.2", {"auth": "key:sig"}),
+        lambda: conn.channel_authorization_failed("private-chat", "1.2", failure(), 1.0),
+    ]
+    if not first_success:
+        answers.reverse()
+    outputs = []
+    for answer in answers:
+        answer()
+        outputs += take(conn)
+    assert subscribed_channels(outputs) == ["private-chat"]
+    assert of_type(outputs, SubscriptionFailed) == []
+    assert status_of(conn, "private-chat") is ChannelStatus.SUBSCRIBING
+
+
+def test_two_failed_authorizations_fail_the_new_incarnation_once() -> None:
+    conn = resubscribed_while_authorizing()
+    conn.channel_authorization_failed("private-chat", "1.2", failure(message="one"), 1.0)
+    conn.channel_authorization_failed("private-chat", "1.2", failure(message="two"), 1.0)
+    [failed] = of_type(take(conn), SubscriptionFailed)
+    assert failed.error.message == "two"
+    assert status_of(conn, "private-chat") is ChannelStatus.FAILED

@@ -43,6 +43,25 @@ MAX_AUTHORIZATION_RETRIES: Final = 8
 apart, about two minutes in all); each new connection starts afresh."""
 MAX_HELD_EVENTS: Final = 1000
 """Encrypted events kept in order while a new key is fetched; more are skipped."""
+_SUBSCRIBE_ANSWERS: Final = frozenset(
+    {"pusher_internal:subscription_succeeded", "pusher:subscription_error"}
+)
+
+
+def _count_up(counts: dict[str, int], name: str) -> None:
+    counts[name] = counts.get(name, 0) + 1
+
+
+def _count_down(counts: dict[str, int], name: str) -> bool:
+    """Take one from ``counts[name]``; return whether there was one to take."""
+    count = counts.get(name)
+    if count is None:
+        return False
+    if count > 1:
+        counts[name] = count - 1
+    else:
+        del counts[name]
+    return True
 
 
 class Subscriptions:
@@ -64,10 +83,19 @@ class Subscriptions:
         no action ever scans every channel (``next_deadline()`` runs after each one)."""
         self._retry_order = itertools.count()
         """Breaks ties between equal retry times, so that records are never compared."""
+        self._stale_subscribe_answers: dict[str, int] = {}
+        """Per channel name, the answers still due on this connection to a
+        ``pusher:subscribe`` of an incarnation unsubscribed before its answer. The
+        server answers subscribes in order and never answers ``pusher:unsubscribe``,
+        so the next answers for that name are theirs, not the current record's."""
+        self._stale_authorizations: dict[str, int] = {}
+        """Per channel name, the authorizer answers still due on this connection to
+        requests of incarnations unsubscribed while they waited."""
 
     def connection_established(self, socket_id: str) -> None:
         """A connection is up: subscribe every registered channel on it."""
         self.socket_id = socket_id
+        self._forget_stale_answers()
         for record in self.registry:
             self.start(record)
 
@@ -80,6 +108,7 @@ class Subscriptions:
         self.socket_id = None
         self.registry.reset_all()
         self._retries.clear()
+        self._forget_stale_answers()
 
     def subscribe(self, channel_name: str, connected: bool) -> ChannelRecord:
         """Register a channel; subscribe it now if ``connected``, else on connection.
@@ -100,13 +129,15 @@ class Subscriptions:
         record = self.registry.remove(channel_name)
         if record is None:
             return
-        if connected and record.status in (
-            ChannelStatus.SUBSCRIBING,
-            ChannelStatus.SUBSCRIBED,
-        ):
-            self._outputs.append(
-                SendMessage(encode_message("pusher:unsubscribe", {"channel": channel_name}))
-            )
+        if connected:
+            if record.status is ChannelStatus.SUBSCRIBING:
+                _count_up(self._stale_subscribe_answers, channel_name)
+            if record.status is ChannelStatus.AUTHORIZING or record.reauthorizing:
+                _count_up(self._stale_authorizations, channel_name)
+            if record.status in (ChannelStatus.SUBSCRIBING, ChannelStatus.SUBSCRIBED):
+                self._outputs.append(
+                    SendMessage(encode_message("pusher:unsubscribe", {"channel": channel_name}))
+                )
         record.reset()
 
     def authorized(self, channel_name: str, socket_id: str, auth: dict[str, Any]) -> None:
@@ -116,7 +147,11 @@ class Subscriptions:
         and ``shared_secret`` (encrypted, base64 decoded to bytes by the caller).
         An answer for another socket id, or for a channel no longer waiting, is
         discarded: an authorization is only ever sent on the socket it was made for.
+        While an earlier incarnation's request is unanswered, a success is applied
+        all the same: it signs the socket id and the channel name, which are the same
+        for every incarnation.
         """
+        self._stale_authorization_answered(channel_name, socket_id)
         record = self._awaiting_authorization(channel_name, socket_id)
         if record is None:
             return
@@ -159,7 +194,11 @@ class Subscriptions:
 
         A ``retryable`` failure is tried again by itself (when ``now`` is given),
         up to :data:`MAX_AUTHORIZATION_RETRIES` times, with exponential backoff.
+        While an earlier incarnation's request is unanswered, a failure is taken to
+        be its answer and ignored; the next answer is then the current record's.
         """
+        if self._stale_authorization_answered(channel_name, socket_id):
+            return
         record = self._awaiting_authorization(channel_name, socket_id)
         if record is None:
             return
@@ -212,6 +251,12 @@ class Subscriptions:
             self._outputs.append(
                 SendMessage(encode_message("pusher:subscribe", {"channel": record.name}))
             )
+
+    def _stale_authorization_answered(self, channel_name: str, socket_id: str) -> bool:
+        """Whether an answer on this socket is counted as an earlier incarnation's."""
+        if self.socket_id is None or socket_id != self.socket_id:
+            return False
+        return _count_down(self._stale_authorizations, channel_name)
 
     def _awaiting_authorization(self, channel_name: str, socket_id: str) -> ChannelRecord | None:
         if self.socket_id is None or socket_id != self.socket_id:
@@ -276,6 +321,11 @@ class Subscriptions:
                 continue
             self._outputs.append(PusherEvent(record.name, event, plaintext, user_id))
 
+    def _forget_stale_answers(self) -> None:
+        """A new or no connection: nothing more is due from the previous one."""
+        self._stale_subscribe_answers.clear()
+        self._stale_authorizations.clear()
+
     def _fail_authorization(self, record: ChannelRecord, message: str) -> None:
         self._fail(record, AuthorizationError(message, record.name))
 
@@ -287,6 +337,12 @@ class Subscriptions:
         self._outputs.append(SubscriptionFailed(error, retry_in))
 
     def system_event(self, frame: dict[str, Any], event: str, channel: str) -> PusherEvent | None:
+        """Handle a ``pusher:``/``pusher_internal:`` event on ``channel``.
+
+        Returns a user-visible event for the ones that are not the protocol's own.
+        """
+        if event in _SUBSCRIBE_ANSWERS and _count_down(self._stale_subscribe_answers, channel):
+            return None  # the answer to an incarnation unsubscribed since
         record = self.registry.get(channel)
         if record is None:
             return None
