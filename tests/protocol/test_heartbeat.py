@@ -36,7 +36,7 @@ PONG = {"event": "pusher:pong", "data": {}}
         (10.0, 30, 10.0),
         (30.0, 30, 30.0),
         (120.0, 120, 120.0),
-        (120.0, 0.5, 0.5),
+        (120.0, 0.5, 1.0),  # not below one second
     ],
 )
 def test_effective_activity_timeout_is_the_minimum(

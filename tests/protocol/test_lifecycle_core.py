@@ -285,3 +285,30 @@ def test_two_failed_authorizations_fail_the_new_incarnation_once() -> None:
     [failed] = of_type(take(conn), SubscriptionFailed)
     assert failed.error.message == "two"
     assert status_of(conn, "private-chat") is ChannelStatus.FAILED
+
+
+# -------------------------------------------------------------------- heartbeat
+
+
+@pytest.mark.parametrize("server_timeout", [0.001, 1e-9, 0.5])
+def test_a_tiny_server_activity_timeout_is_raised_to_one_second(server_timeout: float) -> None:
+    """Scenario 17: ``activity_timeout: 0.001`` from the server made a ping busy loop."""
+    conn = connected(now=0.0, server_timeout=server_timeout)
+    assert conn.activity_timeout == 1.0
+    pings = 0
+    now = 0.0
+    while now < 10.0:  # ten seconds of a server that answers every ping at once
+        deadline = conn.next_deadline()
+        assert deadline is not None
+        now = deadline
+        conn.handle_timer(now)
+        sent_now = sent_events(take(conn))
+        if "pusher:ping" in sent_now:
+            pings += 1
+            conn.receive(frame("pusher:pong", {}), now)
+    assert pings == 10
+
+
+def test_a_server_activity_timeout_above_the_floor_is_kept() -> None:
+    assert connected(server_timeout=1.5, activity_timeout=120.0).activity_timeout == 1.5
+    assert connected(server_timeout=0.001, activity_timeout=120.0).next_deadline() == 1.0

@@ -505,7 +505,10 @@ class Connection:
             and not isinstance(server_timeout, bool)
             and server_timeout > 0
         ):
-            timeout = min(timeout, float(server_timeout))
+            # The server's value lowers the option, but not below one second: a
+            # server announcing 0.001 would otherwise make the client ping in a loop.
+            server_floor = 1.0
+            timeout = min(timeout, max(float(server_timeout), server_floor))
         self.activity_timeout = timeout
         self.socket_id = socket_id
         self._deadline = None
