@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -10,6 +10,7 @@ from pusher_channels.exceptions import AuthorizationError
 from pusher_channels.protocol import channels as channels_module
 from pusher_channels.protocol.actions import (
     AuthorizeChannel,
+    Output,
     SubscriptionFailed,
     SubscriptionSucceeded,
 )
@@ -263,13 +264,13 @@ def test_one_answer_is_applied_of_two_authorizations_in_any_order(first_success:
     the channel name), so whichever success comes is as good as the new one's.
     """
     conn = resubscribed_while_authorizing()
-    answers = [
+    answers: list[Callable[[], None]] = [
         lambda: conn.channel_authorized("private-chat", "1.2", {"auth": "key:sig"}),
         lambda: conn.channel_authorization_failed("private-chat", "1.2", failure(), 1.0),
     ]
     if not first_success:
         answers.reverse()
-    outputs = []
+    outputs: list[Output] = []
     for answer in answers:
         answer()
         outputs += take(conn)
