@@ -147,8 +147,8 @@ def waits_end_after_disconnect(snap: Snapshot) -> str | None:
         for wait in snap.observations.waits:
             if wait.kind in _WAIT_ENDERS or wait.done_at is not None:
                 continue
-            if wait.started_at > ender.started_at:
-                continue
+            if wait.number > ender.number:
+                continue  # called after the disconnect
             if wait.kind == "iterator" and (
                 wait.blocked_since is None or snap.now - wait.blocked_since <= GRACE
             ):
@@ -166,7 +166,7 @@ def nothing_outlives_disconnect(snap: Snapshot) -> str | None:
     ender = _last_finished_disconnect(obs)
     if ender is None or ender.done_at is None or snap.state != "DISCONNECTED":
         return None
-    if obs.last_activity_at > ender.started_at or snap.now < ender.done_at + GRACE:
+    if obs.last_activity_mark >= ender.number or snap.now < ender.done_at + GRACE:
         return None
     leftovers: list[str] = []
     leftovers += [f"task {name}" for name in snap.library_tasks]

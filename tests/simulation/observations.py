@@ -56,9 +56,9 @@ class Observations:
     api_errors: list[str] = field(default_factory=list)
     """Public calls that raised something other than a documented ``PusherError``."""
     driver_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    last_activity_at: float = 0.0
-    """When the driver last called something that may start work (connect, init,
-    subscribe, signin, trigger)."""
+    last_activity_mark: int = 0
+    """How many waits had begun when the driver last called something that may start
+    work (connect, init, subscribe, signin, trigger)."""
     disconnected_since: float | None = None
     """Since when the client reports DISCONNECTED, per the driver's checks."""
     hang_configured: bool = False

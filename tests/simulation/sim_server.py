@@ -282,7 +282,7 @@ class SimSocket:
     def _rearm(
         self, direction: _Direction, handler: Callable[[Any], None], immediately: bool = False
     ) -> None:
-        if direction.timer is not None or not direction.queue:
+        if direction.timer is not None or not direction.queue or self.loop.is_closed():
             return
         when = self.loop.time() if immediately else direction.queue[0][0]
         direction.timer = self.loop.call_at(when, self._deliver, direction, handler)
