@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
+import math
+import re
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
-from urllib.parse import quote, urlencode
+from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
 from ._version import __version__
 from .exceptions import PusherConfigError
@@ -35,8 +38,20 @@ QUICK_RECONNECT_ATTEMPTS: Final = 10
 """Retries about every 0.2 s for the first two seconds of an outage, then back off."""
 CLIENT_NAME: Final = "pusher-channels-python"
 
+MIN_ACTIVITY_TIMEOUT: Final = 1.0
+"""The shortest ``activity_timeout`` option, as the core's floor for the server's value."""
+
 _TRANSPORTS: Final = frozenset({"ws", "wss"})
 _BROWSER_TRANSPORTS: Final = frozenset({"xhr_streaming", "xhr_polling", "sockjs", "xdr"})
+_PROXY_SCHEMES: Final = frozenset({"http", "https", "socks4", "socks5"})
+"""What the WebSocket connection can go through (picows; SOCKS by python-socks)."""
+_SOCKS_SCHEMES: Final = frozenset({"socks4", "socks5"})
+_HTTP_CLIENT_PROXY_SCHEMES: Final = frozenset({"http", "https", "socks5"})
+"""What the auth endpoints' HTTP client (httpx) can go through."""
+_FLAGS: Final = ("use_tls", "enable_stats", "ignore_null_origin", "log_to_console")
+_CLUSTER_NAME: Final = re.compile(r"[A-Za-z0-9-]+")
+_NOT_IN_HOST: Final = re.compile(r"[/?#@\s]")
+_NOT_IN_PATH: Final = re.compile(r"[?#\s]")
 
 CALLBACK_NAMES: Final = (
     "on_connection_state_change",
@@ -68,14 +83,15 @@ class ClientOptions:
             ``ws-{cluster}.pusher.com`` unless ``host`` is given.
         use_tls: ``True`` (default) connects with ``wss`` on ``wss_port``; ``False``
             with ``ws`` on ``ws_port``.
-        host: the WebSocket host, for self-hosted servers (soketi, Laravel Reverb).
+        host: the WebSocket host, for self-hosted servers (soketi, Laravel Reverb): a
+            host name or IP address only (the port goes in ``ws_port``/``wss_port``).
         ws_port: the port for ``ws`` (default 80).
         wss_port: the port for ``wss`` (default 443).
-        path: a path prefix placed before ``/app/{key}``.
+        path: a path prefix placed before ``/app/{key}``, starting with ``/``.
         ssl_context: the TLS context (custom CA, client certificates); the default
             verifies certificates against the system store.
-        activity_timeout: seconds of silence before the client pings; the server's
-            ``activity_timeout`` lowers it (default 120).
+        activity_timeout: seconds of silence before the client pings, at least 1;
+            the server's ``activity_timeout`` lowers it, down to 1 s (default 120).
         pong_timeout: seconds to wait for the answer to a ping before reconnecting
             (default 30).
         max_reconnection_attempts: consecutive failed attempts before giving up and
@@ -114,7 +130,8 @@ class ClientOptions:
         log_to_console: add a console handler to the ``pusher_channels`` logger and
             log at DEBUG level, frames included.
         proxy: an HTTP proxy as ``"host:port"`` (as in the Java client), or a URL
-            ``http://``, ``https://``, ``socks4://`` or ``socks5://``.
+            ``http://``, ``https://``, ``socks4://`` or ``socks5://`` (SOCKS with a
+            port). Auth endpoints use it too, which a ``socks4`` proxy cannot carry.
         callbacks: the ``on_*`` callbacks, by name.
     """
 
@@ -205,15 +222,140 @@ def build_url(options: ClientOptions) -> str:
     return f"{scheme}://{host}:{port}{path}/app/{quote(options.api_key, safe='')}?{query}"
 
 
-def _positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise PusherConfigError(f"{name} must be a positive number of seconds, got {value!r}")
+def _seconds(name: str, value: Any, minimum: float | None = None) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise PusherConfigError(
+            f"{name} must be a positive, finite number of seconds, got {value!r}"
+        )
+    if minimum is not None and value < minimum:
+        raise PusherConfigError(f"{name} must be at least {minimum:g} s, got {value!r}")
     return float(value)
 
 
 def _port(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
         raise PusherConfigError(f"{name} must be a port number, got {value!r}")
+    return value
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise PusherConfigError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _url_port(parts: SplitResult) -> int | None:
+    """The port of a split URL; ``ValueError`` when it is not a number in 1..65535."""
+    port = parts.port  # raises ValueError for text or out of 0..65535
+    if port == 0:
+        raise ValueError("port 0")
+    return port
+
+
+def _host(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise PusherConfigError(f"host must be a non-empty string, got {value!r}")
+    if "://" in value:
+        raise PusherConfigError(
+            f"host must be a host name, not a URL ({value!r}): the scheme comes from "
+            "use_tls, the port from ws_port/wss_port and a path prefix from path"
+        )
+    if _NOT_IN_HOST.search(value):
+        raise PusherConfigError(
+            f"host must be a bare host name or IP address (no path, query, user or "
+            f"spaces), got {value!r}"
+        )
+    bracketed = value.startswith("[") and value.endswith("]")
+    address = value[1:-1] if bracketed else value
+    if ":" in address or bracketed:
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            raise PusherConfigError(
+                f"host {value!r} is neither a host name nor an IPv6 address; "
+                "give a port as ws_port/wss_port"
+            ) from None
+    return value
+
+
+def _cluster(value: Any) -> str:
+    if not isinstance(value, str) or _CLUSTER_NAME.fullmatch(value) is None:
+        raise PusherConfigError(
+            f"cluster must be a cluster name such as 'eu' or 'mt1', got {value!r} "
+            "(for another server, give host=)"
+        )
+    return value
+
+
+def _path(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PusherConfigError(f"path must be a string such as '/ws', got {value!r}")
+    if value and not value.startswith("/"):
+        raise PusherConfigError(f"path must start with '/' (such as '/ws'), got {value!r}")
+    if _NOT_IN_PATH.search(value):
+        raise PusherConfigError(
+            f"path must be a plain path prefix (no query, fragment or spaces), got {value!r}"
+        )
+    return value
+
+
+def _http_url(name: str, value: Any) -> str:
+    """An absolute ``http://`` or ``https://`` URL with a host."""
+    problem = f"{name} must be an absolute http:// or https:// URL, got {value!r}"
+    if not isinstance(value, str):
+        raise PusherConfigError(problem)
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise PusherConfigError(problem)
+    try:
+        _url_port(parts)
+    except ValueError:
+        raise PusherConfigError(f"{name} has an invalid port: {value!r}") from None
+    return value
+
+
+def _proxy(value: Any, *, for_http_client: bool) -> str:
+    """Check ``proxy``: ``"host:port"`` or a URL that both connections can use.
+
+    ``for_http_client``: an auth endpoint will send its requests through it too.
+    Error messages never show the URL itself, which may hold a password.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise PusherConfigError(
+            f"proxy must be 'host:port' or a proxy URL, got {type(value).__name__} {value!r}"
+        )
+    parts = urlsplit(value if "://" in value else f"http://{value}")
+    scheme = parts.scheme.lower()
+    if scheme not in _PROXY_SCHEMES:
+        raise PusherConfigError(
+            f"proxy scheme {parts.scheme!r} is not supported: use http://, https://, "
+            "socks4:// or socks5://"
+        )
+    if not parts.hostname:
+        raise PusherConfigError(f"proxy has no host (a {scheme}:// URL)")
+    try:
+        port = _url_port(parts)
+    except ValueError:
+        raise PusherConfigError(
+            f"proxy port must be a number from 1 to 65535 (proxy host {parts.hostname!r})"
+        ) from None
+    if port is None and scheme in _SOCKS_SCHEMES:
+        raise PusherConfigError(f"a {scheme} proxy needs a port: {scheme}://host:port")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise PusherConfigError(
+            f"proxy must be scheme://host:port, with no path or query (proxy host "
+            f"{parts.hostname!r})"
+        )
+    if for_http_client and scheme not in _HTTP_CLIENT_PROXY_SCHEMES:
+        raise PusherConfigError(
+            f"a {scheme} proxy cannot carry the auth endpoint's HTTP requests (httpx "
+            "takes http, https and socks5 proxies): use a socks5:// proxy"
+        )
     return value
 
 
@@ -251,6 +393,9 @@ _OPTION_NAMES: Final = frozenset(
 def parse_options(values: Mapping[str, Any]) -> ClientOptions:
     """Validate the keywords of ``init()`` / the constructor into :class:`ClientOptions`.
 
+    Everything that can be known to be wrong before connecting is refused here, so
+    that a mistake is not retried forever as a failing connection or authorization.
+
     Raises:
         PusherConfigError: an unknown keyword, a missing key or cluster, or a value
             of the wrong type or range.
@@ -266,19 +411,49 @@ def parse_options(values: Mapping[str, Any]) -> ClientOptions:
     api_key = settings.get("api_key")
     if not isinstance(api_key, str) or not api_key:
         raise PusherConfigError("api_key is required: the application key")
-    if not settings.get("cluster") and not settings.get("host"):
-        raise PusherConfigError("give cluster= (Pusher's hosted service) or host= (self-hosted)")
-    for name in (
-        "activity_timeout",
-        "pong_timeout",
-        "max_reconnect_gap_in_seconds",
-        "auth_timeout",
-    ):
+    _check_server(settings)
+    _check_timing(settings)
+    _check_authorization(settings)
+    for name in _FLAGS:
         if name in settings:
-            settings[name] = _positive(name, settings[name])
+            _flag(name, settings[name])
+    ssl_context = settings.get("ssl_context")
+    if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+        raise PusherConfigError("ssl_context must be an ssl.SSLContext")
+    options = ClientOptions(**settings, callbacks=callbacks)
+    options.scheme  # noqa: B018 - validates the transports against use_tls now
+    return options
+
+
+def _check_server(settings: dict[str, Any]) -> None:
+    """Where to connect: host or cluster, ports, path, transports and proxy."""
+    if "host" in settings:
+        _host(settings["host"])
+    elif "cluster" in settings:
+        _cluster(settings["cluster"])
+    else:
+        raise PusherConfigError("give cluster= (Pusher's hosted service) or host= (self-hosted)")
     for name in ("ws_port", "wss_port"):
         if name in settings:
             settings[name] = _port(name, settings[name])
+    if "path" in settings:
+        _path(settings["path"])
+    for name in ("enabled_transports", "disabled_transports"):
+        settings[name] = _transports(name, settings.get(name))
+    if "proxy" in settings:
+        endpoints = ("auth_endpoint", "user_auth_endpoint")
+        _proxy(settings["proxy"], for_http_client=any(name in settings for name in endpoints))
+
+
+def _check_timing(settings: dict[str, Any]) -> None:
+    """Timeouts and the reconnection policy."""
+    for name in ("pong_timeout", "max_reconnect_gap_in_seconds", "auth_timeout"):
+        if name in settings:
+            settings[name] = _seconds(name, settings[name])
+    if "activity_timeout" in settings:
+        settings["activity_timeout"] = _seconds(
+            "activity_timeout", settings["activity_timeout"], MIN_ACTIVITY_TIMEOUT
+        )
     attempts = settings.get("max_reconnection_attempts")
     if attempts is not None and (
         isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0
@@ -286,10 +461,37 @@ def parse_options(values: Mapping[str, Any]) -> ClientOptions:
         raise PusherConfigError(
             f"max_reconnection_attempts must be None or a non-negative int, got {attempts!r}"
         )
-    for name in ("enabled_transports", "disabled_transports"):
-        settings[name] = _transports(name, settings.get(name))
+
+
+def _check_authorization(settings: dict[str, Any]) -> None:
+    """Endpoints, their parameters, and what local signing needs."""
+    for name in ("auth_endpoint", "user_auth_endpoint"):
+        if name in settings:
+            _http_url(name, settings[name])
     _check_auth_params("auth_params", settings.get("auth_params"))
     _check_auth_params("user_auth_params", settings.get("user_auth_params"))
+    if settings.get("auth_transport", "ajax") not in ("ajax", "jsonp"):
+        raise PusherConfigError("auth_transport must be 'ajax' or 'jsonp'")
+    secret = settings.get("secret")
+    if secret is not None and (not isinstance(secret, str) or not secret):
+        raise PusherConfigError("secret must be the app secret, a non-empty string")
+    user_data = settings.get("user_data")
+    if user_data is not None and (
+        not isinstance(user_data, Mapping)
+        or not isinstance(user_data.get("id"), str)
+        or not user_data["id"]
+    ):
+        raise PusherConfigError("user_data must be a mapping with an 'id' string: {'id': ...}")
+    channel_data = settings.get("presence_channel_data")
+    if not (
+        channel_data is None
+        or callable(channel_data)
+        or (isinstance(channel_data, Mapping) and "user_id" in channel_data)
+    ):
+        raise PusherConfigError(
+            "presence_channel_data must be {'user_id': ..., 'user_info': ...} "
+            "or a callable (channel_name) returning it"
+        )
     master_key = settings.get("encryption_master_key_base64")
     if master_key is not None:
         try:
@@ -298,11 +500,3 @@ def parse_options(values: Mapping[str, Any]) -> ClientOptions:
             raise PusherConfigError("encryption_master_key_base64 is not base64") from None
         if len(decoded) != 32:
             raise PusherConfigError("encryption_master_key_base64 must decode to 32 bytes")
-    if settings.get("auth_transport", "ajax") not in ("ajax", "jsonp"):
-        raise PusherConfigError("auth_transport must be 'ajax' or 'jsonp'")
-    ssl_context = settings.get("ssl_context")
-    if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
-        raise PusherConfigError("ssl_context must be an ssl.SSLContext")
-    options = ClientOptions(**settings, callbacks=callbacks)
-    options.scheme  # noqa: B018 - validates the transports against use_tls now
-    return options
