@@ -501,3 +501,71 @@ def test_trigger_event_is_seen_by_listen_with_the_user_id(
     ]
     listener.wait_for_stderr(f"member left: {channel} 3")
     assert listener.stop()[0] == 0
+
+
+def run_with_stdin(args: Sequence[str], stdin: str) -> subprocess.CompletedProcess[str]:
+    """Run the command to completion with ``stdin`` as its standard input."""
+    return subprocess.run(
+        [*COMMAND, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=10.0,
+        env=clean_env(),
+        check=False,
+    )
+
+
+async def test_trigger_dash_sends_the_data_read_from_stdin(
+    soketi: SoketiServer, auth_server: AuthServer
+) -> None:
+    channel = unique("private")
+    recorder = Recorder()
+    client = PusherChannelsClient(
+        **soketi.client_options(), auth_endpoint=auth_server.url, **recorder.callbacks()
+    )
+    async with client:
+        subscribed = await client.subscribe(channel)
+        await wait_until(lambda: subscribed.subscribed, what="the in-test subscription")
+        flags = server_flags(soketi, auth_server)
+        sent = await asyncio.to_thread(
+            run_with_stdin, ["trigger", channel, "client-piped", "-", *flags], '{"from": "stdin"}\n'
+        )
+        assert sent.returncode == 0, sent.stderr
+        await wait_until(lambda: len(recorder.events) == 1, what="the client event")
+    assert recorder.events[0].json() == {"from": "stdin"}
+
+
+def test_ctrl_c_stops_trigger_while_it_waits_for_stdin(
+    soketi: SoketiServer, auth_server: AuthServer
+) -> None:
+    """Scenario 17: ``trigger -`` read stdin inside the running event loop.
+
+    The blocking read stopped the loop, and with it the heartbeat and the signal
+    handlers: Ctrl-C while the data was still being typed cut the read short and
+    sent the event with what had been read (nothing), instead of stopping.
+    """
+    flags = server_flags(soketi, auth_server)
+    process = subprocess.Popen(
+        [*COMMAND, "trigger", unique("private"), "client-typed", "-", *flags],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    try:
+        time.sleep(2.0)  # long enough to connect and subscribe, were that done first
+        assert process.poll() is None, "it waits for the data"
+        process.send_signal(signal.SIGINT)
+        try:
+            _, stderr = process.communicate(timeout=3.0)
+        except subprocess.TimeoutExpired:
+            pytest.fail("Ctrl-C did not stop `trigger -` while it waited for stdin")
+        assert process.returncode == 0, stderr
+        assert "Traceback" not in stderr
+        assert "sent:" not in stderr, "nothing is sent without the data"
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)

@@ -460,6 +460,13 @@ class _Command:
             RuleError: the arguments break a Pusher rule.
         """
 
+    def read_input(self) -> None:
+        """Read what the command needs before the event loop starts.
+
+        Blocking reads belong here: inside the running loop they would stop it, and
+        with it the heartbeat and the signal handlers.
+        """
+
     def channel_names(self) -> list[str]:
         """The channels to subscribe to."""
         raise NotImplementedError
@@ -657,6 +664,7 @@ class _Trigger(_Command):
     def __init__(self, args: argparse.Namespace, options: dict[str, Any], output: Output) -> None:
         super().__init__(args, options, output)
         self.subscribed: asyncio.Future[None] | None = None
+        self.data: Any = None
 
     @staticmethod
     def check(args: argparse.Namespace) -> None:
@@ -675,6 +683,10 @@ class _Trigger(_Command):
             raise RuleError(
                 f"client events need a private or presence channel, not {args.channel!r}"
             )
+
+    def read_input(self) -> None:
+        """The event's data, from stdin for ``-`` (read to its end before connecting)."""
+        self.data = _parse_data(self.args.data)
 
     def channel_names(self) -> list[str]:
         return [self.args.channel]
@@ -702,9 +714,8 @@ class _Trigger(_Command):
                 f"not subscribed to {self.args.channel!r} within {timeout:g} s",
             )
             return EXIT_FAILURE
-        data = _parse_data(self.args.data)
         try:
-            await client.trigger(PusherEvent(self.args.channel, self.args.event, data))
+            await client.trigger(PusherEvent(self.args.channel, self.args.event, self.data))
         except ClientEventError as exc:
             self.finish(EXIT_FAILURE, exc.message)
             return EXIT_FAILURE
@@ -852,6 +863,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         output.error(str(exc))
         return EXIT_FAILURE
     command = command_class(args, options, output)
+    try:
+        command.read_input()
+    except KeyboardInterrupt:  # Ctrl-C while the data is typed: nothing is sent
+        return EXIT_OK
     undo_logging = _configure_logging(args.verbose)
     try:
         return asyncio.run(command.run())
