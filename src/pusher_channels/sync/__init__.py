@@ -14,6 +14,12 @@ blocking instead of awaitable. Each call runs on one event loop that the client 
 in a thread of its own; callbacks run on one callback thread, in arrival order, and
 may call the client (subscribe, trigger, unsubscribe, disconnect) without deadlock.
 ``disconnect()`` stops both threads; the next call starts them again.
+
+``disconnect()`` returns promptly from any thread, even from a callback or from
+``on_authorizer``: it waits at most 3 s for the connection to close politely and
+1 s for the loop to stop, and never for a thread that runs an authorizer. A blocking
+call still waiting when the client stops raises
+:class:`~pusher_channels.PusherConnectionError`.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from ..options import CALLBACK_NAMES
 from ..protocol.actions import ConnectionState
 from ..protocol.channels import ChannelKind
 from ..protocol.messages import PusherEvent, PusherMember
-from ._threads import CallbackThread, LoopThread
+from ._threads import CallbackThread, LoopStoppedError, LoopThread, in_daemon_thread
 
 __all__ = ["PusherChannel", "PusherChannelsClient", "SyncEventIterator"]
 
@@ -50,23 +56,28 @@ _CHANNEL_CALLBACKS = (
 )
 _numbers = itertools.count(1)
 
+# Seconds disconnect() waits for the connection to close politely before it stops
+# the loop anyway; the core itself drops the socket after its close timeout (2 s).
+DISCONNECT_TIMEOUT = 3.0
+
 
 class PusherChannelsClient:
     """A blocking Pusher Channels client, for threaded code.
 
     Keywords are those of :meth:`pusher_channels.PusherChannelsClient.init`.
     Callbacks are plain functions, called on the client's callback thread;
-    ``on_authorizer`` and ``on_user_authenticator`` run in a worker thread and
-    return their answer.
+    ``on_authorizer`` and ``on_user_authenticator`` run each call in a daemon
+    thread of its own and return their answer; nothing waits for that thread at
+    ``disconnect()``, and an answer that comes too late is discarded.
     """
 
     _default_instance: ClassVar[PusherChannelsClient | None] = None
 
     def __init__(self, **options: Any) -> None:
         """Make an independent client; keywords as for :meth:`init`, if any."""
-        name = f"pusher-channels-{next(_numbers)}"
-        self._loop_thread = LoopThread(name)
-        self._callback_thread = CallbackThread(name, self._callback_failed)
+        self._name = f"pusher-channels-{next(_numbers)}"
+        self._loop_thread = LoopThread(self._name)
+        self._callback_thread = CallbackThread(self._name, self._callback_failed)
         self._client = async_client.PusherChannelsClient()
         self._on_error: Callable[..., Any] | None = None
         self._channels: dict[str, PusherChannel] = {}
@@ -95,7 +106,7 @@ class PusherChannelsClient:
             if callback is None or not callable(callback):
                 continue
             if name in _RETURNING_CALLBACKS:
-                wrapped[name] = _in_worker_thread(callback)
+                wrapped[name] = _in_worker_thread(callback, f"{self._name} {name}")
             else:
                 wrapped[name] = self._on_callback_thread(callback)
         return wrapped
@@ -138,10 +149,24 @@ class PusherChannelsClient:
             raise
 
     def disconnect(self) -> None:
-        """Close the connection, run the callbacks still queued, and stop the threads."""
-        if self._loop_thread.running:
-            self._run(self._client.disconnect())
+        """Close the connection, run the callbacks still queued, and stop the threads.
+
+        Safe from any thread, callbacks and authorizers included, and bounded: see
+        the module's docstring. Blocking calls still waiting raise
+        :class:`~pusher_channels.PusherConnectionError`.
+        """
+        self._close_connection(DISCONNECT_TIMEOUT)
         self._stop_threads()
+
+    def _close_connection(self, timeout: float) -> None:
+        if not self._loop_thread.running:
+            return
+        try:
+            self._loop_thread.run(self._client.disconnect(), timeout)
+        except TimeoutError:
+            logger.warning("the connection did not close within %g s; stopping anyway", timeout)
+        except LoopStoppedError:
+            pass  # another thread is stopping the client
 
     def _stop_threads(self) -> None:
         if self._loop_thread.running and not self._loop_thread.in_loop_thread():
@@ -317,7 +342,7 @@ class SyncEventIterator(Iterator[PusherEvent]):
             raise StopIteration
         try:
             event: PusherEvent = self._client._run(asyncio.wait_for(anext(iterator), self._timeout))
-        except (StopAsyncIteration, TimeoutError):
+        except (StopAsyncIteration, TimeoutError, LoopStoppedError):
             self.close()
             raise StopIteration from None
         return event
@@ -346,11 +371,11 @@ async def _open(factory: Callable[..., EventIterator], max_buffer: int) -> Event
     return factory(max_buffer=max_buffer)
 
 
-def _in_worker_thread(callback: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a callback that returns an answer in a worker thread, and await it."""
+def _in_worker_thread(callback: Callable[..., Any], thread_name: str) -> Callable[..., Any]:
+    """Run a callback that returns an answer in a daemon thread, and await it."""
 
     async def relay(*args: Any) -> Any:
-        result = await asyncio.to_thread(callback, *args)
+        result = await in_daemon_thread(callback, args, thread_name)
         if inspect.isawaitable(result):
             result = await result
         return result

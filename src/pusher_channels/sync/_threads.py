@@ -1,25 +1,51 @@
-"""The two threads behind the blocking facade: one event loop, one callback runner.
+"""The threads behind the blocking facade: one event loop, one callback runner, workers.
 
 Every blocking call runs its coroutine on the loop thread (as anyio's
 BlockingPortal does) and waits for the result, so the blocking client is the
 asyncio client, with no protocol logic of its own. User callbacks run on the
 callback thread, one at a time, in arrival order; since the loop never waits for
 them, a callback may call the client (subscribe, trigger, disconnect) freely.
+Callbacks that return an answer (``on_authorizer``, ``on_user_authenticator``)
+run each in a daemon thread of its own that nothing joins.
+
+Every wait here ends by design: stopping the loop cancels the blocking calls still
+waiting on it (they raise :class:`LoopStoppedError`), and no shutdown waits for a
+thread that runs user code, since that thread may be the one stopping the client.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["CallbackThread", "LoopThread"]
+from ..exceptions import PusherConnectionError
+
+__all__ = [
+    "LOOP_STOP_TIMEOUT",
+    "CallbackThread",
+    "LoopStoppedError",
+    "LoopThread",
+    "in_daemon_thread",
+]
 
 logger = logging.getLogger("pusher_channels")
 T = TypeVar("T")
+
+# Seconds that stopping the loop may take: the tasks left on it are cancelled and
+# given half of it to end; the loop thread and the resolver threads are joined
+# within the whole of it.
+LOOP_STOP_TIMEOUT = 1.0
+
+
+class LoopStoppedError(PusherConnectionError):
+    """A blocking call ended (or was refused) because the client's loop stopped."""
 
 
 class LoopThread:
@@ -29,19 +55,14 @@ class LoopThread:
         self._name = name
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._waiting: set[concurrent.futures.Future[Any]] = set()
 
     @property
     def running(self) -> bool:
-        """Whether the loop thread is up."""
-        return self._thread is not None
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The loop (starting the thread if needed)."""
-        if self._loop is None:
-            self.start()
-        assert self._loop is not None
-        return self._loop
+        """Whether the loop thread is up (and not being stopped)."""
+        return self._thread is not None and not self._stopping
 
     def in_loop_thread(self) -> bool:
         """Whether the caller runs on the loop thread."""
@@ -49,9 +70,16 @@ class LoopThread:
 
     def start(self) -> None:
         """Start the loop thread (once)."""
-        if self._thread is not None:
-            return
+        with self._lock:
+            self._start()
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        if self._loop is not None:
+            return self._loop
         loop = asyncio.new_event_loop()
+        loop.set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(thread_name_prefix=self._executor_prefix)
+        )
         started = threading.Event()
 
         def run() -> None:
@@ -63,33 +91,136 @@ class LoopThread:
         self._thread = threading.Thread(target=run, name=f"{self._name} loop", daemon=True)
         self._thread.start()
         started.wait()
+        return loop
 
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run ``coroutine`` on the loop and return its result (blocking)."""
+    @property
+    def _executor_prefix(self) -> str:
+        return f"{self._name} executor"
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coroutine`` on the loop and return its result (blocking).
+
+        Raises:
+            LoopStoppedError: the loop is being stopped, or was stopped while waiting.
+            TimeoutError: ``timeout`` seconds passed; the coroutine is cancelled.
+        """
         if self.in_loop_thread():
             coroutine.close()
             raise RuntimeError("a blocking call was made on the client's own event loop")
-        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-        return future.result()
+        future = self._submit(coroutine)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.CancelledError:
+            raise LoopStoppedError("the call ended: the client was disconnected") from None
+        finally:
+            future.cancel()  # a no-op once done; else the call is abandoned (timeout, Ctrl-C)
+            with self._lock:
+                self._waiting.discard(future)
+
+    def _submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        with self._lock:
+            if self._stopping:
+                coroutine.close()
+                raise LoopStoppedError("the client is disconnecting")
+            future = asyncio.run_coroutine_threadsafe(coroutine, self._start())
+            self._waiting.add(future)
+        return future
 
     def call_soon(self, function: Callable[..., Any], *args: Any) -> None:
         """Schedule ``function(*args)`` on the loop, if it runs."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(function, *args)
+        with self._lock:
+            loop = None if self._stopping else self._loop
+            if loop is not None:
+                loop.call_soon_threadsafe(function, *args)
 
-    def stop(self) -> None:
-        """Stop the loop, shut its executor down, and join the thread."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+    def stop(self, timeout: float = LOOP_STOP_TIMEOUT) -> None:
+        """Stop the loop within ``timeout`` seconds, from any thread but its own.
+
+        The blocking calls still waiting raise :class:`LoopStoppedError`; the tasks left
+        on the loop are cancelled. A second caller, while one stops the loop,
+        returns at once.
+        """
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            if loop is None or thread is None or self._stopping:
+                return
+            if threading.current_thread() is thread:
+                raise RuntimeError("the loop thread cannot stop itself")
+            self._stopping = True
+            waiting = list(self._waiting)
+        try:
+            for future in waiting:
+                future.cancel()
+            self._wind_down(loop, thread, time.monotonic() + timeout, timeout / 2)
+        finally:
+            with self._lock:
+                self._loop = None
+                self._thread = None
+                self._stopping = False
+
+    def _wind_down(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        thread: threading.Thread,
+        deadline: float,
+        cancel_timeout: float,
+    ) -> None:
+        asyncio.run_coroutine_threadsafe(_cancel_tasks_and_stop(cancel_timeout), loop)
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            logger.warning("the event loop thread %r did not stop; left running", thread.name)
             return
-        if threading.current_thread() is thread:
-            raise RuntimeError("the loop thread cannot stop itself")
-        asyncio.run_coroutine_threadsafe(loop.shutdown_default_executor(), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
-        self._loop = None
-        self._thread = None
+        loop.close()  # shuts its executor down, without waiting
+        _join_threads_named(self._executor_prefix, deadline)
+
+
+async def _cancel_tasks_and_stop(timeout: float) -> None:
+    """Cancel every other task of the running loop, give them ``timeout`` s, stop."""
+    loop = asyncio.get_running_loop()
+    try:
+        tasks = asyncio.all_tasks() - {asyncio.current_task()}
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=timeout)
+            if stuck:
+                logger.warning("%d task(s) ignored cancellation at disconnect", len(stuck))
+    finally:
+        loop.stop()
+
+
+def _join_threads_named(prefix: str, deadline: float) -> None:
+    for thread in threading.enumerate():
+        if thread.name.startswith(prefix):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
+async def in_daemon_thread(function: Callable[..., T], args: tuple[Any, ...], name: str) -> T:
+    """Run ``function(*args)`` in a new daemon thread and await its result.
+
+    Nothing ever joins that thread: if the awaiting task is cancelled (by
+    ``disconnect()`` or a timeout), the result is discarded when it comes, and the
+    thread ends when ``function`` returns.
+    """
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[Any], None], value: Any) -> None:
+        if not answer.done():
+            outcome(value)
+
+    def work() -> None:
+        try:
+            result = function(*args)
+        except Exception as exc:
+            reply: tuple[Callable[[Any], None], Any] = (answer.set_exception, exc)
+        else:
+            reply = (answer.set_result, result)
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(settle, *reply)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return await answer
 
 
 class CallbackThread:

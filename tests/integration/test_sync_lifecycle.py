@@ -1,0 +1,239 @@
+"""The blocking facade's shutdown, against a real soketi: every wait ends.
+
+``disconnect()`` returns promptly from any thread (the caller's, the callback
+thread, an authorizer's thread), a blocking call still waiting when the client
+stops ends instead of hanging, and no thread of the client is left behind.
+
+Every scenario that used to hang runs in a thread joined with a bound, so that a
+regression fails the test instead of hanging the suite.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from devtools.soketi import SoketiServer
+
+from pusher_channels import ConnectionState, PusherError, PusherEvent
+from pusher_channels.sync import PusherChannelsClient
+
+pytestmark = pytest.mark.timeout(60)
+
+# Against a local soketi the polite close takes milliseconds: a disconnect() that
+# returns within this bound did not wait for anybody's thread.
+PROMPTLY = 2.0
+# How long a scenario that used to hang may run before the test calls it a hang.
+HANG = 10.0
+
+
+def client_thread_names() -> set[str]:
+    """The names of the threads every blocking client runs: its loop and its callbacks."""
+    return {
+        thread.name
+        for thread in threading.enumerate()
+        if thread.name.startswith("pusher-channels-")
+        and thread.name.endswith((" loop", " callbacks"))
+    }
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = HANG, what: str = "") -> None:
+    """Poll ``condition`` from this thread, failing after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        time.sleep(0.01)
+
+
+def no_client_thread_is_left(before: set[str], timeout: float = PROMPTLY) -> None:
+    wait_for(lambda: client_thread_names() <= before, timeout, "the client's threads to end")
+
+
+class Bounded:
+    """A call run in a daemon thread of its own, so that a hang cannot hang the test."""
+
+    def __init__(self, function: Callable[[], Any], name: str) -> None:
+        self.function = function
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.elapsed: float | None = None
+        self._thread = threading.Thread(target=self._run, name=f"test {name}", daemon=True)
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        try:
+            self.result = self.function()
+        except BaseException as exc:
+            self.error = exc
+        self.elapsed = time.monotonic() - start
+
+    def start(self) -> Bounded:
+        self._thread.start()
+        return self
+
+    def join(self, timeout: float = HANG) -> float:
+        """Wait for the call; fail the test if it is still blocked after ``timeout``."""
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            pytest.fail(f"{self._thread.name} still blocked after {timeout:g} s (a hang)")
+        assert self.elapsed is not None
+        return self.elapsed
+
+
+def bounded(function: Callable[[], Any], name: str, timeout: float = HANG) -> float:
+    """Run ``function`` with a bound; return how long it took, raise what it raised."""
+    call = Bounded(function, name).start()
+    elapsed = call.join(timeout)
+    if call.error is not None:
+        raise call.error
+    return elapsed
+
+
+@pytest.fixture
+def thread_errors(monkeypatch: pytest.MonkeyPatch) -> list[BaseException | None]:
+    """What any thread let escape while the test ran (a worker answering too late...)."""
+    errors: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    return errors
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    """Set at the end of the test: what the test's slow callbacks wait for."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+# ------------------------------------------------------------ Bug A: shutdown
+
+
+def test_disconnect_from_inside_on_authorizer_returns(soketi: SoketiServer) -> None:
+    """The authorizer's thread is not one that the shutdown waits for."""
+    before = client_thread_names()
+    returned = threading.Event()
+    client: PusherChannelsClient
+
+    def on_authorizer(channel_name: str, socket_id: str, options: Any) -> dict[str, Any]:
+        client.disconnect()
+        returned.set()
+        raise PermissionError("disconnected instead")
+
+    client = PusherChannelsClient(**soketi.client_options(), on_authorizer=on_authorizer)
+    client.connect(timeout=10)
+    client.subscribe("private-sync-authorizer-disconnects")
+    assert returned.wait(HANG), "disconnect() called inside on_authorizer never returned"
+    assert client.connection_state is ConnectionState.DISCONNECTED
+    no_client_thread_is_left(before)
+
+
+def test_slow_authorizer_does_not_hold_disconnect(
+    soketi: SoketiServer, release: threading.Event, thread_errors: list[BaseException | None]
+) -> None:
+    """Its answer, once it comes, is discarded; nothing waits for its thread."""
+    before = client_thread_names()
+    asked = threading.Event()
+    answered = threading.Event()
+
+    def on_authorizer(channel_name: str, socket_id: str, options: Any) -> dict[str, Any]:
+        asked.set()
+        release.wait(HANG * 3)
+        answered.set()
+        return {"auth": "too:late"}
+
+    client = PusherChannelsClient(
+        **soketi.client_options(), on_authorizer=on_authorizer, auth_timeout=1
+    )
+    client.connect(timeout=10)
+    client.subscribe("private-sync-slow-authorizer")
+    assert asked.wait(HANG)
+    elapsed = bounded(client.disconnect, "disconnect()")
+    assert elapsed < PROMPTLY, f"disconnect() waited {elapsed:.1f} s for the authorizer"
+    assert client.connection_state is ConnectionState.DISCONNECTED
+    no_client_thread_is_left(before)
+    release.set()
+    assert answered.wait(PROMPTLY)
+    time.sleep(0.2)  # the late answer reaches the stopped client, which ignores it
+    assert thread_errors == []
+
+
+def test_signin_in_a_callback_ends_when_another_thread_disconnects(
+    soketi: SoketiServer, release: threading.Event
+) -> None:
+    """A callback blocked in signin() is woken, so the shutdown can join its thread."""
+    before = client_thread_names()
+    authenticating = threading.Event()
+    outcome: list[Any] = []
+    client: PusherChannelsClient
+
+    def on_user_authenticator(socket_id: str, options: Any) -> dict[str, Any]:
+        authenticating.set()
+        release.wait(HANG * 3)
+        raise PermissionError("too late")
+
+    def on_subscription_succeeded(channel_name: str, data: Any) -> None:
+        try:
+            outcome.append(client.signin())
+        except PusherError as exc:
+            outcome.append(exc)
+
+    client = PusherChannelsClient(
+        **soketi.client_options(),
+        auth_timeout=30,
+        on_user_authenticator=on_user_authenticator,
+        on_subscription_succeeded=on_subscription_succeeded,
+    )
+    client.connect(timeout=10)
+    client.subscribe("sync-signin-in-callback")
+    assert authenticating.wait(HANG)
+    elapsed = bounded(client.disconnect, "disconnect()")
+    assert elapsed < PROMPTLY, f"disconnect() took {elapsed:.1f} s"
+    assert len(outcome) == 1
+    assert outcome[0] is None or isinstance(outcome[0], PusherError), outcome
+    no_client_thread_is_left(before)
+
+
+def test_disconnect_in_a_callback_ends_a_signin_waiting_in_the_main_thread(
+    soketi: SoketiServer, release: threading.Event
+) -> None:
+    """From the callback thread too: the waiting call ends, disconnect() returns."""
+    before = client_thread_names()
+    authenticating = threading.Event()
+    disconnected_in: list[float] = []
+    client: PusherChannelsClient
+
+    def on_user_authenticator(socket_id: str, options: Any) -> dict[str, Any]:
+        authenticating.set()
+        release.wait(HANG * 3)
+        raise PermissionError("too late")
+
+    def on_event(event: PusherEvent) -> None:
+        start = time.monotonic()
+        client.disconnect()
+        disconnected_in.append(time.monotonic() - start)
+
+    client = PusherChannelsClient(
+        **soketi.client_options(),
+        auth_timeout=30,
+        on_event=on_event,
+        on_user_authenticator=on_user_authenticator,
+    )
+    channel = client.subscribe("sync-disconnect-in-callback")
+    client.connect(timeout=10)
+    wait_for(lambda: channel.subscribed, what="the subscription")
+    signin = Bounded(client.signin, "signin()").start()
+    assert authenticating.wait(HANG)
+    soketi.server_sdk().trigger("sync-disconnect-in-callback", "stop", {})
+    signin.join()
+    assert signin.result is None or isinstance(signin.error, PusherError), (
+        signin.result,
+        signin.error,
+    )
+    wait_for(lambda: bool(disconnected_in), what="disconnect() in the callback to return")
+    assert disconnected_in[0] < PROMPTLY
+    assert client.connection_state is ConnectionState.DISCONNECTED
+    no_client_thread_is_left(before)
