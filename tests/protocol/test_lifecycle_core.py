@@ -14,7 +14,12 @@ from pusher_channels.protocol.actions import (
     SubscriptionFailed,
     SubscriptionSucceeded,
 )
-from pusher_channels.protocol.channels import ChannelRecord, ChannelStatus
+from pusher_channels.protocol.channels import (
+    ChannelKind,
+    ChannelRecord,
+    ChannelStatus,
+    channel_kind,
+)
 from pusher_channels.protocol.connection import Connection
 
 from .helpers import (
@@ -313,3 +318,19 @@ def test_a_tiny_server_activity_timeout_is_raised_to_one_second(server_timeout: 
 def test_a_server_activity_timeout_above_the_floor_is_kept() -> None:
     assert connected(server_timeout=1.5, activity_timeout=120.0).activity_timeout == 1.5
     assert connected(server_timeout=0.001, activity_timeout=120.0).next_deadline() == 1.0
+
+
+# ------------------------------------------------------------------ channel kinds
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("cache-prices", ChannelKind.PUBLIC),
+        ("private-cache-chat", ChannelKind.PRIVATE),
+        ("private-encrypted-cache-chat", ChannelKind.PRIVATE_ENCRYPTED),
+        ("presence-cache-room", ChannelKind.PRESENCE),
+    ],
+)
+def test_cache_channels_are_of_their_base_kind(name: str, kind: ChannelKind) -> None:
+    assert channel_kind(name) is kind

@@ -48,8 +48,13 @@ class ChannelKind(enum.Enum):
 
 
 def channel_kind(name: str) -> ChannelKind:
-    """Tell a channel's kind from its name (cache channels count as their base kind)."""
-    if name.startswith(("private-encrypted-", "private-encrypted-cache-")):
+    """Tell a channel's kind from its name.
+
+    Cache channels count as their base kind: ``private-encrypted-cache-`` starts
+    with ``private-encrypted-``, ``private-cache-`` with ``private-``,
+    ``presence-cache-`` with ``presence-`` (and ``cache-`` is public).
+    """
+    if name.startswith("private-encrypted-"):
         return ChannelKind.PRIVATE_ENCRYPTED
     if name.startswith("private-"):
         return ChannelKind.PRIVATE
@@ -74,7 +79,7 @@ def validate_channel_name(name: object) -> str:
         )
     if name.startswith(_SERVER_TO_USER_PREFIX):
         raise PusherConfigError(
-            "'#server-to-user-' channels are subscribed by signin(), not by subscribe()"
+            f"{_SERVER_TO_USER_PREFIX!r} channels are subscribed by signin(), not by subscribe()"
         )
     if _CHANNEL_NAME.fullmatch(name) is None:
         raise PusherConfigError(
@@ -173,10 +178,6 @@ class ChannelRegistry:
         """Mark every channel unsubscribed: the connection is gone."""
         for record in self._records.values():
             record.reset()
-
-    def clear(self) -> None:
-        """Forget every channel."""
-        self._records.clear()
 
     def __iter__(self) -> Iterator[ChannelRecord]:
         return iter(list(self._records.values()))

@@ -41,11 +41,17 @@ __all__ = ["MAX_HELD_EVENTS", "Subscriptions"]
 MAX_AUTHORIZATION_RETRIES: Final = 8
 """Retries of a transient authorization failure on one connection (0.5 s to 30 s
 apart, about two minutes in all); each new connection starts afresh."""
+_FIRST_RETRY_DELAY: Final = 0.5
+_LONGEST_RETRY_DELAY: Final = 30.0
 MAX_HELD_EVENTS: Final = 1000
 """Encrypted events kept in order while a new key is fetched; more are skipped."""
-_SUBSCRIBE_ANSWERS: Final = frozenset(
-    {"pusher_internal:subscription_succeeded", "pusher:subscription_error"}
-)
+_SUBSCRIPTION_SUCCEEDED: Final = "pusher_internal:subscription_succeeded"
+_SUBSCRIPTION_ERROR: Final = "pusher:subscription_error"
+_SUBSCRIBE_ANSWERS: Final = frozenset({_SUBSCRIPTION_SUCCEEDED, _SUBSCRIPTION_ERROR})
+
+
+def _subscribe_message(data: dict[str, Any]) -> SendMessage:
+    return SendMessage(encode_message("pusher:subscribe", data))
 
 
 def _count_up(counts: dict[str, int], name: str) -> None:
@@ -181,7 +187,7 @@ class Subscriptions:
                 return
             record.shared_secret = secret
         record.status = ChannelStatus.SUBSCRIBING
-        self._outputs.append(SendMessage(encode_message("pusher:subscribe", data)))
+        self._outputs.append(_subscribe_message(data))
 
     def authorization_failed(
         self,
@@ -212,7 +218,10 @@ class Subscriptions:
             and record.authorization_retries < MAX_AUTHORIZATION_RETRIES
         ):
             record.authorization_retries += 1
-            retry_in = min(30.0, 0.5 * 2.0 ** (record.authorization_retries - 1))
+            retry_in = min(
+                _LONGEST_RETRY_DELAY,
+                _FIRST_RETRY_DELAY * 2.0 ** (record.authorization_retries - 1),
+            )
             record.retry_at = now + retry_in
             heapq.heappush(self._retries, (record.retry_at, next(self._retry_order), record))
         self._fail(record, error, retry_in)
@@ -248,9 +257,7 @@ class Subscriptions:
             self._outputs.append(AuthorizeChannel(record.name, self.socket_id))
         else:
             record.status = ChannelStatus.SUBSCRIBING
-            self._outputs.append(
-                SendMessage(encode_message("pusher:subscribe", {"channel": record.name}))
-            )
+            self._outputs.append(_subscribe_message({"channel": record.name}))
 
     def _stale_authorization_answered(self, channel_name: str, socket_id: str) -> bool:
         """Whether an answer on this socket is counted as an earlier incarnation's."""
@@ -348,9 +355,9 @@ class Subscriptions:
             return None
         data = frame.get("data")
         try:
-            if event == "pusher_internal:subscription_succeeded":
+            if event == _SUBSCRIPTION_SUCCEEDED:
                 self._subscription_succeeded(record, data)
-            elif event == "pusher:subscription_error":
+            elif event == _SUBSCRIPTION_ERROR:
                 self._subscription_error(record, data)
             elif event == "pusher_internal:member_added":
                 self._member_added(record, data)
