@@ -10,10 +10,17 @@ regression fails the test instead of hanging the suite.
 
 from __future__ import annotations
 
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import pytest
 from devtools.soketi import SoketiServer
@@ -61,6 +68,7 @@ class Bounded:
         self.result: Any = None
         self.error: BaseException | None = None
         self.elapsed: float | None = None
+        self.ended = 0.0
         self._thread = threading.Thread(target=self._run, name=f"test {name}", daemon=True)
 
     def _run(self) -> None:
@@ -69,7 +77,8 @@ class Bounded:
             self.result = self.function()
         except BaseException as exc:
             self.error = exc
-        self.elapsed = time.monotonic() - start
+        self.ended = time.monotonic()
+        self.elapsed = self.ended - start
 
     def start(self) -> Bounded:
         self._thread.start()
@@ -237,3 +246,158 @@ def test_disconnect_in_a_callback_ends_a_signin_waiting_in_the_main_thread(
     assert disconnected_in[0] < PROMPTLY
     assert client.connection_state is ConnectionState.DISCONNECTED
     no_client_thread_is_left(before)
+
+
+# ------------------------------------------------- Bug B: the callback queue
+
+# The grace period that disconnect() gives the callbacks still queued (documented).
+CALLBACK_GRACE = 3.0
+
+
+def queue_slow_callbacks(
+    soketi: SoketiServer, client: PusherChannelsClient, channel_name: str, count: int
+) -> None:
+    """Subscribe, then have ``count`` events queued behind the first (slow) callback."""
+    channel = client.subscribe(channel_name)
+    wait_for(lambda: channel.subscribed, what="the subscription")
+    sdk = soketi.server_sdk()
+    for n in range(count):
+        sdk.trigger(channel_name, "slow", {"n": n})
+
+
+def test_exit_with_keyboard_interrupt_drops_the_queue(
+    soketi: SoketiServer, release: threading.Event
+) -> None:
+    """``with`` left by Ctrl-C: no queued callback runs, no join of the slow one."""
+    before = client_thread_names()
+    ran: list[int] = []
+    started = threading.Event()
+
+    def slow(event: PusherEvent) -> None:
+        ran.append(event.json()["n"])
+        started.set()
+        release.wait(HANG * 3)
+
+    def interrupted_session() -> None:
+        with PusherChannelsClient(**soketi.client_options(), on_event=slow) as client:
+            with client.events(timeout=HANG) as arrivals:
+                queue_slow_callbacks(soketi, client, "sync-interrupted", 5)
+                for _ in range(5):
+                    next(arrivals)  # so all five are queued for the callback thread
+            assert started.wait(HANG)
+            interrupted_at.append(time.monotonic())
+            raise KeyboardInterrupt
+
+    interrupted_at: list[float] = []
+    session = Bounded(interrupted_session, "an interrupted session").start()
+    session.join()
+    assert isinstance(session.error, KeyboardInterrupt), session.error
+    exit_took = session.ended - interrupted_at[0]
+    assert exit_took < 1.0, f"__exit__ took {exit_took:.1f} s after the KeyboardInterrupt"
+    release.set()
+    no_client_thread_is_left(before)
+    assert ran == [0], "the callbacks queued behind the slow one were dropped"
+
+
+def test_disconnect_runs_queued_callbacks_for_a_bounded_grace(
+    soketi: SoketiServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Plain disconnect() runs the queue, but drops what is left after the grace."""
+    before = client_thread_names()
+    ran: list[int] = []
+
+    def slow(event: PusherEvent) -> None:
+        ran.append(event.json()["n"])
+        time.sleep(0.5)
+
+    client = PusherChannelsClient(**soketi.client_options(), on_event=slow)
+    client.connect(timeout=10)
+    queue_slow_callbacks(soketi, client, "sync-grace", 20)
+    wait_for(lambda: len(ran) >= 1, what="the first callback")
+    elapsed = bounded(client.disconnect, "disconnect()", timeout=20)
+    assert CALLBACK_GRACE - 1 < elapsed < CALLBACK_GRACE + PROMPTLY, elapsed
+    ran_by_then = len(ran)
+    assert 2 <= ran_by_then < 20, "queued callbacks ran during the grace, not all of them"
+    no_client_thread_is_left(before)
+    assert len(ran) <= ran_by_then + 1, "only the callback running then may finish"
+    assert any("dropped" in record.getMessage() for record in caplog.records), caplog.text
+
+
+CTRL_C_PROGRAM = """
+import json, sys, time
+from pusher_channels.sync import PusherChannelsClient
+
+def on_event(event):
+    print("callback", event.json()["n"], flush=True)
+    time.sleep(3)
+
+with PusherChannelsClient(**json.loads(sys.argv[1]), on_event=on_event) as pusher:
+    channel = pusher.subscribe("sync-ctrl-c")
+    while not channel.subscribed:
+        time.sleep(0.01)
+    print("subscribed", flush=True)
+    while True:
+        time.sleep(0.1)
+"""
+
+
+def lines_of(stream: IO[str]) -> queue.SimpleQueue[str]:
+    """The lines of ``stream``, read by a daemon thread as they come."""
+    lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+
+    def read() -> None:
+        for line in stream:
+            lines.put(line.strip())
+
+    threading.Thread(target=read, name="test stdout reader", daemon=True).start()
+    return lines
+
+
+def wait_for_line(lines: queue.SimpleQueue[str], wanted: str) -> None:
+    deadline = time.monotonic() + HANG
+    while (line := lines.get(timeout=max(0.0, deadline - time.monotonic()))) != wanted:
+        print("child:", line)
+
+
+def test_ctrl_c_ends_a_program_within_a_second(soketi: SoketiServer, tmp_path: Path) -> None:
+    """SIGINT while a slow callback runs and more are queued: out at once, one traceback.
+
+    The program is interrupted as a user would, twice if still running after a
+    second; it must be gone by then, with the one ``KeyboardInterrupt`` traceback
+    of an interrupted Python program and its exit status (killed by SIGINT).
+    """
+    program = tmp_path / "ctrl_c.py"
+    program.write_text(CTRL_C_PROGRAM)
+    child = subprocess.Popen(
+        [sys.executable, str(program), json.dumps(soketi.client_options())],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = lines_of(child.stdout)  # type: ignore[arg-type]
+        wait_for_line(lines, "subscribed")
+        sdk = soketi.server_sdk()
+        for n in range(3):
+            sdk.trigger("sync-ctrl-c", "slow", {"n": n})
+        wait_for_line(lines, "callback 0")
+        time.sleep(0.2)  # the other two are queued by now
+        os.kill(child.pid, signal.SIGINT)
+        interrupted = time.monotonic()
+        try:
+            child.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            os.kill(child.pid, signal.SIGINT)  # the user presses Ctrl-C again
+        try:
+            child.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running {time.monotonic() - interrupted:.1f} s after Ctrl-C")
+        stderr = child.stderr.read()  # type: ignore[union-attr]
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == -signal.SIGINT, (child.returncode, stderr)
+    assert stderr.count("Traceback (most recent call last)") == 1, stderr
+    assert stderr.rstrip().endswith("KeyboardInterrupt"), stderr
+    assert lines.empty(), "no queued callback ran after Ctrl-C"

@@ -16,10 +16,12 @@ may call the client (subscribe, trigger, unsubscribe, disconnect) without deadlo
 ``disconnect()`` stops both threads; the next call starts them again.
 
 ``disconnect()`` returns promptly from any thread, even from a callback or from
-``on_authorizer``: it waits at most 3 s for the connection to close politely and
-1 s for the loop to stop, and never for a thread that runs an authorizer. A blocking
+``on_authorizer``: it waits at most 3 s for the connection to close politely, 1 s
+for the loop to stop and 3 s for the callbacks still queued (the rest is dropped,
+with a warning logged), and never for a thread that runs an authorizer. A blocking
 call still waiting when the client stops raises
-:class:`~pusher_channels.PusherConnectionError`.
+:class:`~pusher_channels.PusherConnectionError`. Leaving ``with`` on
+``KeyboardInterrupt`` drops the queued callbacks and takes about a second at most.
 """
 
 from __future__ import annotations
@@ -39,7 +41,15 @@ from ..options import CALLBACK_NAMES
 from ..protocol.actions import ConnectionState
 from ..protocol.channels import ChannelKind
 from ..protocol.messages import PusherEvent, PusherMember
-from ._threads import CallbackThread, LoopStoppedError, LoopThread, in_daemon_thread
+from ._threads import (
+    ON_DISCONNECT,
+    ON_INTERRUPT,
+    CallbackThread,
+    LoopStoppedError,
+    LoopThread,
+    ShutdownBounds,
+    in_daemon_thread,
+)
 
 __all__ = ["PusherChannel", "PusherChannelsClient", "SyncEventIterator"]
 
@@ -55,10 +65,6 @@ _CHANNEL_CALLBACKS = (
     "on_subscription_count",
 )
 _numbers = itertools.count(1)
-
-# Seconds disconnect() waits for the connection to close politely before it stops
-# the loop anyway; the core itself drops the socket after its close timeout (2 s).
-DISCONNECT_TIMEOUT = 3.0
 
 
 class PusherChannelsClient:
@@ -143,9 +149,9 @@ class PusherChannelsClient:
         """Connect and return once ``CONNECTED`` (see the asyncio client)."""
         try:
             self._run(self._client.connect(timeout=timeout))
-        except BaseException:
+        except BaseException as exc:
             if self._client.connection_state is ConnectionState.DISCONNECTED:
-                self._stop_threads()
+                self._stop_threads(ON_DISCONNECT if isinstance(exc, Exception) else ON_INTERRUPT)
             raise
 
     def disconnect(self) -> None:
@@ -155,8 +161,11 @@ class PusherChannelsClient:
         the module's docstring. Blocking calls still waiting raise
         :class:`~pusher_channels.PusherConnectionError`.
         """
-        self._close_connection(DISCONNECT_TIMEOUT)
-        self._stop_threads()
+        self._shut_down(ON_DISCONNECT)
+
+    def _shut_down(self, bounds: ShutdownBounds) -> None:
+        self._close_connection(bounds.close)
+        self._stop_threads(bounds)
 
     def _close_connection(self, timeout: float) -> None:
         if not self._loop_thread.running:
@@ -168,10 +177,16 @@ class PusherChannelsClient:
         except LoopStoppedError:
             pass  # another thread is stopping the client
 
-    def _stop_threads(self) -> None:
+    def _stop_threads(self, bounds: ShutdownBounds) -> None:
         if self._loop_thread.running and not self._loop_thread.in_loop_thread():
-            self._loop_thread.stop()
-        self._callback_thread.stop()
+            self._loop_thread.stop(bounds.loop_stop)
+        dropped = self._callback_thread.stop(bounds.callbacks)
+        if dropped:
+            logger.warning(
+                "%d queued callback(s) dropped at disconnect, after %g s of grace",
+                dropped,
+                bounds.callbacks,
+            )
 
     @property
     def connection_state(self) -> ConnectionState:
@@ -245,8 +260,16 @@ class PusherChannelsClient:
         self.connect()
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.disconnect()
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        """Disconnect; on ``KeyboardInterrupt`` (or ``SystemExit``), at once.
+
+        Interrupted, the callbacks still queued are dropped and the slow callback
+        that may be running is not waited for, so the program ends within a second.
+        """
+        interrupted = exc_type is not None and not issubclass(exc_type, Exception)
+        self._shut_down(ON_INTERRUPT if interrupted else ON_DISCONNECT)
 
     def __repr__(self) -> str:
         return f"<sync PusherChannelsClient {self.connection_state}>"

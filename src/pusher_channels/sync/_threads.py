@@ -23,25 +23,47 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..exceptions import PusherConnectionError
 
 __all__ = [
-    "LOOP_STOP_TIMEOUT",
+    "ON_DISCONNECT",
+    "ON_INTERRUPT",
     "CallbackThread",
     "LoopStoppedError",
     "LoopThread",
+    "ShutdownBounds",
     "in_daemon_thread",
 ]
 
 logger = logging.getLogger("pusher_channels")
 T = TypeVar("T")
 
-# Seconds that stopping the loop may take: the tasks left on it are cancelled and
-# given half of it to end; the loop thread and the resolver threads are joined
-# within the whole of it.
-LOOP_STOP_TIMEOUT = 1.0
+
+@dataclass(frozen=True, slots=True)
+class ShutdownBounds:
+    """How long each step of stopping the client may take, in seconds.
+
+    Attributes:
+        close: the connection closing politely (the core itself drops the socket
+            after its own close timeout, 2 s); then the loop is stopped anyway.
+        loop_stop: the tasks left on the loop ending (half of it) and the loop
+            thread and its executor's threads ending (all of it).
+        callbacks: the callbacks still queued running; the rest is dropped, and
+            a callback still running is left to finish on its (daemon) thread.
+    """
+
+    close: float
+    loop_stop: float
+    callbacks: float
+
+
+# disconnect(): at most about 7 s in all, milliseconds when nothing is slow.
+ON_DISCONNECT = ShutdownBounds(close=3.0, loop_stop=1.0, callbacks=3.0)
+# Leaving ``with`` on KeyboardInterrupt (or SystemExit...): about a second at most.
+ON_INTERRUPT = ShutdownBounds(close=0.5, loop_stop=0.5, callbacks=0.0)
 
 
 class LoopStoppedError(PusherConnectionError):
@@ -133,7 +155,7 @@ class LoopThread:
             if loop is not None:
                 loop.call_soon_threadsafe(function, *args)
 
-    def stop(self, timeout: float = LOOP_STOP_TIMEOUT) -> None:
+    def stop(self, timeout: float = ON_DISCONNECT.loop_stop) -> None:
         """Stop the loop within ``timeout`` seconds, from any thread but its own.
 
         The blocking calls still waiting raise :class:`LoopStoppedError`; the tasks left
@@ -250,18 +272,34 @@ class CallbackThread:
                     daemon=True,
                 )
                 self._thread.start()
-        self._queue.put((callback, args))
+            self._queue.put((callback, args))
 
-    def stop(self) -> None:
-        """Run what is queued, then end the thread (joined unless called from it)."""
+    def stop(self, grace: float = ON_DISCONNECT.callbacks) -> int:
+        """End the thread: let it run what is queued for ``grace`` seconds, drop the rest.
+
+        Returns how many queued callbacks were dropped. A callback still running
+        then is not waited for: the (daemon) thread ends once it returns. Called
+        from the callback thread itself, nothing is waited for or dropped: the
+        queue runs once the calling callback returns.
+        """
         with self._lock:
             thread, self._thread = self._thread, None
             old_queue, self._queue = self._queue, queue.SimpleQueue()
         if thread is None:
-            return
+            return 0
         old_queue.put(self._STOP)
-        if threading.current_thread() is not thread:
-            thread.join()
+        if threading.current_thread() is thread:
+            return 0
+        thread.join(grace)
+        return self._drop_queued(old_queue) if thread.is_alive() else 0
+
+    def _drop_queued(self, calls: queue.SimpleQueue[Any]) -> int:
+        dropped = 0
+        with contextlib.suppress(queue.Empty):
+            while True:
+                dropped += calls.get_nowait() is not self._STOP
+        calls.put(self._STOP)
+        return dropped
 
     def _run(self, calls: queue.SimpleQueue[Any]) -> None:
         while True:
