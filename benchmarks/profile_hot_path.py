@@ -44,7 +44,9 @@ from typing import Any
 import orjson
 import picows
 
-from pusher_channels import PusherChannelsClient, PusherEvent
+from pusher_channels import PusherChannelsClient, PusherEvent, _transport
+from pusher_channels._dispatch import Dispatcher
+from pusher_channels.protocol.connection import Connection, ConnectionSettings
 
 from ._common import EVENT_NAME, THROUGHPUT_CHANNEL, SeqCheck, blaster_key
 from .blaster import make_event
@@ -191,29 +193,85 @@ def best_us(function: Callable[[], object], repeat: int = 5) -> float:
     return min(timer.repeat(repeat=repeat, number=number)) / number * 1e6
 
 
-async def connected_runtime(callback: Callable[[PusherEvent], None]) -> tuple[Any, Any, float]:
-    """A client's runtime driven to CONNECTED (channel subscribed) by hand, no socket."""
-    client = PusherChannelsClient(api_key="k", host="127.0.0.1", use_tls=False, on_event=callback)
-    await client.subscribe(THROUGHPUT_CHANNEL)
-    runtime = client._runtime
-    assert runtime is not None
-    runtime.bind_loop()
-    core = runtime.core
-    now = runtime._now()
-    core.connect(now)
-    core.socket_opened(now)
+class _NullTransport:
+    """A socket that goes nowhere: frames are fed to its sink by hand."""
+
+    def send(self, payload: bytes) -> None:
+        pass
+
+    def close(self, code: int, reason: str) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def connected_client(
+    callback: Callable[[PusherEvent], None],
+) -> tuple[PusherChannelsClient, Any]:
+    """A client connected (channel subscribed) over a socket fed by hand, no network.
+
+    Returns the client and its socket's sink: ``sink.text_received(frame)`` is what
+    the WebSocket calls for each message.
+    """
+    sinks: list[Any] = []
+    opened = asyncio.Event()
+
+    async def connect(sink: Any, url: str, **_: Any) -> _NullTransport:
+        transport = _NullTransport()
+        sinks.append(sink)
+        sink.opened(transport)
+        opened.set()
+        return transport
+
+    original = _transport.connect_websocket
+    _transport.connect_websocket = connect
+    try:
+        client = PusherChannelsClient(
+            api_key="k", host="127.0.0.1", use_tls=False, on_event=callback
+        )
+        await client.subscribe(THROUGHPUT_CHANNEL)
+        connecting = asyncio.ensure_future(client.connect())
+        await opened.wait()
+    finally:
+        _transport.connect_websocket = original
+    sink = sinks[0]
     established = orjson.dumps({"socket_id": "1.2", "activity_timeout": 120}).decode()
-    core.receive(orjson.dumps({"event": "pusher:connection_established", "data": established}), now)
+    sink.text_received(
+        orjson.dumps({"event": "pusher:connection_established", "data": established})
+    )
+    await connecting
     succeeded = {
         "event": "pusher_internal:subscription_succeeded",
         "channel": THROUGHPUT_CHANNEL,
         "data": "{}",
     }
-    core.receive(orjson.dumps(succeeded), now)
-    core.outputs.clear()
-    socket: Any = object()
-    runtime._socket = socket  # text_received only compares it
-    return runtime, socket, now
+    sink.text_received(orjson.dumps(succeeded))
+    return client, sink
+
+
+def connected_core() -> Connection:
+    """The protocol core alone, driven to CONNECTED with the channel subscribed."""
+    core = Connection(ConnectionSettings(url="ws://127.0.0.1/app/k"))
+    core.connect(0.0)
+    core.socket_opened(0.0)
+    established = orjson.dumps({"socket_id": "1.2", "activity_timeout": 120}).decode()
+    core.receive(orjson.dumps({"event": "pusher:connection_established", "data": established}), 0)
+    core.subscribe(THROUGHPUT_CHANNEL)
+    succeeded = {
+        "event": "pusher_internal:subscription_succeeded",
+        "channel": THROUGHPUT_CHANNEL,
+        "data": "{}",
+    }
+    core.receive(orjson.dumps(succeeded), 0.0)
+    core.take_outputs()
+    return core
 
 
 async def stage_timings() -> list[tuple[str, float]]:
@@ -232,32 +290,33 @@ async def stage_timings() -> list[tuple[str, float]]:
         if len(kept) > 1000:
             kept.clear()
 
-    runtime, socket, now = await connected_runtime(empty)
-    core, dispatcher = runtime.core, runtime._dispatcher
-    assert core.receive(view, now) is not None
+    core = connected_core()
+    assert core.receive(view, 0.0) is not None
+    dispatcher = Dispatcher(lambda callback, error: None)
+    loop_time = asyncio.get_running_loop().time
+    client, sink = await connected_client(empty)
     event = PusherEvent(THROUGHPUT_CHANNEL, EVENT_NAME, orjson.loads(frame)["data"])
     out = [
         ("orjson.loads(frame) alone", best_us(lambda: orjson.loads(view))),
-        ("Connection.receive(frame)", best_us(lambda: core.receive(view, now))),
+        ("Connection.receive(frame)", best_us(lambda: core.receive(view, 0.0))),
         ("PusherEvent(...) construction", best_us(lambda: PusherEvent("a", "b", "c"))),
         ("Dispatcher.call(empty callback)", best_us(lambda: dispatcher.call(empty, event))),
-        ("Runtime._deliver(event), empty callback", best_us(lambda: runtime._deliver(event))),
-        ("Runtime._now() (loop.time())", best_us(runtime._now)),
+        ("loop.time()", best_us(loop_time)),
         (
-            "Runtime.text_received(frame), empty callback",
-            best_us(lambda: runtime.text_received(socket, view)),
+            "socket sink text_received(frame), empty callback",
+            best_us(lambda: sink.text_received(view)),
         ),
         ("PusherEvent.json() (orjson of data)", best_us(event.json)),
     ]
-    runtime._socket = None
-    runtime, socket, now = await connected_runtime(decoding)
+    await client.disconnect()
+    client, sink = await connected_client(decoding)
     out.append(
         (
-            "Runtime.text_received(frame), callback decodes event.json()",
-            best_us(lambda: runtime.text_received(socket, view)),
+            "socket sink text_received(frame), callback decodes event.json()",
+            best_us(lambda: sink.text_received(view)),
         )
     )
-    runtime._socket = None
+    await client.disconnect()
     return out
 
 

@@ -1,113 +1,219 @@
-"""Calling user callbacks: in arrival order, plain or async, never breaking the loop.
+"""Calling user callbacks: each in arrival order, none holding back another.
 
-A plain callback is called at once when nothing is waiting before it. When a
-callback is a coroutine function (or returns an awaitable), later calls queue up
-behind it and one worker task awaits them in order, so callbacks always see events
-in the order they arrived, and no task is created per event.
+A plain callback is called at once. When a callback is a coroutine function (or
+returns an awaitable), that callback gets a *lane*: later calls to the same callback
+queue behind the one still running, and one task works through them in order. Other
+callbacks are not held back by it, so one slow or hung callback cannot stall the
+rest (state changes, other channels, errors).
 
-A callback that raises is logged with its traceback and reported to ``on_error`` as
-a :class:`~pusher_channels.exceptions.CallbackError`; the connection and the later
-callbacks carry on.
+A lane is bounded like an ``events()`` buffer: at ``capacity`` queued calls it holds
+the flow (the socket is not read until it catches up, see :mod:`._flow`); at
+``OVERFLOW_FACTOR`` times that, new calls for it are dropped and ``on_error`` gets a
+:class:`~pusher_channels.exceptions.SlowConsumerError`.
+
+A callback that raises (``CancelledError`` included) is reported (see
+:class:`Dispatcher`) and the next calls run in order. :meth:`Dispatcher.shutdown`
+waits a bounded grace period for running callbacks, then cancels what is left.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import inspect
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
-from .exceptions import CallbackError
+from ._flow import FlowControl
+from .exceptions import CallbackError, PusherError, SlowConsumerError
 
-__all__ = ["Dispatcher"]
+__all__ = ["DEFAULT_LANE_CAPACITY", "SHUTDOWN_GRACE", "Dispatcher"]
 
 logger = logging.getLogger("pusher_channels")
 
-Call = tuple[Callable[..., Any], tuple[Any, ...]]
+DEFAULT_LANE_CAPACITY: Final = 10_000
+"""Queued calls of one async callback at which the socket stops being read."""
+OVERFLOW_FACTOR: Final = 10
+SHUTDOWN_GRACE: Final = 5.0
+"""Seconds ``disconnect()`` gives running callbacks before cancelling them."""
+
+ErrorReporter = Callable[[Callable[..., Any], PusherError], None]
+
+_running_lane: contextvars.ContextVar[_Lane | None] = contextvars.ContextVar(
+    "pusher_channels_running_lane", default=None
+)
+
+
+class _Lane:
+    """The queued calls of one async callback, and the task working through them."""
+
+    __slots__ = ("callback", "full", "overflowing", "progress", "queue", "task")
+
+    def __init__(self, callback: Callable[..., Any]) -> None:
+        self.callback = callback
+        self.queue: collections.deque[tuple[Any, ...]] = collections.deque()
+        self.task: asyncio.Task[None] | None = None
+        self.progress = 0
+        self.full = False
+        self.overflowing = False
 
 
 class Dispatcher:
-    """Runs user callbacks in order, on the event loop that owns the client."""
+    """Runs user callbacks on the event loop that owns the client."""
 
-    __slots__ = ("_idle", "_queue", "_report_error", "_worker")
+    __slots__ = ("_flow", "_lanes", "_report_error", "capacity")
 
-    def __init__(self, report_error: Callable[[Callable[..., Any], CallbackError], None]) -> None:
+    def __init__(
+        self,
+        report_error: ErrorReporter,
+        flow: FlowControl | None = None,
+        capacity: int = DEFAULT_LANE_CAPACITY,
+    ) -> None:
         self._report_error = report_error
-        # Made with the first worker: a client whose callbacks are all plain never
-        # needs them (they would cost about 1.5 KiB per idle connection).
-        self._queue: collections.deque[Call] | None = None
-        self._idle: asyncio.Event | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._flow = flow
+        self.capacity = capacity
+        self._lanes: dict[Callable[..., Any], _Lane] = {}
 
     def call(self, callback: Callable[..., Any], *args: Any) -> None:
-        """Call ``callback(*args)`` after every call made before it."""
-        if self._worker is not None:
-            assert self._queue is not None
-            self._queue.append((callback, args))
-            return
+        """Call ``callback(*args)`` after every earlier call of the same callback."""
+        lanes = self._lanes
+        if lanes:
+            lane = lanes.get(callback)
+            if lane is not None:
+                self._queue(lane, args)
+                return
         try:
             result = callback(*args)
-        except Exception as exc:
+        except (Exception, asyncio.CancelledError) as exc:
             self._failed(callback, exc)
             return
         if result is not None and inspect.isawaitable(result):
-            self._start_worker(callback, result)
+            self._open_lane(callback, result)
 
-    def running_in_worker(self) -> bool:
-        """Whether the caller is a callback run by the worker task."""
-        return self._worker is not None and asyncio.current_task() is self._worker
+    @property
+    def busy(self) -> bool:
+        """Whether some async callback is still running or queued."""
+        return bool(self._lanes)
 
-    async def wait_idle(self) -> None:
-        """Wait until every queued callback has run."""
-        if self._idle is not None and not self.running_in_worker():
-            await self._idle.wait()
+    def own_lane(self) -> _Lane | None:
+        """The lane of the callback that is calling, if one is (also from a task it
+        started, such as ``asyncio.wait_for(client.disconnect(), 3)``)."""
+        lane = _running_lane.get()
+        if lane is not None and self._lanes.get(lane.callback) is lane:
+            return lane
+        return None
 
-    def cancel(self) -> None:
-        """Drop queued callbacks and stop the worker (the client is closing for good)."""
-        if self._queue is not None:
-            self._queue.clear()
-        if self._worker is not None and not self.running_in_worker():
-            self._worker.cancel()
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Let running callbacks finish for ``grace`` seconds, then cancel the rest.
 
-    def _start_worker(self, callback: Callable[..., Any], first: Any) -> None:
-        if self._queue is None:
-            self._queue = collections.deque()
-        if self._idle is None:
-            self._idle = asyncio.Event()
-        self._idle.clear()
-        self._worker = asyncio.get_running_loop().create_task(
-            self._work(callback, first, self._queue, self._idle), name="pusher_channels callbacks"
+        The caller's own lane (a callback awaiting ``disconnect()``) is neither
+        waited for nor cancelled. What is cancelled is reported.
+        """
+        if grace is None:
+            grace = SHUTDOWN_GRACE
+        own = self.own_lane()
+        tasks = [lane.task for lane in self._lanes.values() if lane is not own and lane.task]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for lane in list(self._lanes.values()):
+                if lane is own or lane.task not in pending:
+                    continue
+                name = _name(lane.callback)
+                dropped = len(lane.queue)
+                lane.queue.clear()
+                assert lane.task is not None
+                lane.task.cancel()
+                message = (
+                    f"callback {name} still running {grace:g} s after disconnect(): cancelled"
+                    + (f", {dropped} queued calls dropped" if dropped else "")
+                )
+                logger.warning("%s", message)
+                self._report_error(lane.callback, CallbackError(message))
+            if pending:
+                await asyncio.wait(pending)
+        for lane in list(self._lanes.values()):  # opened while shutting down
+            if lane is not own and lane.task is not None:
+                lane.task.cancel()
+
+    # ------------------------------------------------------------------- lanes
+
+    def _open_lane(self, callback: Callable[..., Any], first: Any) -> None:
+        lane = _Lane(callback)
+        self._lanes[callback] = lane
+        task = asyncio.get_running_loop().create_task(
+            self._work(lane, first), name=f"pusher_channels callback {_name(callback)}"
         )
+        lane.task = task
+        if inspect.iscoroutine(first):
+            # Cancelled before its first step, the task never awaits ``first``:
+            # close it then, or Python warns that it was never awaited.
+            task.add_done_callback(lambda _: first.close())
 
-    async def _work(
-        self,
-        callback: Callable[..., Any],
-        awaitable: Any,
-        queue: collections.deque[Call],
-        idle: asyncio.Event,
-    ) -> None:
+    def _queue(self, lane: _Lane, args: tuple[Any, ...]) -> None:
+        queue = lane.queue
+        if len(queue) < self.capacity:
+            queue.append(args)
+            return
+        if not lane.full:
+            lane.full = True
+            if self._flow is not None:
+                self._flow.hold(lane)
+        if len(queue) >= self.capacity * OVERFLOW_FACTOR:
+            if not lane.overflowing:
+                lane.overflowing = True
+                message = (
+                    f"callback {_name(lane.callback)} has {len(queue)} calls waiting: "
+                    "new calls are dropped until it catches up"
+                )
+                logger.warning("%s", message)
+                self._report_error(lane.callback, SlowConsumerError(message))
+            return
+        queue.append(args)
+
+    async def _work(self, lane: _Lane, first: Any) -> None:
+        _running_lane.set(lane)  # this task's own context, and its children's
+        callback, queue = lane.callback, lane.queue
         try:
-            try:
-                await awaitable
-            except Exception as exc:
-                self._failed(callback, exc)
+            await self._run(callback, first)
             while queue:
-                callback, args = queue.popleft()
+                args = queue.popleft()
+                lane.progress += 1
+                if lane.full and len(queue) <= self.capacity // 2:
+                    lane.full = lane.overflowing = False
+                    if self._flow is not None:
+                        self._flow.release(lane)
                 try:
                     result = callback(*args)
-                    if inspect.isawaitable(result):
-                        await result
-                except Exception as exc:
+                except (Exception, asyncio.CancelledError) as exc:
                     self._failed(callback, exc)
+                    continue
+                if inspect.isawaitable(result):
+                    await self._run(callback, result)
         finally:
-            self._worker = None
-            idle.set()
+            if self._lanes.get(callback) is lane:
+                del self._lanes[callback]
+            if self._flow is not None:
+                self._flow.release(lane)
 
-    def _failed(self, callback: Callable[..., Any], exc: Exception) -> None:
-        name = getattr(callback, "__qualname__", repr(callback))
-        logger.error("callback %s raised %s", name, type(exc).__name__, exc_info=exc)
+    async def _run(self, callback: Callable[..., Any], awaitable: Any) -> None:
+        try:
+            await awaitable
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the lane itself is being cancelled (shutdown)
+            self._failed(callback, exc)
+        except Exception as exc:
+            self._failed(callback, exc)
+
+    def _failed(self, callback: Callable[..., Any], exc: BaseException) -> None:
+        name = _name(callback)
         error = CallbackError(f"callback {name} raised {type(exc).__name__}: {exc}")
         error.__cause__ = exc
         self._report_error(callback, error)
+
+
+def _name(callback: Callable[..., Any]) -> str:
+    return getattr(callback, "__qualname__", None) or repr(callback)

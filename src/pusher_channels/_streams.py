@@ -16,8 +16,12 @@ Slow-consumer policy, in two steps:
    order, with a gap), :attr:`EventStream.dropped` counts them, and ``on_error``
    hears of it once per overflow with a :class:`SlowConsumerError`.
 
-Memory never grows without bound. A paused socket also stops answering pings, so
-a consumer stuck for longer than the heartbeat allows ends in a reconnection.
+Memory never grows without bound. The pause is owned by flow control
+(:mod:`._flow`): it holds across reconnections, and a consumer that takes nothing
+for ``STALL_TIMEOUT`` seconds stops holding it (it is taken to have left), so one
+abandoned iterator cannot stall the connection. A paused socket also stops
+answering pings, so a consumer stuck for longer than the heartbeat allows ends in
+a reconnection.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class EventStream:
         "fast_take_floor",
         "full",
         "key",
+        "progress",
     )
 
     def __init__(
@@ -69,6 +74,8 @@ class EventStream:
         self.key = key
         self.capacity = capacity
         self.dropped = 0
+        self.progress = 0
+        """Events taken so far (flow control tells a slow consumer from one that left)."""
         self.buffer: collections.deque[PusherEvent] = collections.deque()
         """The events not taken yet (taken directly by the iterator's fast path)."""
         self.full = False
@@ -139,6 +146,7 @@ class EventStream:
         if not buffer:
             return None
         event = buffer.popleft()
+        self.progress += 1
         if self.full and len(buffer) <= self.capacity // 2:
             self._overflowing = False
             self._drained()
@@ -187,8 +195,12 @@ class EventIterator:
     It is registered when created, so no event is missed between ``events()`` and
     the first ``await``. It ends when its channel is unsubscribed or the client
     disconnects, and raises the error if the subscription fails or the server
-    refuses the connection. Leaving the loop early (``break``) closes it; so do
-    ``await iterator.aclose()`` and ``async with``.
+    refuses the connection. ``await iterator.aclose()`` and ``async with`` close
+    it; so does dropping it (``break`` out of ``async for event in
+    channel.events()`` with no other reference closes it at once). An iterator
+    left with ``break`` but still referenced is not closed: if its buffer fills
+    up it holds the socket only while its consumer makes progress, and stops
+    holding after ``STALL_TIMEOUT`` seconds without any (see :mod:`._flow`).
     """
 
     __slots__ = ("__weakref__", "_close", "_stream")
@@ -209,6 +221,7 @@ class EventIterator:
         stream = self._stream
         buffer = stream.buffer
         if len(buffer) > stream.fast_take_floor:  # the common case: nothing to await
+            stream.progress += 1
             return buffer.popleft()
         event = stream.take_nowait()
         if event is not None:

@@ -5,20 +5,36 @@ text frames at a fraction of the CPU cost of ``websockets`` and ``aiohttp``, it 
 maintained, it speaks TLS, HTTP and SOCKS proxies, and its callback interface feeds
 the sans-I/O core directly, with no task or queue per frame.
 
-This module is the only one that knows picows. It turns picows callbacks into the
-three calls of :class:`SocketSink`, and reassembles fragmented messages.
+This module is the only one that knows picows. :func:`connect_websocket` opens one
+socket for one connection attempt and reports what happens to it to that attempt's
+:class:`SocketSink`; the runtime reaches it through this module's attribute, so a
+simulation can put a connector of its own in its place.
+
+The connector's contract: ``sink.opened(transport)`` once the upgrade is done, then
+``sink.text_received`` per message and ``sink.closed`` once at the end (never after
+:meth:`Transport.abort`). It raises if the socket cannot be opened. When its task is
+cancelled it closes what it opened (the TCP connection too, even in the middle of a
+handshake) and never reports to the sink again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import socket
 import ssl
-from collections.abc import Callable
 from typing import Final, Protocol
 
 import picows
 
-__all__ = ["MAX_MESSAGE_SIZE", "SocketSink", "WebSocket", "open_websocket"]
+__all__ = [
+    "MAX_MESSAGE_SIZE",
+    "SocketSink",
+    "Transport",
+    "WebSocket",
+    "connect_websocket",
+]
 
 logger = logging.getLogger("pusher_channels.websocket")
 # picows reports each connection at INFO; the runtime already logs the lifecycle.
@@ -26,6 +42,9 @@ logger.setLevel(logging.WARNING)
 
 MAX_MESSAGE_SIZE: Final = 10 * 1024 * 1024
 """A frame or reassembled message larger than this closes the socket (code 1009)."""
+
+MAX_CLOSE_REASON_BYTES: Final = 123
+"""A close frame's reason is at most 123 bytes of UTF-8 (RFC 6455, 5.5)."""
 
 READ_BUFFER_SIZE: Final = 2048
 """picows's initial read buffer per connection (it grows when a message needs it):
@@ -37,20 +56,47 @@ _CLOSE: Final = picows.WSMsgType.CLOSE
 _BINARY: Final = picows.WSMsgType.BINARY
 
 
-class SocketSink(Protocol):
-    """Where a :class:`WebSocket` reports what happens to it."""
+class Transport(Protocol):
+    """What the runtime asks of an open socket."""
 
-    def socket_opened(self, socket: WebSocket) -> None:
+    def send(self, payload: bytes) -> None:
+        """Send one text frame."""
+
+    def close(self, code: int, reason: str) -> None:
+        """Start the closing handshake; the sink's ``closed`` follows."""
+
+    def abort(self) -> None:
+        """Drop the connection at once; nothing more is reported."""
+
+    def pause_reading(self) -> None:
+        """Stop reading (backpressure)."""
+
+    def resume_reading(self) -> None:
+        """Read again."""
+
+
+class SocketSink(Protocol):
+    """Where one connection attempt's socket reports what happens to it."""
+
+    def opened(self, transport: Transport) -> None:
         """The WebSocket handshake finished."""
 
-    def text_received(self, socket: WebSocket, payload: bytes | memoryview) -> None:
-        """One complete text message arrived (the view is valid during the call)."""
+    def text_received(self, payload: bytes | memoryview) -> None:
+        """One complete text message arrived (a view is valid during the call)."""
 
-    def binary_received(self, socket: WebSocket, size: int) -> None:
+    def binary_received(self, size: int) -> None:
         """A binary message arrived; the Pusher protocol has none."""
 
-    def socket_closed(self, socket: WebSocket, code: int | None, reason: str) -> None:
+    def closed(self, code: int | None, reason: str) -> None:
         """The socket is gone; ``code`` is the server's close code, if it sent one."""
+
+
+def truncate_utf8(text: str, limit: int) -> bytes:
+    """``text`` as UTF-8, cut to at most ``limit`` bytes without splitting a character."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return encoded
+    return encoded[:limit].decode("utf-8", errors="ignore").encode("utf-8")
 
 
 class WebSocket(picows.WSListener):
@@ -70,12 +116,12 @@ class WebSocket(picows.WSListener):
 
     def on_ws_connected(self, transport: picows.WSTransport) -> None:
         self._transport = transport
-        self._sink.socket_opened(self)
+        self._sink.opened(self)
 
     def on_ws_frame(self, transport: picows.WSTransport, frame: picows.WSFrame) -> None:
         msg_type = frame.msg_type
-        if msg_type == _TEXT and frame.fin:
-            self._sink.text_received(self, frame.get_payload_as_memoryview())
+        if msg_type == _TEXT and frame.fin and self._fragments is None:
+            self._sink.text_received(frame.get_payload_as_memoryview())
         elif msg_type == _CLOSE:
             self._close_code = frame.get_close_code().value or None
             try:
@@ -85,6 +131,10 @@ class WebSocket(picows.WSListener):
             transport.send_close(frame.get_close_code())
             transport.disconnect()
         elif msg_type in (_TEXT, _BINARY):
+            if self._fragments is not None:
+                # RFC 6455 5.4: a new data frame may not interrupt a fragmented message.
+                self._fail(1002, "new data frame in the middle of a fragmented message")
+                return
             self._fragment_is_text = msg_type == _TEXT
             self._fragments = bytearray(frame.get_payload_as_memoryview())
             if not frame.fin:
@@ -96,7 +146,7 @@ class WebSocket(picows.WSListener):
     def on_ws_disconnected(self, transport: picows.WSTransport) -> None:
         self._report_closed()
 
-    # used by the runtime
+    # Transport
 
     def send(self, payload: bytes) -> None:
         """Send one text frame (dropped if the socket is already closing)."""
@@ -104,11 +154,12 @@ class WebSocket(picows.WSListener):
             self._transport.send(_TEXT, payload)
 
     def close(self, code: int, reason: str) -> None:
-        """Start the closing handshake; ``socket_closed`` follows."""
+        """Start the closing handshake; ``closed`` follows."""
         if self._transport is None:
             return
         self._transport.send_close(
-            picows.WSCloseCode(code), reason.encode("utf-8")[:120] if reason else None
+            picows.WSCloseCode(code),
+            truncate_utf8(reason, MAX_CLOSE_REASON_BYTES) if reason else None,
         )
         self._transport.disconnect(graceful=True)
 
@@ -146,9 +197,9 @@ class WebSocket(picows.WSListener):
         self._fragments = None
         assert message is not None
         if self._fragment_is_text:
-            self._sink.text_received(self, bytes(message))
+            self._sink.text_received(bytes(message))
         else:
-            self._sink.binary_received(self, len(message))
+            self._sink.binary_received(len(message))
 
     def _fail(self, code: int, reason: str) -> None:
         self._fragments = None
@@ -162,36 +213,84 @@ class WebSocket(picows.WSListener):
         if self._closed_reported:
             return
         self._closed_reported = True
-        self._sink.socket_closed(self, self._close_code, self._close_reason)
+        self._sink.closed(self._close_code, self._close_reason)
 
 
-async def open_websocket(
-    make_socket: Callable[[], WebSocket],
+async def connect_websocket(
+    sink: SocketSink,
     url: str,
     *,
     ssl_context: ssl.SSLContext | None,
     proxy: str | None,
     handshake_timeout: float,
-) -> WebSocket:
-    """Open a WebSocket to ``url``; raise ``OSError``/``picows.WSError`` on failure.
+) -> Transport:
+    """Open a WebSocket to ``url`` for one attempt; raise ``OSError``/``picows.WSError``.
 
-    ``make_socket`` creates the :class:`WebSocket` before the handshake, so that its
-    owner knows it before the first frame can arrive.
+    Cancelling the call closes the TCP connection at once, whatever stage the
+    handshake (proxy, TLS, upgrade) has reached.
     """
-    _, listener = await picows.ws_connect(
-        make_socket,
-        url,
-        ssl_context=ssl_context,
-        proxy=proxy,
-        websocket_handshake_timeout=handshake_timeout,
-        max_frame_size=MAX_MESSAGE_SIZE,
-        read_buffer_init_size=READ_BUFFER_SIZE,
-        enable_auto_pong=True,
-        logger_name=logger,
-        # asyncio's own socket and TLS transports: aiofastnet's (picows's default when
-        # installed) cost about 5 KiB more per idle connection and no less CPU per
-        # event, plain or TLS (docs/performance.md).
-        use_aiofastnet=False,
-    )
+    tcp_sockets: list[socket.socket] = []
+
+    async def open_tcp(parsed_url: picows.WSParsedURL) -> socket.socket:
+        tcp = await _connect_tcp(parsed_url.host, parsed_url.port)
+        tcp_sockets.append(tcp)
+        return tcp
+
+    def make_listener(*_upgrade: object) -> WebSocket:
+        # picows first offers (request, response), then calls with no arguments.
+        return WebSocket(sink)
+
+    try:
+        _, listener = await picows.ws_connect(
+            make_listener,
+            url,
+            ssl_context=ssl_context,
+            proxy=proxy,
+            socket_factory=open_tcp,
+            websocket_handshake_timeout=handshake_timeout,
+            max_frame_size=MAX_MESSAGE_SIZE,
+            read_buffer_init_size=READ_BUFFER_SIZE,
+            enable_auto_pong=True,
+            logger_name=logger,
+            # asyncio's own socket and TLS transports: aiofastnet's (picows's default
+            # when installed) cost about 5 KiB more per idle connection and no less
+            # CPU per event, plain or TLS (docs/performance.md).
+            use_aiofastnet=False,
+        )
+    except BaseException:
+        for tcp in tcp_sockets:
+            _shut_down(tcp)
+        raise
     assert isinstance(listener, WebSocket)
     return listener
+
+
+async def _connect_tcp(host: str, port: int) -> socket.socket:
+    """A connected non-blocking TCP socket to ``host``, trying each address in turn."""
+    loop = asyncio.get_running_loop()
+    addresses = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    if not addresses:
+        raise OSError(f"no address for {host!r}")
+    last_error: OSError | None = None
+    for family, kind, proto, _, address in addresses:
+        tcp = socket.socket(family, kind, proto)
+        tcp.setblocking(False)
+        try:
+            await loop.sock_connect(tcp, address)
+        except OSError as exc:
+            tcp.close()
+            last_error = exc
+            continue
+        except BaseException:
+            tcp.close()
+            raise
+        return tcp
+    assert last_error is not None
+    raise last_error
+
+
+def _shut_down(tcp: socket.socket) -> None:
+    """End a TCP connection that an asyncio transport may own: the transport then
+    sees the end of the stream and closes the socket itself."""
+    with contextlib.suppress(OSError):  # already gone: its transport has seen it
+        tcp.shutdown(socket.SHUT_RDWR)

@@ -143,6 +143,10 @@ class _FormPoster:
             )
         return self._http
 
+    def forget_pool(self) -> None:
+        """Drop the HTTP pool of an event loop that has ended (it cannot be closed)."""
+        self._http = None
+
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
         if self._http is not None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._delivery import ChannelCallbacks
 from ._streams import DEFAULT_CAPACITY, EventIterator
 from .protocol.channels import ChannelKind, ChannelRecord, ChannelStatus
 from .protocol.messages import PusherEvent, PusherMember
@@ -14,27 +13,6 @@ if TYPE_CHECKING:
     from .client import PusherChannelsClient
 
 __all__ = ["ChannelCallbacks", "PusherChannel", "PusherEvent", "PusherMember"]
-
-Callback = Callable[..., Any]
-
-
-@dataclass(slots=True)
-class ChannelCallbacks:
-    """The per-channel callbacks given to ``subscribe()``; each may be ``None``."""
-
-    on_subscription_succeeded: Callback | None = None
-    on_subscription_error: Callback | None = None
-    on_member_added: Callback | None = None
-    on_member_removed: Callback | None = None
-    on_event: Callback | None = None
-    on_subscription_count: Callback | None = None
-
-    def update(self, other: ChannelCallbacks) -> None:
-        """Take every callback that ``other`` sets."""
-        for name in self.__slots__:
-            value = getattr(other, name)
-            if value is not None:
-                setattr(self, name, value)
 
 
 class PusherChannel:

@@ -9,10 +9,11 @@ import types
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
+from ._delivery import ChannelCallbacks
 from ._runtime import Runtime
 from ._streams import DEFAULT_CAPACITY, EventIterator
 from .auth import build_authorizer, build_user_authenticator
-from .channel import ChannelCallbacks, PusherChannel
+from .channel import PusherChannel
 from .exceptions import ClientEventError, PusherConfigError, PusherTimeoutError
 from .options import ClientOptions, parse_options
 from .protocol.actions import ConnectionState
@@ -88,9 +89,12 @@ class PusherChannelsClient:
             PusherConfigError: an unknown keyword or an invalid value.
         """
         parsed = parse_options(options)
-        if self._runtime is not None and self._runtime.state is not ConnectionState.DISCONNECTED:
-            await self._runtime.disconnect()
-        self._install(parsed)
+        previous = self._runtime
+        self._install(parsed)  # calls from now on, even during the await, go to it
+        if previous is not None:
+            # Ends the previous configuration's iterators and waits, closes its
+            # HTTP pools, and disconnects it if needed.
+            await previous.close()
 
     def _configure(self, options: Mapping[str, Any]) -> None:
         self._install(parse_options(options))
@@ -102,7 +106,6 @@ class PusherChannelsClient:
         self._channels.clear()
         self._runtime = Runtime(
             options,
-            self._channels,
             build_authorizer(options),
             build_user_authenticator(options),
         )
@@ -132,7 +135,7 @@ class PusherChannelsClient:
         """
         runtime = self._live
         try:
-            async with _timeout(timeout):
+            async with asyncio.timeout(timeout):
                 await runtime.connect()
         except asyncio.CancelledError:
             runtime.stop_connecting()
@@ -162,7 +165,7 @@ class PusherChannelsClient:
         """The socket id of the live connection, or ``None`` while not connected."""
         if self._runtime is None:
             return None
-        return self._runtime.core.socket_id
+        return self._runtime.socket_id
 
     # ------------------------------------------------------------------ channels
 
@@ -207,14 +210,11 @@ class PusherChannelsClient:
             value = getattr(callbacks, name)
             if value is not None and not callable(value):
                 raise PusherConfigError(f"{name} must be callable, got {value!r}")
+        record = runtime.subscribe(channel_name, callbacks)
         channel = self._channels.get(channel_name)
         if channel is None:
-            record = runtime.core.channels.add(channel_name)[0]
-            channel = PusherChannel(self, record, callbacks)
+            channel = PusherChannel(self, record, runtime.channel_callbacks[channel_name])
             self._channels[channel_name] = channel
-        else:
-            channel.callbacks.update(callbacks)
-        runtime.subscribe(channel_name)
         return channel
 
     async def unsubscribe(self, channel_name: str) -> None:
@@ -275,7 +275,7 @@ class PusherChannelsClient:
         """The signed-in user's data (``id``, ``user_info``, ...), or ``None``."""
         if self._runtime is None:
             return None
-        return self._runtime.core.user.user_data
+        return self._runtime.user_data
 
     # ------------------------------------------------------------- client events
 
@@ -324,10 +324,6 @@ class PusherChannelsClient:
 
     def __repr__(self) -> str:
         return f"<PusherChannelsClient {self.connection_state} channels={len(self._channels)}>"
-
-
-def _timeout(seconds: float | None) -> Any:
-    return asyncio.timeout(seconds)
 
 
 _console_handler: logging.Handler | None = None

@@ -149,5 +149,5 @@ async def test_leaving_the_loop_closes_the_stream(soketi: SoketiServer) -> None:
             break
         del events
         gc.collect()
-        runtime = client._live
-        assert runtime._streams == {}
+        delivery = client._live.bind_loop().delivery
+        assert delivery._streams == {}

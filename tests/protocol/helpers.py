@@ -49,9 +49,7 @@ def make_connection(
 
 def take(conn: Connection) -> list[Output]:
     """Return the outputs left so far, and clear them (as the runtime does)."""
-    outputs = list(conn.outputs)
-    conn.outputs.clear()
-    return outputs
+    return conn.take_outputs()
 
 
 # ------------------------------------------------------------------ server frames

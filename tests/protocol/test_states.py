@@ -35,7 +35,7 @@ def test_initial_state() -> None:
     assert conn.state is DISCONNECTED
     assert conn.socket_id is None
     assert conn.fatal_error is None
-    assert conn.outputs == []
+    assert conn.take_outputs() == []
     assert conn.next_deadline() is None
 
 

@@ -2,7 +2,8 @@
 
 Feed it what happened (``connect``, ``socket_opened``, ``receive``, ``socket_closed``,
 ``handle_timer``, ...), each with ``now`` in seconds from any monotonic clock. It
-leaves what to do in :attr:`Connection.outputs` (see :mod:`.actions`) and tells when
+hands back what to do through :meth:`Connection.take_outputs` (see :mod:`.actions`),
+the way h11 hands back events, and tells when
 it next needs ``handle_timer`` through :meth:`Connection.next_deadline`.
 
 States (the Flutter client's names)::
@@ -102,8 +103,6 @@ class Connection:
     """The sans-I/O Pusher protocol core for one client.
 
     Attributes:
-        outputs: actions and notifications left by the inputs, in order. The runtime
-            takes them out (and clears the list) after each input.
         state: the current :class:`ConnectionState`.
         socket_id: the server-assigned socket id while connected, else ``None``.
         channels: the channel registry.
@@ -118,10 +117,10 @@ class Connection:
     ) -> None:
         self.settings = settings
         self._random_value = random_value
-        self.outputs: list[Output] = []
+        self._outputs: list[Output] = []
         self.state = ConnectionState.DISCONNECTED
         self.socket_id: str | None = None
-        self.subscriptions = Subscriptions(self.outputs)
+        self.subscriptions = Subscriptions(self._outputs)
         self.user = UserSession()
         self.channels = self.subscriptions.registry
         self._records = self.channels.records
@@ -135,6 +134,25 @@ class Connection:
         self._connect_after_close = False
         self._announced_close: tuple[int, str] | None = None
         """A close code and message the server sent as ``pusher:error`` before closing."""
+
+    # -------------------------------------------------------------------- outputs
+
+    @property
+    def has_outputs(self) -> bool:
+        """Whether the inputs so far left outputs that were not taken yet."""
+        return bool(self._outputs)
+
+    def take_outputs(self) -> list[Output]:
+        """The outputs left by the inputs since the last call, in order.
+
+        The caller owns the returned list; the core starts a new one.
+        """
+        outputs = self._outputs
+        if not outputs:
+            return []
+        taken = outputs.copy()
+        outputs.clear()
+        return taken
 
     # ----------------------------------------------------------------- user inputs
 
@@ -155,9 +173,20 @@ class Connection:
         self._set_state(ConnectionState.DISCONNECTING)
         self.subscriptions.connection_closing()
         if self._socket_exists:
-            self.outputs.append(CloseSocket(1000, "client disconnect"))
+            self._outputs.append(CloseSocket(1000, "client disconnect"))
             self._deadline = now + self.settings.close_timeout
         else:
+            self._finish_disconnect()
+
+    def forget_connection(self) -> None:
+        """The socket vanished with the event loop that ran it: start from DISCONNECTED.
+
+        Nothing is closed (there is nothing left to close); channels stay registered
+        and are subscribed again on the next :meth:`connect`.
+        """
+        self._connect_after_close = False
+        self._socket_exists = False
+        if self.state is not ConnectionState.DISCONNECTED:
             self._finish_disconnect()
 
     def subscribe(self, channel_name: str) -> ChannelRecord:
@@ -176,7 +205,7 @@ class Connection:
         """Send a prepared message if connected; return whether it was sent."""
         if self.state is not ConnectionState.CONNECTED:
             return False
-        self.outputs.append(SendMessage(payload))
+        self._outputs.append(SendMessage(payload))
         return True
 
     # --------------------------------------------------------------- socket inputs
@@ -220,7 +249,7 @@ class Connection:
         """Take one text frame from the server.
 
         A plain channel event is returned, for delivery to callbacks (the hot path
-        adds nothing to :attr:`outputs`). Everything else leaves its outputs.
+        leaves no outputs). Everything else leaves outputs for :meth:`take_outputs`.
         """
         self._last_activity = now
         self._ping_sent_at = None
@@ -286,7 +315,7 @@ class Connection:
                     )
             elif now >= self._last_activity + self.activity_timeout:
                 self._ping_sent_at = now
-                self.outputs.append(SendMessage(_PING))
+                self._outputs.append(SendMessage(_PING))
             return
         if self._deadline is None or now < self._deadline:
             return
@@ -300,7 +329,7 @@ class Connection:
         elif state is ConnectionState.RECONNECTING:
             self._open_socket(now)
         elif state is ConnectionState.DISCONNECTING:
-            self.outputs.append(CloseSocket(abort=True))
+            self._outputs.append(CloseSocket(abort=True))
             self._socket_exists = False
             self._finish_disconnect()
             if self._connect_after_close:
@@ -331,7 +360,7 @@ class Connection:
             return
         self.user.status = SigninStatus.SENT
         message = encode_message("pusher:signin", {"auth": auth, "user_data": user_data})
-        self.outputs.append(SendMessage(message))
+        self._outputs.append(SendMessage(message))
 
     def user_authentication_failed(self, socket_id: str, error: SigninError) -> None:
         """The user authenticator failed; the next connection tries again."""
@@ -342,12 +371,12 @@ class Connection:
         ):
             return
         self.user.status = SigninStatus.FAILED
-        self.outputs.append(SigninFailed(error))
+        self._outputs.append(SigninFailed(error))
 
     def _start_signin(self) -> None:
         assert self.socket_id is not None
         self.user.status = SigninStatus.AUTHENTICATING
-        self.outputs.append(AuthenticateUser(self.socket_id))
+        self._outputs.append(AuthenticateUser(self.socket_id))
 
     def _signed_in(self, data: Any) -> None:
         if self.user.status is not SigninStatus.SENT:
@@ -357,13 +386,13 @@ class Connection:
             user_data = parse_signin_success(data)
         except PusherProtocolError as exc:
             self.user.status = SigninStatus.FAILED
-            self.outputs.append(SigninFailed(SigninError(exc.message)))
+            self._outputs.append(SigninFailed(SigninError(exc.message)))
             return
         self.user.status = SigninStatus.SIGNED_IN
         self.user.user_data = user_data
-        self.outputs.append(SignedIn(user_data))
+        self._outputs.append(SignedIn(user_data))
         channel = self.user.channel_name
-        self.outputs.append(SendMessage(encode_message("pusher:subscribe", {"channel": channel})))
+        self._outputs.append(SendMessage(encode_message("pusher:subscribe", {"channel": channel})))
 
     def channel_authorized(self, channel_name: str, socket_id: str, auth: dict[str, Any]) -> None:
         """The authorizer answered for ``channel_name`` on ``socket_id``.
@@ -396,10 +425,10 @@ class Connection:
         previous = self.state
         if new is not previous:
             self.state = new
-            self.outputs.append(StateChanged(new, previous))
+            self._outputs.append(StateChanged(new, previous))
 
     def _report(self, error: PusherError) -> None:
-        self.outputs.append(ErrorReported(error))
+        self._outputs.append(ErrorReported(error))
 
     def _open_socket(self, now: float) -> None:
         self._socket_exists = True
@@ -407,10 +436,10 @@ class Connection:
         self._deadline = now + self.settings.handshake_timeout
         self._ping_sent_at = None
         self._set_state(ConnectionState.CONNECTING)
-        self.outputs.append(OpenSocket(self.settings.url))
+        self._outputs.append(OpenSocket(self.settings.url))
 
     def _drop_socket(self, reason: str, action: CloseAction, now: float) -> None:
-        self.outputs.append(CloseSocket(abort=True))
+        self._outputs.append(CloseSocket(abort=True))
         self._socket_exists = False
         if self._attempts == 0:  # the first failure of a series is reported
             self._report(PusherConnectionError(reason))
@@ -472,7 +501,7 @@ class Connection:
         if self.state is not ConnectionState.CONNECTED:
             return None
         if event == "pusher:ping":
-            self.outputs.append(SendMessage(_PONG))
+            self._outputs.append(SendMessage(_PONG))
         elif event == "pusher:pong":
             pass
         elif event == "pusher:error":
@@ -489,7 +518,7 @@ class Connection:
             except PusherProtocolError as exc:
                 self._report(exc)
             else:
-                self.outputs.extend(WatchlistEvent(name, ids) for name, ids in events)
+                self._outputs.extend(WatchlistEvent(name, ids) for name, ids in events)
         return None
 
     def _established(self, raw: Any) -> None:
@@ -539,7 +568,7 @@ class Connection:
             # connection keeps a server that refuses (Reverb: 4200) from looping.
             self.user.status = SigninStatus.FAILED
             self.user.wanted = False
-            self.outputs.append(
+            self._outputs.append(
                 SigninFailed(SigninError(f"the server refused the sign-in: {message}", code))
             )
             return

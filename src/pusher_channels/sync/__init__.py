@@ -195,7 +195,7 @@ class PusherChannelsClient:
 
     def get_socket_id(self) -> str | None:
         """The socket id of the live connection, or ``None``."""
-        return self._client._runtime.core.socket_id if self._client._runtime else None
+        return self._client._runtime.socket_id if self._client._runtime else None
 
     # ---------------------------------------------------------------- channels
 

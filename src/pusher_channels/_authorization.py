@@ -1,0 +1,155 @@
+"""Authorization and sign-in requests: one task each, bounded, cancelled on close.
+
+The core asks for an authorization (:class:`AuthorizeChannel`) or a user
+authentication (:class:`AuthenticateUser`); this module runs the authorizer with
+``auth_timeout``, turns every way it can end (answer, refusal, timeout, exception)
+into one answer for the runtime, and cancels whatever is still running when the
+client disconnects. An answer always carries the socket id it was asked for, so
+the core discards answers for an earlier connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
+
+from .exceptions import AuthorizationError, SigninError
+from .protocol.actions import AuthenticateUser, AuthorizeChannel
+
+__all__ = ["Authorizations", "Authorizer", "UserAuthenticator"]
+
+Authorizer = Callable[[str, str], Awaitable[dict[str, Any]]]
+"""``(channel_name, socket_id) -> {"auth", "channel_data"?, "shared_secret"?: bytes}``."""
+UserAuthenticator = Callable[[str], Awaitable[dict[str, str]]]
+"""``(socket_id) -> {"auth", "user_data"}``."""
+
+
+class AuthorizationAnswers(Protocol):
+    """Where the answers go (the runtime, which feeds them to the core)."""
+
+    def channel_authorized(self, request: AuthorizeChannel, auth: dict[str, Any]) -> None:
+        """The authorizer answered."""
+
+    def channel_authorization_failed(
+        self, request: AuthorizeChannel, error: AuthorizationError
+    ) -> None:
+        """The authorizer failed (``error.retryable`` tells whether to try again)."""
+
+    def user_authenticated(self, socket_id: str, answer: dict[str, str]) -> None:
+        """The user authenticator answered."""
+
+    def user_authentication_failed(self, socket_id: str, error: SigninError) -> None:
+        """The user authenticator failed."""
+
+
+class Authorizations:
+    """Runs the authorizer and the user authenticator for the runtime."""
+
+    __slots__ = ("_answers", "_authorizer", "_loop", "_tasks", "_timeout", "_user_authenticator")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        answers: AuthorizationAnswers,
+        authorizer: Authorizer | None,
+        user_authenticator: UserAuthenticator | None,
+        timeout: float,
+    ) -> None:
+        self._loop = loop
+        self._answers = answers
+        self._authorizer = authorizer
+        self._user_authenticator = user_authenticator
+        self._timeout = timeout
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def authorize(self, request: AuthorizeChannel) -> None:
+        """Fetch an authorization for a channel."""
+        if self._authorizer is None:
+            self._answers.channel_authorization_failed(
+                request,
+                AuthorizationError(
+                    f"channel {request.channel_name!r} needs authorization: "
+                    "give auth_endpoint=, on_authorizer= or secret=",
+                    request.channel_name,
+                ),
+            )
+            return
+        self._start(self._authorize(self._authorizer, request))
+
+    def authenticate_user(self, request: AuthenticateUser) -> None:
+        """Fetch a user authentication for the sign-in."""
+        if self._user_authenticator is None:
+            self._answers.user_authentication_failed(
+                request.socket_id,
+                SigninError(
+                    "signin() needs user_auth_endpoint=, on_user_authenticator= or secret="
+                ),
+            )
+            return
+        self._start(self._authenticate_user(self._user_authenticator, request.socket_id))
+
+    async def cancel_all(self) -> None:
+        """Cancel every request under way and wait until they have ended."""
+        tasks = set(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    async def aclose(self) -> None:
+        """Cancel what runs and release the HTTP pools (they belong to this loop)."""
+        await self.cancel_all()
+        for authenticator in (self._authorizer, self._user_authenticator):
+            close = getattr(authenticator, "aclose", None)
+            if close is not None:
+                await close()
+
+    def _start(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = self._loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _authorize(self, authorizer: Authorizer, request: AuthorizeChannel) -> None:
+        name = request.channel_name
+        try:
+            async with asyncio.timeout(self._timeout):
+                auth = await authorizer(name, request.socket_id)
+        except AuthorizationError as exc:
+            self._answers.channel_authorization_failed(request, exc)
+        except TimeoutError:
+            error = AuthorizationError(
+                f"authorization of {name!r} timed out after {self._timeout:g} s",
+                name,
+                retryable=True,
+            )
+            self._answers.channel_authorization_failed(request, error)
+        except Exception as exc:
+            error = AuthorizationError(
+                f"authorization of {name!r} failed: {type(exc).__name__}: {exc}",
+                name,
+                # A network failure inside the callback may pass; a refusal will not.
+                retryable=isinstance(exc, ConnectionError | TimeoutError),
+            )
+            error.__cause__ = exc
+            self._answers.channel_authorization_failed(request, error)
+        else:
+            self._answers.channel_authorized(request, auth)
+
+    async def _authenticate_user(self, authenticator: UserAuthenticator, socket_id: str) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                answer = await authenticator(socket_id)
+        except SigninError as exc:
+            self._answers.user_authentication_failed(socket_id, exc)
+        except TimeoutError:
+            self._answers.user_authentication_failed(
+                socket_id,
+                SigninError(f"user authentication timed out after {self._timeout:g} s"),
+            )
+        except Exception as exc:
+            error = SigninError(f"user authentication failed: {type(exc).__name__}: {exc}")
+            error.__cause__ = exc
+            self._answers.user_authentication_failed(socket_id, error)
+        else:
+            self._answers.user_authenticated(socket_id, answer)

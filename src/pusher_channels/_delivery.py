@@ -1,0 +1,259 @@
+"""Delivery: the core's events and notifications, to iterators and callbacks.
+
+Every channel event goes to the open event streams of its channel and of the client
+(in arrival order, next to the callbacks), then to the global and the channel's
+``on_event``. Notifications (subscription answers, members, counts, errors, state
+changes, sign-in) go to the global callback and the channel's own. Both share one
+:class:`~pusher_channels._flow.FlowControl`: a full stream and a callback lane with a
+backlog hold the socket the same way.
+
+Channel callbacks are kept by channel name here, so the runtime needs nothing of
+the public channel objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ._dispatch import Dispatcher
+from ._flow import FlowControl
+from ._streams import EventStream
+from .exceptions import CallbackError, PusherError, SlowConsumerError
+from .protocol.actions import (
+    DecryptionFailed,
+    ErrorReported,
+    MemberAdded,
+    MemberRemoved,
+    Output,
+    SignedIn,
+    SigninFailed,
+    StateChanged,
+    SubscriptionCountChanged,
+    SubscriptionFailed,
+    SubscriptionSucceeded,
+    WatchlistEvent,
+)
+from .protocol.messages import PusherEvent
+from .protocol.user import SERVER_TO_USER_PREFIX
+
+__all__ = ["ChannelCallbacks", "Delivery"]
+
+logger = logging.getLogger("pusher_channels")
+
+Callback = Callable[..., Any]
+
+
+@dataclass(slots=True)
+class ChannelCallbacks:
+    """The per-channel callbacks given to ``subscribe()``; each may be ``None``."""
+
+    on_subscription_succeeded: Callback | None = None
+    on_subscription_error: Callback | None = None
+    on_member_added: Callback | None = None
+    on_member_removed: Callback | None = None
+    on_event: Callback | None = None
+    on_subscription_count: Callback | None = None
+
+    def update(self, other: ChannelCallbacks) -> None:
+        """Take every callback that ``other`` sets."""
+        for name in self.__slots__:
+            value = getattr(other, name)
+            if value is not None:
+                setattr(self, name, value)
+
+
+class Delivery:
+    """Routes events and notifications for one client, on one event loop."""
+
+    __slots__ = (
+        "_callbacks",
+        "_loop",
+        "_routes",
+        "_streams",
+        "channel_callbacks",
+        "dispatcher",
+        "flow",
+    )
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        callbacks: dict[str, Callback],
+        channel_callbacks: dict[str, ChannelCallbacks],
+        flow: FlowControl,
+    ) -> None:
+        self._loop = loop
+        self._callbacks = callbacks
+        self.channel_callbacks = channel_callbacks
+        """Per channel name, the callbacks given to ``subscribe()``."""
+        self.flow = flow
+        self.dispatcher = Dispatcher(self._report_callback_failure, flow)
+        self._streams: dict[str | None, set[EventStream]] = {}
+        # Per channel, the streams its events go to (the client's, then the channel's),
+        # built on first use and cleared whenever a stream opens or closes.
+        self._routes: dict[str, tuple[EventStream, ...]] = {}
+
+    # ---------------------------------------------------------------- events
+
+    def deliver(self, event: PusherEvent) -> None:
+        """A channel event: to the streams, then to ``on_event`` callbacks."""
+        channel_name = event.channel_name
+        channel = self.channel_callbacks.get(channel_name)
+        if self._streams and channel is not None:
+            route = self._routes.get(channel_name)
+            if route is None:
+                route = self._route(channel_name)
+            for stream in route:
+                stream.put(event)
+        call = self.dispatcher.call
+        callbacks = self._callbacks
+        if channel is None and channel_name.startswith(SERVER_TO_USER_PREFIX):
+            on_user_event = callbacks.get("on_user_event")
+            if on_user_event is not None:
+                call(on_user_event, event)
+            return
+        on_event = callbacks.get("on_event")
+        if on_event is not None:
+            call(on_event, event)
+        if channel is not None and channel.on_event is not None:
+            call(channel.on_event, event)
+
+    def _route(self, channel_name: str) -> tuple[EventStream, ...]:
+        streams = self._streams
+        route = (*streams.get(None, ()), *streams.get(channel_name, ()))
+        self._routes[channel_name] = route
+        return route
+
+    # --------------------------------------------------------------- streams
+
+    def open_stream(self, key: str | None, capacity: int) -> EventStream:
+        """A new stream of one channel's events (``None``: every channel's)."""
+        stream = EventStream(
+            key, capacity, self._stream_overflowed, self.flow.hold, self.flow.release
+        )
+        self._streams.setdefault(key, set()).add(stream)
+        self._routes.clear()
+        return stream
+
+    def close_stream(self, stream: EventStream) -> None:
+        """Stop feeding a stream (its iterator is gone)."""
+        streams = self._streams.get(stream.key)
+        if streams is not None:
+            streams.discard(stream)
+            if not streams:
+                del self._streams[stream.key]
+            self._routes.clear()
+        stream.finish()
+
+    def finish_streams(self, key: str | None, error: PusherError | None = None) -> None:
+        """End the streams of one channel (or the client's, for ``None``)."""
+        self._routes.clear()
+        for stream in self._streams.pop(key, ()):
+            stream.finish(error)
+
+    def finish_all_streams(self, error: PusherError | None = None) -> None:
+        """End every stream (the client disconnected)."""
+        for key in list(self._streams):
+            self.finish_streams(key, error)
+
+    def _stream_overflowed(self, error: SlowConsumerError) -> None:
+        logger.warning("%s", error.message)
+        self.call("on_error", error.message, None, error)
+
+    # ---------------------------------------------------------- notifications
+
+    def call(self, name: str, *args: Any) -> None:
+        """Call the global callback ``name``, if set."""
+        callback = self._callbacks.get(name)
+        if callback is not None:
+            self.dispatcher.call(callback, *args)
+
+    def call_channel(self, channel_name: str, name: str, *args: Any) -> None:
+        """Call a channel's own callback ``name``, if set."""
+        channel = self.channel_callbacks.get(channel_name)
+        callback = getattr(channel, name) if channel is not None else None
+        if callback is not None:
+            self.dispatcher.call(callback, *args)
+
+    def notify(self, output: Output) -> None:
+        """Hand a notification of the core to its callbacks."""
+        if isinstance(output, StateChanged):
+            logger.info("connection state %s -> %s", output.previous, output.current)
+            self.call("on_connection_state_change", output.current, output.previous)
+        elif isinstance(output, ErrorReported):
+            error = output.error
+            logger.warning("error: %s (code %s)", error.message, error.code)
+            self.call("on_error", error.message, error.code, error)
+        elif isinstance(output, DecryptionFailed):
+            logger.warning(
+                "event %r on %r skipped: %s", output.event_name, output.channel_name, output.reason
+            )
+            self.call("on_decryption_failure", output.event_name, output.reason)
+        elif isinstance(output, SubscriptionFailed):
+            self._subscription_failed(output)
+        elif isinstance(output, SubscriptionSucceeded):
+            self._to_both(output.channel_name, "on_subscription_succeeded", output.data)
+        elif isinstance(output, MemberAdded):
+            self._to_both(output.channel_name, "on_member_added", output.member)
+        elif isinstance(output, MemberRemoved):
+            self._to_both(output.channel_name, "on_member_removed", output.member)
+        elif isinstance(output, SubscriptionCountChanged):
+            self._to_both(output.channel_name, "on_subscription_count", output.count)
+        elif isinstance(output, WatchlistEvent):
+            self.call("on_watchlist_event", output.name, output.user_ids)
+        elif isinstance(output, SignedIn):
+            logger.info("signed in as user %r", output.user_data.get("id"))
+            self.call("on_signin_succeeded", output.user_data)
+        elif isinstance(output, SigninFailed):
+            error = output.error
+            logger.warning("sign-in failed: %s", error.message)
+            self.call("on_error", error.message, error.code, error)
+        else:  # pragma: no cover - every notification type is handled above
+            raise AssertionError(f"unhandled output {output!r}")
+
+    def _to_both(self, channel_name: str, name: str, argument: Any) -> None:
+        self.call(name, channel_name, argument)
+        self.call_channel(channel_name, name, argument)
+
+    def _subscription_failed(self, output: SubscriptionFailed) -> None:
+        error = output.error
+        name = error.channel_name
+        if output.retry_in is None:
+            logger.warning("subscription to %r failed: %s", name, error.message)
+            self.finish_streams(name, error)
+        else:
+            logger.warning(
+                "subscription to %r failed: %s (retrying in %.1f s)",
+                name,
+                error.message,
+                output.retry_in,
+            )
+        self.call("on_subscription_error", error.message, error)
+        self.call_channel(name, "on_subscription_error", error.message, error)
+
+    # ------------------------------------------------------- callback failures
+
+    def _report_callback_failure(self, callback: Callback, error: PusherError) -> None:
+        """A callback raised: tell ``on_error``, or, without one, say it aloud.
+
+        With no ``on_error`` the failure goes to the event loop's exception handler,
+        as an unhandled task exception would: by default it is printed with its
+        traceback, whatever logging is configured.
+        """
+        on_error = self._callbacks.get("on_error")
+        cause = error.__cause__
+        if on_error is None or callback is on_error:
+            # The error, with the callback's own exception as its cause (a
+            # CancelledError included), so the handler shows both tracebacks.
+            self._loop.call_exception_handler(
+                {"message": f"pusher_channels: {error.message}", "exception": error}
+            )
+            return
+        logger.error("%s", error.message, exc_info=cause if cause is not None else None)
+        if not isinstance(error, CallbackError | SlowConsumerError):
+            error = CallbackError(error.message)
+        self.dispatcher.call(on_error, error.message, None, error)

@@ -1,0 +1,234 @@
+"""The socket lifecycle: connection attempts with an identity, one live at a time.
+
+Each :class:`~pusher_channels.protocol.actions.OpenSocket` becomes an
+:class:`Attempt`. An attempt is the sink of its own socket and passes on what the
+socket reports only while it is the current one: the moment the core asks for a new
+socket, a close or an abort, the previous attempt is *superseded* (its task
+cancelled, its TCP connection closed, its socket aborted) and nothing it reports
+reaches the core again. A late handshake can therefore never become the live socket.
+
+The lifecycle also applies flow control to whichever socket is current: a socket
+opened while consumers hold the flow is paused as soon as its connection is
+established.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Protocol
+
+from . import _transport
+from ._transport import Transport
+
+__all__ = ["Attempt", "SocketEvents", "SocketLifecycle"]
+
+logger = logging.getLogger("pusher_channels")
+
+
+class SocketEvents(Protocol):
+    """What the lifecycle reports about the current socket (the runtime)."""
+
+    def socket_opened(self) -> None:
+        """The current attempt's handshake finished."""
+
+    def text_received(self, payload: bytes | memoryview) -> None:
+        """The current socket delivered a text message."""
+
+    def binary_received(self, size: int) -> None:
+        """The current socket delivered a binary message."""
+
+    def socket_closed(self, code: int | None, reason: str) -> None:
+        """The current socket is gone."""
+
+    def socket_open_failed(self, reason: str, fatal: bool) -> None:
+        """The current attempt could not open its socket."""
+
+
+class Attempt:
+    """One connection attempt: the sink of its socket while it is current."""
+
+    __slots__ = ("_events", "_lifecycle", "_on_text", "live", "number", "task", "transport")
+
+    def __init__(self, number: int, lifecycle: SocketLifecycle, events: SocketEvents) -> None:
+        self.number = number
+        """The attempt's identity: 1 for the client's first, counting up."""
+        self.live = True
+        """Whether this is the current attempt; once ``False``, never again."""
+        self.transport: Transport | None = None
+        self.task: asyncio.Task[None] | None = None
+        self._lifecycle = lifecycle
+        self._events = events
+        self._on_text = events.text_received
+
+    def opened(self, transport: Transport) -> None:
+        """The handshake finished: adopt the socket, unless superseded meanwhile."""
+        if not self.live:
+            transport.abort()
+            return
+        self.transport = transport
+        self._events.socket_opened()
+
+    def text_received(self, payload: bytes | memoryview) -> None:
+        """A message from the socket: the hot path."""
+        if self.live:
+            self._on_text(payload)
+
+    def binary_received(self, size: int) -> None:
+        """A binary message: passed on while current."""
+        if self.live:
+            self._events.binary_received(size)
+
+    def closed(self, code: int | None, reason: str) -> None:
+        """The socket ended: passed on while current."""
+        if self.live:
+            self.live = False
+            if self._lifecycle.current is self:
+                self._lifecycle.current = None
+            self._events.socket_closed(code, reason)
+
+    def supersede(self) -> None:
+        """End this attempt for good: cancel its task, drop its socket, go silent."""
+        self.live = False
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        if self.transport is not None:
+            self.transport.abort()
+
+    def __repr__(self) -> str:
+        return f"<Attempt {self.number} {'live' if self.live else 'superseded'}>"
+
+
+class SocketLifecycle:
+    """Opens, closes and aborts sockets for the runtime; at most one is current."""
+
+    __slots__ = (
+        "_attempts",
+        "_ending",
+        "_events",
+        "_handshake_timeout",
+        "_loop",
+        "_proxy",
+        "_reading_held",
+        "_ssl_context",
+        "current",
+    )
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        events: SocketEvents,
+        *,
+        ssl_context: ssl.SSLContext | None,
+        proxy: str | None,
+        handshake_timeout: float,
+    ) -> None:
+        self._loop = loop
+        self._events = events
+        self._ssl_context = ssl_context
+        self._proxy = proxy
+        self._handshake_timeout = handshake_timeout
+        self._attempts = 0
+        self._ending: set[asyncio.Task[None]] = set()
+        self._reading_held = False
+        self.current: Attempt | None = None
+        """The attempt whose socket the core is talking to, if any."""
+
+    # ---------------------------------------------------------------- actions
+
+    def open(self, url: str) -> None:
+        """Start a new attempt, superseding any previous one."""
+        self.abort()
+        self._attempts += 1
+        attempt = Attempt(self._attempts, self, self._events)
+        self.current = attempt
+        task = self._loop.create_task(
+            self._connect(attempt, url), name=f"pusher_channels connect {attempt.number}"
+        )
+        attempt.task = task
+        self._ending.add(task)
+        task.add_done_callback(self._ending.discard)
+
+    def send(self, payload: bytes) -> None:
+        """Send on the current socket (nothing happens without one)."""
+        attempt = self.current
+        if attempt is not None and attempt.transport is not None:
+            attempt.transport.send(payload)
+
+    def close(self, code: int, reason: str) -> bool:
+        """Close the current socket politely; ``False`` if it was not open yet.
+
+        An attempt still opening is superseded instead (there is nobody to be
+        polite to), and the caller reports the socket as closed.
+        """
+        attempt = self.current
+        if attempt is None:
+            return True
+        if attempt.transport is None:
+            self.abort()
+            return False
+        attempt.transport.close(code, reason)
+        return True
+
+    def abort(self) -> None:
+        """Drop the current attempt at once; it reports nothing more."""
+        attempt, self.current = self.current, None
+        if attempt is not None:
+            attempt.supersede()
+
+    async def settle(self) -> None:
+        """Wait until every superseded attempt's task has ended."""
+        while True:
+            current = self.current.task if self.current is not None else None
+            ending = {task for task in self._ending if task is not current}
+            if not ending:
+                return
+            await asyncio.wait(ending)
+
+    # ----------------------------------------------------------- flow control
+
+    def hold_reading(self) -> None:
+        """Stop reading the current socket, and every socket established later."""
+        self._reading_held = True
+        transport = self.current.transport if self.current is not None else None
+        if transport is not None:
+            transport.pause_reading()
+
+    def release_reading(self) -> None:
+        """Read the current socket again."""
+        self._reading_held = False
+        transport = self.current.transport if self.current is not None else None
+        if transport is not None:
+            transport.resume_reading()
+
+    def connection_established(self) -> None:
+        """The current socket is connected: pause it if the flow is held."""
+        if self._reading_held:
+            self.hold_reading()
+
+    # -------------------------------------------------------------- internals
+
+    async def _connect(self, attempt: Attempt, url: str) -> None:
+        try:
+            await _transport.connect_websocket(
+                attempt,
+                url,
+                ssl_context=self._ssl_context,
+                proxy=self._proxy,
+                handshake_timeout=self._handshake_timeout,
+            )
+        except asyncio.CancelledError:
+            if attempt.live:  # cancelled from outside (the loop is closing)
+                raise
+        except Exception as exc:
+            if not attempt.live:
+                return
+            attempt.live = False
+            if self.current is attempt:
+                self.current = None
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            logger.info("connection attempt %d failed: %s", attempt.number, reason)
+            self._events.socket_open_failed(
+                reason, fatal=isinstance(exc, ssl.SSLCertVerificationError)
+            )
