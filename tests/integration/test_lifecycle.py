@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from typing import Any
 
@@ -409,28 +408,47 @@ async def test_events_of_a_disconnected_client_end_on_disconnect() -> None:
 # ------------------------------------------------- 15. failures are never silent
 
 
-def test_a_failing_callback_is_reported_without_any_configuration(soketi: SoketiServer) -> None:
-    """Scenario 15: no on_error, no logging set up: the failure still shows, as asyncio's."""
-    script = textwrap.dedent(
-        """
-        import asyncio, json, sys
-        from pusher_channels import PusherChannelsClient
+ASYNCIO_SCRIPT = """
+import asyncio, json, sys
+from pusher_channels import PusherChannelsClient
 
-        def on_event(event):
-            event.json()  # a plain string, not JSON: raises
+def on_event(event):
+    event.json()  # a plain string, not JSON: raises
 
-        async def main():
-            options = json.loads(sys.argv[1])
-            async with PusherChannelsClient(**options, on_event=on_event) as client:
-                channel = await client.subscribe("plain-strings")
-                while not channel.subscribed:
-                    await asyncio.sleep(0.05)
-                print("ready", flush=True)
-                await asyncio.sleep(3)
+async def main():
+    options = json.loads(sys.argv[1])
+    async with PusherChannelsClient(**options, on_event=on_event) as client:
+        channel = await client.subscribe("plain-strings")
+        while not channel.subscribed:
+            await asyncio.sleep(0.05)
+        print("ready", flush=True)
+        await asyncio.sleep(3)
 
-        asyncio.run(main())
-        """
-    )
+asyncio.run(main())
+"""
+
+BLOCKING_SCRIPT = """
+import json, sys, time
+from pusher_channels.sync import PusherChannelsClient
+
+def on_event(event):
+    event.json()  # a plain string, not JSON: raises
+
+with PusherChannelsClient(**json.loads(sys.argv[1]), on_event=on_event) as client:
+    channel = client.subscribe("plain-strings")
+    while not channel.subscribed:
+        time.sleep(0.05)
+    print("ready", flush=True)
+    time.sleep(3)
+"""
+
+
+@pytest.mark.parametrize("script", [ASYNCIO_SCRIPT, BLOCKING_SCRIPT], ids=["asyncio", "blocking"])
+def test_a_failing_callback_is_reported_without_any_configuration(
+    soketi: SoketiServer, script: str
+) -> None:
+    """Scenario 15: no on_error, no logging set up: the failure still shows, the way
+    Python shows an exception escaping a task or a thread."""
     child = subprocess.Popen(
         [sys.executable, "-c", script, json.dumps(soketi.client_options())],
         stdout=subprocess.PIPE,

@@ -30,6 +30,7 @@ import asyncio
 import inspect
 import itertools
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Self
 
@@ -127,16 +128,23 @@ class PusherChannelsClient:
         return relay
 
     def _callback_failed(self, callback: Callable[..., Any], exc: Exception) -> None:
+        """A callback raised: tell ``on_error``, or, without one, say it aloud.
+
+        With no ``on_error`` (or when ``on_error`` itself raised) the exception goes
+        to :func:`threading.excepthook`, as an exception escaping a thread would: by
+        default it is printed with its traceback, whatever logging is configured.
+        """
         name = getattr(callback, "__qualname__", repr(callback))
-        logger.error("callback %s raised %s", name, type(exc).__name__, exc_info=exc)
-        if self._on_error is None or callback is self._on_error:
-            return
         error = CallbackError(f"callback {name} raised {type(exc).__name__}: {exc}")
         error.__cause__ = exc
+        if self._on_error is None or callback is self._on_error:
+            _tell_the_thread_hook(error)
+            return
+        logger.error("callback %s raised %s", name, type(exc).__name__, exc_info=exc)
         try:
             self._on_error(error.message, None, error)
-        except Exception:
-            logger.exception("on_error raised while reporting a callback error")
+        except Exception as failure:
+            _tell_the_thread_hook(failure)
 
     # ------------------------------------------------------------- connection
 
@@ -404,3 +412,13 @@ def _in_worker_thread(callback: Callable[..., Any], thread_name: str) -> Callabl
         return result
 
     return relay
+
+
+def _tell_the_thread_hook(error: BaseException) -> None:
+    """Report an exception of the callback thread the way Python reports one that
+    escapes a thread (``threading.excepthook``, which prints it by default)."""
+    threading.excepthook(
+        threading.ExceptHookArgs(
+            (type(error), error, error.__traceback__, threading.current_thread())
+        )
+    )
