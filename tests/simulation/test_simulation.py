@@ -19,13 +19,6 @@ import pytest
 
 from .driver import SimulationResult, run_seed
 
-# TEMPORARY (remove once the runtime fixes land): today's runtime breaks several
-# invariants on purpose-found seeds (see the report of the simulation's commit);
-# strict=False keeps the default run green meanwhile, and shows XPASS once fixed.
-KNOWN_RUNTIME_BUGS = pytest.mark.xfail(
-    strict=False, reason="known runtime bugs being fixed in parallel (temporary)"
-)
-
 DEFAULT_SEEDS = 300
 DEFAULT_STEPS = 100
 SOAK_SEEDS = 500
@@ -63,7 +56,6 @@ def _run(config: pytest.Config, first: int, seeds: int, steps: int) -> list[Simu
     return [run_seed(seed, steps, without) for seed in range(first, first + seeds)]
 
 
-@KNOWN_RUNTIME_BUGS
 def test_seeds(pytestconfig: pytest.Config) -> None:
     """Many seeds, few steps each: the default run (well under a minute)."""
     seeds = _option(pytestconfig, "--sim-seeds", DEFAULT_SEEDS)
@@ -75,7 +67,6 @@ def test_seeds(pytestconfig: pytest.Config) -> None:
         pytest.fail(summary, pytrace=False)
 
 
-@KNOWN_RUNTIME_BUGS
 def test_seed(pytestconfig: pytest.Config) -> None:
     """One seed (``--sim-seed``; 0 by default), as a failure's reproduction runs it."""
     seed = _option(pytestconfig, "--sim-seed", 0)

@@ -7,14 +7,8 @@ import pytest
 from .sync_facade import run_sync_seed
 
 SYNC_SEEDS = 6
-# TEMPORARY (remove once the facade fixes land): disconnect() from a callback racing
-# with the main thread deadlocks or leaves a thread behind on today's facade.
-KNOWN_FACADE_BUGS = pytest.mark.xfail(
-    strict=False, reason="known blocking-facade bugs being fixed in parallel (temporary)"
-)
 
 
-@KNOWN_FACADE_BUGS
 @pytest.mark.parametrize("seed", range(SYNC_SEEDS))
 def test_sync_seeds(seed: int) -> None:
     """A few seeds: every blocking call returns promptly, no thread is left."""
@@ -23,7 +17,6 @@ def test_sync_seeds(seed: int) -> None:
         pytest.fail(run.report(), pytrace=False)
 
 
-@KNOWN_FACADE_BUGS
 def test_sync_seed(pytestconfig: pytest.Config) -> None:
     """One seed (``--sim-seed``), as a failure's reproduction runs it."""
     seed = pytestconfig.getoption("--sim-seed")
