@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ._delivery import ChannelCallbacks
 from ._streams import DEFAULT_CAPACITY, EventIterator
 from .protocol.channels import ChannelKind, ChannelRecord, ChannelStatus
 from .protocol.messages import PusherEvent, PusherMember
 
-if TYPE_CHECKING:
-    from .client import PusherChannelsClient
+
+class ChannelOwner(Protocol):
+    """What a channel asks of the client it belongs to."""
+
+    async def trigger(self, event: PusherEvent) -> None:
+        """Send a client event."""
+
+    async def unsubscribe(self, channel_name: str) -> None:
+        """Stop receiving a channel."""
+
+    def _open_events(self, channel_name: str | None, max_buffer: int) -> EventIterator:
+        """An iterator of one channel's events (``None``: every channel's)."""
+
 
 __all__ = ["ChannelCallbacks", "PusherChannel", "PusherEvent", "PusherMember"]
 
@@ -25,7 +36,7 @@ class PusherChannel:
     __slots__ = ("_client", "_record", "callbacks")
 
     def __init__(
-        self, client: PusherChannelsClient, record: ChannelRecord, callbacks: ChannelCallbacks
+        self, client: ChannelOwner, record: ChannelRecord, callbacks: ChannelCallbacks
     ) -> None:
         self._client = client
         self._record = record
@@ -96,9 +107,7 @@ class PusherChannel:
         Past ``max_buffer`` waiting events the socket is paused; past ten times that,
         newer events are dropped (see :meth:`PusherChannelsClient.events`).
         """
-        runtime = self._client._live
-        stream = runtime.open_stream(self.channel_name, max_buffer)
-        return EventIterator(stream, runtime.close_stream)
+        return self._client._open_events(self.channel_name, max_buffer)
 
     async def unsubscribe(self) -> None:
         """Stop receiving this channel's events; it is not resubscribed."""

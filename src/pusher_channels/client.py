@@ -247,8 +247,13 @@ class PusherChannelsClient:
         dropped (counted in ``.dropped``) and ``on_error`` gets a
         :class:`SlowConsumerError`, so memory stays bounded.
         """
+        return self._open_events(None, max_buffer)
+
+    def _open_events(self, channel_name: str | None, max_buffer: int) -> EventIterator:
+        """An iterator of one channel's events (``None``: every channel's); see
+        :meth:`events` and :meth:`PusherChannel.events`."""
         runtime = self._live
-        return EventIterator(runtime.open_stream(None, max_buffer), runtime.close_stream)
+        return EventIterator(runtime.open_stream(channel_name, max_buffer), runtime.close_stream)
 
     # ----------------------------------------------------------------- sign-in
 

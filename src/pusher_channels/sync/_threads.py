@@ -257,10 +257,6 @@ class CallbackThread:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def in_callback_thread(self) -> bool:
-        """Whether the caller is a callback."""
-        return self._thread is not None and threading.current_thread() is self._thread
-
     def submit(self, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
         """Queue ``callback(*args)``; start the thread if needed."""
         with self._lock:
