@@ -393,7 +393,9 @@ class Runtime:
 
     def channel_authorized(self, request: AuthorizeChannel, auth: dict[str, Any]) -> None:
         """Feed an authorization to the core."""
-        self._core.channel_authorized(request.channel_name, request.socket_id, auth)
+        self._core.channel_authorized(
+            request.channel_name, request.socket_id, auth, request.incarnation
+        )
         self._perform()
 
     def channel_authorization_failed(
@@ -401,7 +403,7 @@ class Runtime:
     ) -> None:
         """Feed an authorization failure to the core (retried if retryable)."""
         self._core.channel_authorization_failed(
-            request.channel_name, request.socket_id, error, self._clock()
+            request.channel_name, request.socket_id, error, self._clock(), request.incarnation
         )
         self._perform()
 

@@ -344,6 +344,43 @@ async def test_connect_during_disconnecting_says_what_the_state_becomes(
     await client.disconnect()
 
 
+# ------------------------------------------------ 10. earlier incarnations
+
+
+async def test_an_earlier_incarnations_authorization_is_not_used(soketi: SoketiServer) -> None:
+    """Scenario 10: subscribe, unsubscribe, subscribe while the first authorization is
+    under way: only the second subscription's answer is used (here, its user info)."""
+    sdk = soketi.server_sdk()
+    name = unique("presence-incarnation")
+    calls: list[int] = []
+    succeeded: list[Any] = []
+
+    async def authorize(channel_name: str, socket_id: str, options: Any) -> dict[str, Any]:
+        calls.append(len(calls) + 1)
+        call = calls[-1]
+        await asyncio.sleep(0.3 * call)  # the first answer comes first
+        answer: dict[str, Any] = sdk.authenticate(
+            channel_name, socket_id, {"user_id": "u", "user_info": {"call": call}}
+        )
+        return answer
+
+    async with PusherChannelsClient(
+        **soketi.client_options(),
+        on_authorizer=authorize,
+        on_subscription_succeeded=lambda channel, data: succeeded.append(data),
+    ) as client:
+        await client.subscribe(name)
+        await asyncio.sleep(0.05)
+        await client.unsubscribe(name)
+        channel = await client.subscribe(name)
+        await wait_until(lambda: channel.subscribed)
+        await asyncio.sleep(0.8)  # both answers are in
+        assert calls == [1, 2]
+        assert channel.me is not None
+        assert channel.me.user_info == {"call": 2}
+        assert len(succeeded) == 1
+
+
 # -------------------------------------------------- 9, 11, 12. loops and init
 
 

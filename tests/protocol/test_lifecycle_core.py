@@ -28,6 +28,7 @@ from .helpers import (
     lose,
     of_type,
     reconnect,
+    sent,
     sent_events,
     subscribed_channels,
     subscription_succeeded,
@@ -238,14 +239,19 @@ def test_answers_due_on_a_lost_connection_are_forgotten() -> None:
     assert take(conn) == [SubscriptionSucceeded("news", {})]
 
 
-def resubscribed_while_authorizing(name: str = "private-chat") -> Connection:
-    """Two authorization requests for ``name`` on one socket: the first one is stale."""
+def resubscribed_while_authorizing(name: str = "private-chat") -> tuple[Connection, int, int]:
+    """Two authorization requests for ``name`` on one socket: the first one is stale.
+
+    Returns the connection and the two requests' incarnations, old then new.
+    """
     conn = connected(socket_id="1.2")
     conn.subscribe(name)
     conn.unsubscribe(name)
     conn.subscribe(name)
-    assert take(conn) == [AuthorizeChannel(name, "1.2"), AuthorizeChannel(name, "1.2")]
-    return conn
+    old, new = of_type(take(conn), AuthorizeChannel)
+    assert (old.channel_name, old.socket_id) == (new.channel_name, new.socket_id)
+    assert old.incarnation != new.incarnation
+    return conn, old.incarnation, new.incarnation
 
 
 def failure(name: str = "private-chat", message: str = "HTTP 403") -> AuthorizationError:
@@ -253,41 +259,56 @@ def failure(name: str = "private-chat", message: str = "HTTP 403") -> Authorizat
 
 
 def test_an_authorization_failure_for_an_unsubscribed_incarnation_is_not_applied() -> None:
-    conn = resubscribed_while_authorizing()
-    conn.channel_authorization_failed("private-chat", "1.2", failure(message="old"), 1.0)
+    conn, old, new = resubscribed_while_authorizing()
+    conn.channel_authorization_failed(
+        "private-chat", "1.2", failure(message="old"), 1.0, incarnation=old
+    )
     assert take(conn) == []
     assert status_of(conn, "private-chat") is ChannelStatus.AUTHORIZING
-    conn.channel_authorized("private-chat", "1.2", {"auth": "key:sig"})
+    conn.channel_authorized("private-chat", "1.2", {"auth": "key:sig"}, incarnation=new)
     assert subscribed_channels(take(conn)) == ["private-chat"]
 
 
-@pytest.mark.parametrize("first_success", [True, False])
-def test_one_answer_is_applied_of_two_authorizations_in_any_order(first_success: bool) -> None:
-    """The two answers may come in either order; exactly one of them is applied.
+@pytest.mark.parametrize("old_first", [True, False])
+@pytest.mark.parametrize("old_succeeds", [True, False])
+def test_only_the_answer_of_the_current_incarnation_is_applied(
+    old_first: bool, old_succeeds: bool
+) -> None:
+    """The two answers may come in either order: the old one is never applied."""
+    conn, old, new = resubscribed_while_authorizing()
 
-    A success is the same signature for any incarnation (it signs the socket id and
-    the channel name), so whichever success comes is as good as the new one's.
-    """
-    conn = resubscribed_while_authorizing()
-    answers: list[Callable[[], None]] = [
-        lambda: conn.channel_authorized("private-chat", "1.2", {"auth": "key:sig"}),
-        lambda: conn.channel_authorization_failed("private-chat", "1.2", failure(), 1.0),
-    ]
-    if not first_success:
+    def answer_old() -> None:
+        if old_succeeds:
+            conn.channel_authorized("private-chat", "1.2", {"auth": "old:sig"}, incarnation=old)
+        else:
+            conn.channel_authorization_failed(
+                "private-chat", "1.2", failure(message="old"), 1.0, incarnation=old
+            )
+
+    def answer_new() -> None:
+        conn.channel_authorized("private-chat", "1.2", {"auth": "new:sig"}, incarnation=new)
+
+    answers: list[Callable[[], None]] = [answer_old, answer_new]
+    if not old_first:
         answers.reverse()
     outputs: list[Output] = []
     for answer in answers:
         answer()
         outputs += take(conn)
-    assert subscribed_channels(outputs) == ["private-chat"]
     assert of_type(outputs, SubscriptionFailed) == []
+    [subscribe] = [m for m in sent(outputs) if m["event"] == "pusher:subscribe"]
+    assert subscribe["data"]["auth"] == "new:sig"
     assert status_of(conn, "private-chat") is ChannelStatus.SUBSCRIBING
 
 
-def test_two_failed_authorizations_fail_the_new_incarnation_once() -> None:
-    conn = resubscribed_while_authorizing()
-    conn.channel_authorization_failed("private-chat", "1.2", failure(message="one"), 1.0)
-    conn.channel_authorization_failed("private-chat", "1.2", failure(message="two"), 1.0)
+def test_a_failure_of_the_current_incarnation_fails_it_once() -> None:
+    conn, old, new = resubscribed_while_authorizing()
+    conn.channel_authorization_failed(
+        "private-chat", "1.2", failure(message="one"), 1.0, incarnation=old
+    )
+    conn.channel_authorization_failed(
+        "private-chat", "1.2", failure(message="two"), 1.0, incarnation=new
+    )
     [failed] = of_type(take(conn), SubscriptionFailed)
     assert failed.error.message == "two"
     assert status_of(conn, "private-chat") is ChannelStatus.FAILED

@@ -9,7 +9,7 @@ are :class:`~pusher_channels.protocol.messages.PusherEvent` objects.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..exceptions import PusherError, SigninError, SubscriptionError
@@ -95,6 +95,9 @@ class AuthorizeChannel:
 
     channel_name: str
     socket_id: str
+    incarnation: int = field(default=0, compare=False)
+    """The channel record's incarnation: pass it back with the answer, so that an
+    answer for a channel unsubscribed (and subscribed again) meanwhile is discarded."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ reconnect and never resubscribed after the user let it go.
 from __future__ import annotations
 
 import enum
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -109,6 +110,10 @@ class ChannelRecord:
 
     name: str
     kind: ChannelKind
+    incarnation: int = 0
+    """Which ``subscribe()`` of this name the record is (a channel unsubscribed and
+    subscribed again is a new incarnation): requests carry it, so answers meant for
+    an earlier incarnation are told apart."""
     status: ChannelStatus = ChannelStatus.UNSUBSCRIBED
     subscription_count: int | None = None
     members: dict[str, PusherMember] = field(default_factory=dict)
@@ -147,10 +152,11 @@ class ChannelRecord:
 class ChannelRegistry:
     """The channels the user wants, by name, in subscription order."""
 
-    __slots__ = ("_records",)
+    __slots__ = ("_incarnations", "_records")
 
     def __init__(self) -> None:
         self._records: dict[str, ChannelRecord] = {}
+        self._incarnations = itertools.count(1)
 
     @property
     def records(self) -> dict[str, ChannelRecord]:
@@ -162,7 +168,7 @@ class ChannelRegistry:
         record = self._records.get(name)
         if record is not None:
             return record, False
-        record = ChannelRecord(name, channel_kind(name))
+        record = ChannelRecord(name, channel_kind(name), next(self._incarnations))
         self._records[name] = record
         return record, True
 

@@ -394,15 +394,22 @@ class Connection:
         channel = self.user.channel_name
         self._outputs.append(SendMessage(encode_message("pusher:subscribe", {"channel": channel})))
 
-    def channel_authorized(self, channel_name: str, socket_id: str, auth: dict[str, Any]) -> None:
+    def channel_authorized(
+        self,
+        channel_name: str,
+        socket_id: str,
+        auth: dict[str, Any],
+        incarnation: int | None = None,
+    ) -> None:
         """The authorizer answered for ``channel_name`` on ``socket_id``.
 
         ``auth`` holds ``auth`` and, as the channel needs, ``channel_data`` (presence)
         and ``shared_secret`` (encrypted, base64 decoded to bytes by the caller).
-        An answer for another socket id, or for a channel no longer waiting, is
-        discarded: an authorization is only ever sent on the socket it was made for.
+        ``incarnation`` is the request's (:class:`AuthorizeChannel`). An answer for
+        another socket id, another incarnation, or a channel no longer waiting, is
+        discarded: an authorization is only ever used for the request it answers.
         """
-        self.subscriptions.authorized(channel_name, socket_id, auth)
+        self.subscriptions.authorized(channel_name, socket_id, auth, incarnation)
 
     def channel_authorization_failed(
         self,
@@ -410,14 +417,16 @@ class Connection:
         socket_id: str,
         error: AuthorizationError,
         now: float | None = None,
+        incarnation: int | None = None,
     ) -> None:
         """The authorizer failed for ``channel_name``: the channel is not subscribed.
 
         With ``now``, a ``retryable`` failure is tried again by itself, with backoff.
+        A failure for another socket id or incarnation is discarded.
         """
         if self.state is not ConnectionState.CONNECTED:
             return
-        self.subscriptions.authorization_failed(channel_name, socket_id, error, now)
+        self.subscriptions.authorization_failed(channel_name, socket_id, error, now, incarnation)
 
     # ------------------------------------------------------------------ internals
 

@@ -94,9 +94,6 @@ class Subscriptions:
         ``pusher:subscribe`` of an incarnation unsubscribed before its answer. The
         server answers subscribes in order and never answers ``pusher:unsubscribe``,
         so the next answers for that name are theirs, not the current record's."""
-        self._stale_authorizations: dict[str, int] = {}
-        """Per channel name, the authorizer answers still due on this connection to
-        requests of incarnations unsubscribed while they waited."""
 
     def connection_established(self, socket_id: str) -> None:
         """A connection is up: subscribe every registered channel on it."""
@@ -138,27 +135,28 @@ class Subscriptions:
         if connected:
             if record.status is ChannelStatus.SUBSCRIBING:
                 _count_up(self._stale_subscribe_answers, channel_name)
-            if record.status is ChannelStatus.AUTHORIZING or record.reauthorizing:
-                _count_up(self._stale_authorizations, channel_name)
             if record.status in (ChannelStatus.SUBSCRIBING, ChannelStatus.SUBSCRIBED):
                 self._outputs.append(
                     SendMessage(encode_message("pusher:unsubscribe", {"channel": channel_name}))
                 )
         record.reset()
 
-    def authorized(self, channel_name: str, socket_id: str, auth: dict[str, Any]) -> None:
+    def authorized(
+        self,
+        channel_name: str,
+        socket_id: str,
+        auth: dict[str, Any],
+        incarnation: int | None = None,
+    ) -> None:
         """The authorizer answered for ``channel_name`` on ``socket_id``.
 
         ``auth`` holds ``auth`` and, as the channel needs, ``channel_data`` (presence)
         and ``shared_secret`` (encrypted, base64 decoded to bytes by the caller).
-        An answer for another socket id, or for a channel no longer waiting, is
-        discarded: an authorization is only ever sent on the socket it was made for.
-        While an earlier incarnation's request is unanswered, a success is applied
-        all the same: it signs the socket id and the channel name, which are the same
-        for every incarnation.
+        An answer for another socket id, for another incarnation of the channel, or
+        for a channel no longer waiting, is discarded: an authorization is only ever
+        used for the request it answers.
         """
-        self._stale_authorization_answered(channel_name, socket_id)
-        record = self._awaiting_authorization(channel_name, socket_id)
+        record = self._awaiting_authorization(channel_name, socket_id, incarnation)
         if record is None:
             return
         if record.reauthorizing:
@@ -195,17 +193,15 @@ class Subscriptions:
         socket_id: str,
         error: AuthorizationError,
         now: float | None = None,
+        incarnation: int | None = None,
     ) -> None:
         """The authorizer failed for ``channel_name``: the channel is not subscribed.
 
         A ``retryable`` failure is tried again by itself (when ``now`` is given),
         up to :data:`MAX_AUTHORIZATION_RETRIES` times, with exponential backoff.
-        While an earlier incarnation's request is unanswered, a failure is taken to
-        be its answer and ignored; the next answer is then the current record's.
+        A failure for another socket id or another incarnation is discarded.
         """
-        if self._stale_authorization_answered(channel_name, socket_id):
-            return
-        record = self._awaiting_authorization(channel_name, socket_id)
+        record = self._awaiting_authorization(channel_name, socket_id, incarnation)
         if record is None:
             return
         if record.reauthorizing:
@@ -254,22 +250,20 @@ class Subscriptions:
         if record.kind.needs_authorization:
             assert self.socket_id is not None
             record.status = ChannelStatus.AUTHORIZING
-            self._outputs.append(AuthorizeChannel(record.name, self.socket_id))
+            self._outputs.append(AuthorizeChannel(record.name, self.socket_id, record.incarnation))
         else:
             record.status = ChannelStatus.SUBSCRIBING
             self._outputs.append(_subscribe_message({"channel": record.name}))
 
-    def _stale_authorization_answered(self, channel_name: str, socket_id: str) -> bool:
-        """Whether an answer on this socket is counted as an earlier incarnation's."""
-        if self.socket_id is None or socket_id != self.socket_id:
-            return False
-        return _count_down(self._stale_authorizations, channel_name)
-
-    def _awaiting_authorization(self, channel_name: str, socket_id: str) -> ChannelRecord | None:
+    def _awaiting_authorization(
+        self, channel_name: str, socket_id: str, incarnation: int | None
+    ) -> ChannelRecord | None:
         if self.socket_id is None or socket_id != self.socket_id:
             return None
         record = self.registry.get(channel_name)
         if record is None:
+            return None
+        if incarnation is not None and incarnation != record.incarnation:
             return None
         if record.status is ChannelStatus.AUTHORIZING or record.reauthorizing:
             return record
@@ -302,7 +296,7 @@ class Subscriptions:
             assert self.socket_id is not None
             record.reauthorizing = True
             record.held_events.append((event, data, user_id))
-            self._outputs.append(AuthorizeChannel(record.name, self.socket_id))
+            self._outputs.append(AuthorizeChannel(record.name, self.socket_id, record.incarnation))
             return None
         return PusherEvent(record.name, event, plaintext, user_id)
 
@@ -331,7 +325,6 @@ class Subscriptions:
     def _forget_stale_answers(self) -> None:
         """A new or no connection: nothing more is due from the previous one."""
         self._stale_subscribe_answers.clear()
-        self._stale_authorizations.clear()
 
     def _fail_authorization(self, record: ChannelRecord, message: str) -> None:
         self._fail(record, AuthorizationError(message, record.name))
