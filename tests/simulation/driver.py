@@ -21,13 +21,14 @@ import hashlib
 import json
 import logging
 import random
+import re
 import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from pusher_channels import PusherChannelsClient, PusherError
-from pusher_channels.exceptions import AuthorizationError
+from pusher_channels.exceptions import AuthorizationError, CallbackError
 
 from .invariants import GRACE, Snapshot, check_all, library_timers
 from .observations import Observations, Wait
@@ -56,6 +57,8 @@ CHANNELS: Final = (
     "presence-lobby",
 )
 TRACE_TAIL: Final = 40
+_FAILURE_REPORT: Final = re.compile(r"callback sim(\d+)\.(\w+) raised ")
+"""How a report names the simulation's callback that failed (``sim<configuration>.<name>``)."""
 CALLBACK_BEHAVIOURS: Final = (
     ("plain", 30),
     ("async", 15),
@@ -63,6 +66,7 @@ CALLBACK_BEHAVIOURS: Final = (
     ("raise", 6),
     ("raise_async", 4),
     ("cancel", 2),
+    ("cancel_async", 2),
     ("stall", 2),
     ("hang", 1),
     ("reenter", 3),
@@ -286,6 +290,7 @@ class Simulation:
         message = str(context.get("message"))
         text = f"{message}: {exception!r}"
         if message.startswith("pusher_channels: callback") and isinstance(exception, Exception):
+            self._count_report(message)
             # The client's own report of a callback that raised where nothing else
             # can hear of it (on_error itself): deliberate, not a loose error.
             self._trace(f"reported to the loop: {text}")
@@ -322,11 +327,13 @@ class Simulation:
             "on_event": lambda event: self.obs.event("global", event.channel_name, event.data),
             "on_member_added": lambda channel, member: None,
             "on_member_removed": lambda channel, member: None,
-            "on_error": lambda message, code, error: None,
+            "on_error": self._error_recorder(self._generation),
             "on_signin_succeeded": lambda user_data: None,
         }
         for name, record in recorders.items():
             options[name] = self._callback(name, record)
+        if self._config.behaviours["on_error"] in ("plain", "raise", "cancel"):
+            self.obs.reporting_configurations.add(self._generation)
         self._trace(f"configuration {self._generation}: {self._config.behaviours}")
         return options
 
@@ -341,15 +348,21 @@ class Simulation:
             self.obs.hang_configured = True
         rng = self.user_rng
 
+        generation = self._generation
+        failures = self.obs.callback_failures
+
         if behaviour in ("plain", "raise", "cancel"):
 
             def plain(*args: Any) -> None:
                 record(*args)
                 if behaviour == "raise":
+                    failures[(generation, name)] += 1
                     raise ValueError(f"{name} raises on purpose")
                 if behaviour == "cancel":
+                    failures[(generation, name)] += 1
                     raise asyncio.CancelledError
 
+            plain.__qualname__ = f"sim{generation}.{name}"
             return plain
 
         async def coroutine(*args: Any) -> None:
@@ -358,7 +371,12 @@ class Simulation:
                 await asyncio.sleep(rng.uniform(0.001, 0.02))
             elif behaviour == "raise_async":
                 await asyncio.sleep(0)
+                failures[(generation, name)] += 1
                 raise ValueError(f"{name} raises on purpose")
+            elif behaviour == "cancel_async":
+                await asyncio.sleep(0)
+                failures[(generation, name)] += 1
+                raise asyncio.CancelledError
             elif behaviour == "stall" and name not in config.hung:
                 config.hung.add(name)
                 await asyncio.sleep(rng.uniform(1.0, 8.0))
@@ -369,7 +387,24 @@ class Simulation:
             elif behaviour == "reenter":
                 await self._reenter(name)
 
+        coroutine.__qualname__ = f"sim{generation}.{name}"
         return coroutine
+
+    def _error_recorder(self, generation: int) -> Callable[..., None]:
+        """``on_error``'s record: counts the reports of callback failures."""
+
+        def record(message: str, code: int | None, error: Any) -> None:
+            if isinstance(error, CallbackError):
+                self._count_report(message)
+
+        return record
+
+    def _count_report(self, message: str) -> None:
+        """A report of a failed callback (to ``on_error`` or the loop's handler)."""
+        found = _FAILURE_REPORT.search(message)
+        if found is not None:
+            key = (int(found.group(1)), found.group(2))
+            self.obs.callback_reports[key] += 1
 
     async def _reenter(self, name: str) -> None:
         """A callback calling back into the client."""
@@ -381,6 +416,16 @@ class Simulation:
             wait = self.obs.new_wait("disconnect", self._now())
             try:
                 await client.disconnect()
+            finally:
+                wait.done_at = self._now()
+        elif draw < 0.15:
+            # As in the field: a bounded wait in a task of its own (wait_for).
+            self._trace(f"{name} awaits asyncio.wait_for(disconnect(), 3)")
+            wait = self.obs.new_wait("disconnect", self._now())
+            try:
+                await asyncio.wait_for(client.disconnect(), 3)
+            except TimeoutError:
+                self.obs.api_errors.append(f"disconnect() awaited by {name} did not return")
             finally:
                 wait.done_at = self._now()
         elif draw < 0.5:

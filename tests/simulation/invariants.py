@@ -102,6 +102,21 @@ def events_in_order(snap: Snapshot) -> str | None:
     return errors[0] if errors else None
 
 
+def callback_failures_reported(snap: Snapshot) -> str | None:
+    """Every callback that raised (``CancelledError`` included) reached ``on_error``."""
+    obs = snap.observations
+    for (configuration, name), raised in obs.callback_failures.items():
+        if configuration not in obs.reporting_configurations:
+            continue
+        reported = obs.callback_reports[(configuration, name)]
+        if reported < raised:
+            return (
+                f"{name} of configuration {configuration} raised {raised} times, "
+                f"on_error heard of {reported}"
+            )
+    return None
+
+
 def client_speaks_protocol(snap: Snapshot) -> str | None:
     """The client sends nothing a server would object to."""
     violations = snap.network.violations
@@ -184,6 +199,7 @@ def nothing_outlives_disconnect(snap: Snapshot) -> str | None:
 
 INVARIANTS: Final[tuple[Invariant, ...]] = (
     no_unhandled_errors,
+    callback_failures_reported,
     documented_errors_only,
     client_speaks_protocol,
     at_most_one_live_socket,

@@ -65,6 +65,17 @@ class Observations:
     """Whether some callback of the current configuration hangs forever."""
     baseline_threads: int = 0
     events_seen: int = 0
+    callback_failures: collections.Counter[tuple[int, str]] = field(
+        default_factory=collections.Counter
+    )
+    """Times each callback raised on purpose, by (configuration, callback name)."""
+    callback_reports: collections.Counter[tuple[int, str]] = field(
+        default_factory=collections.Counter
+    )
+    """Times ``on_error`` heard of such a failure, by (configuration, callback name)."""
+    reporting_configurations: set[int] = field(default_factory=set)
+    """Configurations whose ``on_error`` takes each report at once (a plain function),
+    so that every failure must have been reported by the next check."""
 
     def new_wait(self, kind: str, now: float) -> Wait:
         """Record the start of a public wait."""

@@ -90,6 +90,10 @@ class FaultProfile:
         reject_subscription: a correct subscription is refused anyway.
         latency: the largest one-way latency of a frame, in seconds.
         activity_timeout: what the server announces, in seconds.
+        late_handshake: an attempt cancelled mid-handshake opens anyway, later, and
+            reports it to its sink, breaking the connector's contract the way a
+            WebSocket library that does not close on cancellation would: the
+            runtime must never adopt that socket.
     """
 
     refuse: float = 0.05
@@ -100,6 +104,7 @@ class FaultProfile:
     reject_subscription: float = 0.03
     latency: float = 0.2
     activity_timeout: int = 120
+    late_handshake: float = 0.3
 
     @classmethod
     def draw(cls, rng: random.Random) -> FaultProfile:
@@ -114,6 +119,7 @@ class FaultProfile:
             reject_subscription=min(0.3, 0.03 * scale),
             latency=rng.choice((0.0, 0.01, 0.2, 1.0)),
             activity_timeout=rng.choice((5, 30, 120)),
+            late_handshake=min(1.0, 0.3 * scale),
         )
 
 
@@ -549,6 +555,10 @@ class SimNetwork:
                 raise ConnectionRefusedError("simulated refusal")
         except asyncio.CancelledError:
             self._end_attempt(attempt, AttemptStatus.CANCELLED, loop)
+            if self.rng.random() < self.profile.late_handshake:
+                loop.call_at(
+                    loop.time() + self.rng.uniform(0.1, 3.0), self._open_late, sink, attempt, loop
+                )
             raise
         except OSError:
             self._end_attempt(attempt, AttemptStatus.FAILED, loop)
@@ -568,6 +578,17 @@ class SimNetwork:
         if silent_after is not None:
             loop.call_at(loop.time() + silent_after, socket.go_silent)
         return socket
+
+    def _open_late(self, sink: Any, attempt: Attempt, loop: asyncio.AbstractEventLoop) -> None:
+        """A cancelled attempt's handshake completes after all (see ``late_handshake``)."""
+        socket = SimSocket(self, sink, loop, attempt.number)
+        attempt.socket = socket
+        with self._lock:
+            self.sockets.append(socket)
+        self.trace(f"attempt #{attempt.number} opens late, after its cancellation")
+        sink.opened(socket)
+        if socket.live:
+            self.server.greet(socket)
 
     def _end_attempt(
         self, attempt: Attempt, status: AttemptStatus, loop: asyncio.AbstractEventLoop
