@@ -99,6 +99,7 @@ class Runtime:
         "_core",
         "_deliver",
         "_disconnect_waiters",
+        "_disconnects",
         "_log_frames",
         "_loop",
         "_parts",
@@ -140,6 +141,9 @@ class Runtime:
         self._signin_waiters: list[asyncio.Future[dict[str, Any]]] = []
         self._log_frames = False
         self._closed = False
+        self._disconnects = 0
+        """How many times ``disconnect()`` was called: a ``connect()`` waiting for an
+        earlier disconnection to finish gives up if another one is asked for."""
 
     # ------------------------------------------------------------- what it knows
 
@@ -205,10 +209,13 @@ class Runtime:
         Called while a disconnection is under way, it first lets that finish.
         """
         self.bind_loop()
+        disconnects = self._disconnects
         while self._core.state is ConnectionState.DISCONNECTING:
             await self._wait_for_disconnected()
         if self._closed:
             raise PusherConnectionError("init() replaced this client's configuration")
+        if self._disconnects != disconnects:
+            raise self._why_disconnected()
         self._core.connect(self._clock())
         self._perform()
         if self._core.state is _CONNECTED:
@@ -239,6 +246,7 @@ class Runtime:
         :data:`~._dispatch.SHUTDOWN_GRACE`) are cancelled.
         """
         parts = self.bind_loop()
+        self._disconnects += 1
         self._core.disconnect(self._clock())
         self._perform()
         if self._core.state is not _DISCONNECTED:

@@ -102,6 +102,21 @@ def events_in_order(snap: Snapshot) -> str | None:
     return errors[0] if errors else None
 
 
+def connect_says_what_happens(snap: Snapshot) -> str | None:
+    """When the last ``connect()`` raised, the client stays disconnected (until the
+    next ``connect()``): it never says no and then connects anyway."""
+    connects = [wait for wait in snap.observations.waits if wait.kind == "connect"]
+    if not connects or any(wait.done_at is None for wait in connects):
+        return None
+    last = connects[-1]
+    if last.outcome in ("ok", "cancelled") or snap.state == "DISCONNECTED":
+        return None
+    return (
+        f"connect #{last.number} raised {last.outcome} at t={last.done_at:.4f}, "
+        f"yet the state is {snap.state}"
+    )
+
+
 def callback_failures_reported(snap: Snapshot) -> str | None:
     """Every callback that raised (``CancelledError`` included) reached ``on_error``."""
     obs = snap.observations
@@ -200,6 +215,7 @@ def nothing_outlives_disconnect(snap: Snapshot) -> str | None:
 INVARIANTS: Final[tuple[Invariant, ...]] = (
     no_unhandled_errors,
     callback_failures_reported,
+    connect_says_what_happens,
     documented_errors_only,
     client_speaks_protocol,
     at_most_one_live_socket,

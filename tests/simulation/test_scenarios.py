@@ -1,0 +1,120 @@
+"""Lifecycle scenarios replayed by hand on the simulated network and virtual clock.
+
+Real servers close politely within milliseconds, so the interleavings below cannot
+be timed against soketi; the simulated server can hold a close unanswered (a silent
+socket) for as long as a test needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+
+import pytest
+
+from pusher_channels import ConnectionState, PusherChannelsClient, PusherConnectionError
+from pusher_channels.exceptions import PusherTimeoutError
+
+from .seam import simulated_network
+from .sim_server import APP_KEY, FaultProfile, SimNetwork
+from .virtual_loop import run_virtual
+
+CALM = FaultProfile(
+    refuse=0,
+    slow_upgrade=0,
+    hang_upgrade=0,
+    no_greeting=0,
+    silent_socket=0,
+    reject_subscription=0,
+    latency=0.01,
+    late_handshake=0,
+)
+
+
+def calm_network() -> SimNetwork:
+    return SimNetwork(random.Random(1), CALM)
+
+
+def client() -> PusherChannelsClient:
+    return PusherChannelsClient(api_key=APP_KEY, host="sim.invalid", ws_port=6001, use_tls=False)
+
+
+def test_a_connect_waiting_on_a_disconnection_gives_up_when_disconnect_is_called_again() -> None:
+    """Scenario 8: ``connect()`` during DISCONNECTING, then a ``disconnect()`` (here the
+    one a timed-out ``connect(timeout=...)`` makes): neither call may report one thing
+    while the client does another."""
+    network = calm_network()
+
+    async def scenario() -> tuple[BaseException | None, BaseException | None, ConnectionState]:
+        pusher = client()
+        await pusher.connect()
+        (socket,) = network.live_sockets()
+        socket.go_silent()  # the close below is never answered: DISCONNECTING lasts 2 s
+        closing = asyncio.ensure_future(pusher.disconnect())
+        await asyncio.sleep(0.1)
+        assert pusher.connection_state is ConnectionState.DISCONNECTING
+        patient = asyncio.ensure_future(pusher.connect())
+        hasty = asyncio.ensure_future(pusher.connect(timeout=0.5))
+        outcomes = await asyncio.gather(patient, hasty, return_exceptions=True)
+        await closing
+        await asyncio.sleep(5)
+        state = pusher.connection_state
+        await pusher.disconnect()
+        first, second = (o if isinstance(o, BaseException) else None for o in outcomes)
+        return first, second, state
+
+    with simulated_network(network):
+        patient, hasty, state = run_virtual(scenario())
+    assert isinstance(hasty, PusherTimeoutError)
+    assert isinstance(patient, PusherConnectionError), "it waited, then connected anyway"
+    assert state is ConnectionState.DISCONNECTED
+
+
+def test_connect_during_disconnecting_connects_once_the_disconnection_is_done() -> None:
+    """Scenario 8: alone, ``connect()`` during DISCONNECTING waits its turn and connects."""
+    network = calm_network()
+
+    async def scenario() -> tuple[ConnectionState, ConnectionState]:
+        pusher = client()
+        await pusher.connect()
+        network.live_sockets()[0].go_silent()
+        closing = asyncio.ensure_future(pusher.disconnect())
+        await asyncio.sleep(0.1)
+        during = pusher.connection_state
+        await pusher.connect()
+        await closing
+        after = pusher.connection_state
+        await pusher.disconnect()
+        return during, after
+
+    with simulated_network(network):
+        during, after = run_virtual(scenario())
+    assert during is ConnectionState.DISCONNECTING
+    assert after is ConnectionState.CONNECTED
+
+
+@pytest.mark.parametrize("late", [0.1, 1.0, 3.0])
+def test_a_handshake_finishing_after_its_attempt_was_given_up_is_never_adopted(
+    late: float,
+) -> None:
+    """Scenario 1: a WebSocket library that opens the socket anyway after the attempt
+    was cancelled (as picows did) cannot make it the live socket."""
+    network = SimNetwork(random.Random(2), dataclasses.replace(CALM, late_handshake=1.0))
+
+    async def scenario() -> tuple[ConnectionState, int]:
+        pusher = client()
+        # The first attempt takes seconds to open.
+        network.profile = dataclasses.replace(network.profile, slow_upgrade=1.0)
+        with pytest.raises(PusherTimeoutError):
+            await pusher.connect(timeout=0.5)
+        network.profile = dataclasses.replace(network.profile, slow_upgrade=0.0)
+        await asyncio.sleep(late + 3.5)  # the late handshake has reported by now
+        state = pusher.connection_state
+        live = len(network.live_sockets())
+        return state, live
+
+    with simulated_network(network):
+        state, live = run_virtual(scenario())
+    assert state is ConnectionState.DISCONNECTED
+    assert live == 0
