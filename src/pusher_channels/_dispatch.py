@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import contextvars
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from ._flow import FlowControl
@@ -63,7 +64,7 @@ class _Lane:
 class Dispatcher:
     """Runs user callbacks on the event loop that owns the client."""
 
-    __slots__ = ("_flow", "_lanes", "_report_error", "capacity")
+    __slots__ = ("_disconnecting", "_flow", "_lanes", "_report_error", "capacity")
 
     def __init__(
         self,
@@ -75,6 +76,10 @@ class Dispatcher:
         self._flow = flow
         self.capacity = capacity
         self._lanes: dict[Callable[..., Any], _Lane] = {}
+        self._disconnecting: set[_Lane] = set()
+        """Lanes whose callback is inside ``disconnect()``: a shutdown does not wait
+        for them (they wait for it), so two callbacks disconnecting at once cannot
+        wait on each other."""
 
     def call(self, callback: Callable[..., Any], *args: Any) -> None:
         """Call ``callback(*args)`` after every earlier call of the same callback."""
@@ -105,6 +110,19 @@ class Dispatcher:
             return lane
         return None
 
+    @contextlib.contextmanager
+    def disconnecting(self) -> Iterator[None]:
+        """Mark the calling callback's lane, if any, as inside ``disconnect()``."""
+        lane = self.own_lane()
+        if lane is None:
+            yield
+            return
+        self._disconnecting.add(lane)
+        try:
+            yield
+        finally:
+            self._disconnecting.discard(lane)
+
     async def shutdown(self, grace: float | None = None) -> None:
         """Let running callbacks finish for ``grace`` seconds, then cancel the rest.
 
@@ -113,12 +131,12 @@ class Dispatcher:
         """
         if grace is None:
             grace = SHUTDOWN_GRACE
-        own = self.own_lane()
-        tasks = [lane.task for lane in self._lanes.values() if lane is not own and lane.task]
+        spared = {self.own_lane(), *self._disconnecting}
+        tasks = [lane.task for lane in self._lanes.values() if lane not in spared and lane.task]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace)
             for lane in list(self._lanes.values()):
-                if lane is own or lane.task not in pending:
+                if lane in spared or lane.task not in pending:
                     continue
                 name = _name(lane.callback)
                 dropped = len(lane.queue)
@@ -134,7 +152,7 @@ class Dispatcher:
             if pending:
                 await asyncio.wait(pending)
         for lane in list(self._lanes.values()):  # opened while shutting down
-            if lane is not own and lane.task is not None:
+            if lane not in spared and lane.task is not None:
                 lane.task.cancel()
 
     # ------------------------------------------------------------------- lanes

@@ -246,6 +246,10 @@ class Runtime:
         :data:`~._dispatch.SHUTDOWN_GRACE`) are cancelled.
         """
         parts = self.bind_loop()
+        with parts.delivery.dispatcher.disconnecting():
+            await self._disconnect(parts, grace)
+
+    async def _disconnect(self, parts: _LoopParts, grace: float | None) -> None:
         self._disconnects += 1
         self._core.disconnect(self._clock())
         self._perform()

@@ -130,7 +130,9 @@ class SocketLifecycle:
         self._proxy = proxy
         self._handshake_timeout = handshake_timeout
         self._attempts = 0
-        self._ending: set[asyncio.Task[None]] = set()
+        # The connection attempts' tasks not finished yet; None when there are none
+        # (an empty set would cost 216 bytes on every idle connection).
+        self._ending: set[asyncio.Task[None]] | None = None
         self._reading_held = False
         self.current: Attempt | None = None
         """The attempt whose socket the core is talking to, if any."""
@@ -147,8 +149,10 @@ class SocketLifecycle:
             self._connect(attempt, url), name=f"pusher_channels connect {attempt.number}"
         )
         attempt.task = task
+        if self._ending is None:
+            self._ending = set()
         self._ending.add(task)
-        task.add_done_callback(self._ending.discard)
+        task.add_done_callback(self._task_ended)
 
     def send(self, payload: bytes) -> None:
         """Send on the current socket (nothing happens without one)."""
@@ -181,7 +185,7 @@ class SocketLifecycle:
         """Wait until every superseded attempt's task has ended."""
         while True:
             current = self.current.task if self.current is not None else None
-            ending = {task for task in self._ending if task is not current}
+            ending = {task for task in self._ending or () if task is not current}
             if not ending:
                 return
             await asyncio.wait(ending)
@@ -209,7 +213,19 @@ class SocketLifecycle:
 
     # -------------------------------------------------------------- internals
 
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        if self._ending is not None:
+            self._ending.discard(task)
+            if not self._ending:
+                self._ending = None
+
     async def _connect(self, attempt: Attempt, url: str) -> None:
+        try:
+            await self._open(attempt, url)
+        finally:
+            attempt.task = None  # done: an idle connection keeps no finished task
+
+    async def _open(self, attempt: Attempt, url: str) -> None:
         try:
             await _transport.connect_websocket(
                 attempt,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -118,3 +120,36 @@ def test_a_handshake_finishing_after_its_attempt_was_given_up_is_never_adopted(
         state, live = run_virtual(scenario())
     assert state is ConnectionState.DISCONNECTED
     assert live == 0
+
+
+def test_two_callbacks_disconnecting_at_once_do_not_wait_on_each_other() -> None:
+    """Found by the soak run: two async callbacks each awaiting
+    ``wait_for(disconnect(), 3)`` while the server does not answer the close (2 s):
+    each ``disconnect()`` waited for the other callback to finish."""
+    network = calm_network()
+    outcomes: list[str] = []
+
+    def disconnecting(pusher: PusherChannelsClient) -> Callable[[Any], Awaitable[None]]:
+        async def callback(data: Any) -> None:
+            network.live_sockets()[0].go_silent()
+            try:
+                await asyncio.wait_for(pusher.disconnect(), 3)
+            except TimeoutError:
+                outcomes.append("timed out")
+            else:
+                outcomes.append("returned")
+
+        return callback
+
+    async def scenario() -> ConnectionState:
+        pusher = client()
+        await pusher.connect()
+        await pusher.subscribe("a", on_subscription_succeeded=disconnecting(pusher))
+        await pusher.subscribe("b", on_subscription_succeeded=disconnecting(pusher))
+        await asyncio.sleep(10)
+        return pusher.connection_state
+
+    with simulated_network(network):
+        state = run_virtual(scenario())
+    assert outcomes == ["returned", "returned"]
+    assert state is ConnectionState.DISCONNECTED
