@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +72,8 @@ class Delivery:
     __slots__ = (
         "_callbacks",
         "_loop",
+        "_on_event",
+        "_on_user_event",
         "_routes",
         "_streams",
         "channel_callbacks",
@@ -82,12 +84,14 @@ class Delivery:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        callbacks: dict[str, Callback],
+        callbacks: Mapping[str, Callback],
         channel_callbacks: dict[str, ChannelCallbacks],
         flow: FlowControl,
     ) -> None:
         self._loop = loop
         self._callbacks = callbacks
+        self._on_event = callbacks.get("on_event")  # looked up once: the hot path
+        self._on_user_event = callbacks.get("on_user_event")
         self.channel_callbacks = channel_callbacks
         """Per channel name, the callbacks given to ``subscribe()``."""
         self.flow = flow
@@ -110,15 +114,12 @@ class Delivery:
             for stream in route:
                 stream.put(event)
         call = self.dispatcher.call
-        callbacks = self._callbacks
         if channel is None and channel_name.startswith(SERVER_TO_USER_PREFIX):
-            on_user_event = callbacks.get("on_user_event")
-            if on_user_event is not None:
-                call(on_user_event, event)
+            if self._on_user_event is not None:
+                call(self._on_user_event, event)
             return
-        on_event = callbacks.get("on_event")
-        if on_event is not None:
-            call(on_event, event)
+        if self._on_event is not None:
+            call(self._on_event, event)
         if channel is not None and channel.on_event is not None:
             call(channel.on_event, event)
 
@@ -139,15 +140,15 @@ class Delivery:
         self._routes.clear()
         return stream
 
-    def close_stream(self, stream: EventStream) -> None:
-        """Stop feeding a stream (its iterator is gone)."""
+    def close_stream(self, stream: EventStream, error: PusherError | None = None) -> None:
+        """Stop feeding a stream (its iterator is gone, or it ends with ``error``)."""
         streams = self._streams.get(stream.key)
         if streams is not None:
             streams.discard(stream)
             if not streams:
                 del self._streams[stream.key]
             self._routes.clear()
-        stream.finish()
+        stream.finish(error)
 
     def finish_streams(self, key: str | None, error: PusherError | None = None) -> None:
         """End the streams of one channel (or the client's, for ``None``)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._authorization import Authorizations, Authorizer, UserAuthenticator
@@ -126,9 +126,7 @@ class Runtime:
         self.handshake_timeout = settings.handshake_timeout
         self.authorizer = authorizer
         self.user_authenticator = user_authenticator
-        self.callbacks: dict[str, Callable[..., Any]] = {
-            name: callback for name, callback in options.callbacks.items() if callback is not None
-        }
+        self.callbacks: Mapping[str, Callable[..., Any]] = options.callbacks
         self.channel_callbacks: dict[str, ChannelCallbacks] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clock: Callable[[], float] = _unbound_clock
@@ -162,10 +160,6 @@ class Runtime:
         """The signed-in user's data."""
         return self._core.user.user_data
 
-    def channel_record(self, channel_name: str) -> ChannelRecord | None:
-        """The core's record of a channel (read-only for the caller)."""
-        return self._core.channels.get(channel_name)
-
     # ------------------------------------------------------------ the event loop
 
     def bind_loop(self) -> _LoopParts:
@@ -175,7 +169,7 @@ class Runtime:
         if loop is self._loop and parts is not None:
             return parts
         previous = self._loop
-        if previous is not None and previous.is_running() and not previous.is_closed():
+        if previous is not None and not previous.is_closed():
             raise PusherError("this client is in use on another event loop")
         if previous is not None:
             self._forget_loop()
@@ -270,7 +264,7 @@ class Runtime:
         loop = self._loop
         if loop is None:
             return
-        if loop.is_closed() or not loop.is_running():
+        if loop.is_closed():
             self._forget_loop()
             return
         if loop is not asyncio.get_running_loop():
@@ -319,7 +313,7 @@ class Runtime:
         if record is None or channel_name not in self.channel_callbacks:
             delivery.close_stream(stream)
         elif record.failure is not None:
-            delivery.finish_streams(channel_name, record.failure)
+            delivery.close_stream(stream, record.failure)
         return stream
 
     def close_stream(self, stream: EventStream) -> None:

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 import ssl
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import picows
 
@@ -45,6 +46,8 @@ MAX_MESSAGE_SIZE: Final = 10 * 1024 * 1024
 
 MAX_CLOSE_REASON_BYTES: Final = 123
 """A close frame's reason is at most 123 bytes of UTF-8 (RFC 6455, 5.5)."""
+
+_AddressInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, Any]
 
 READ_BUFFER_SIZE: Final = 2048
 """picows's initial read buffer per connection (it grows when a message needs it):
@@ -268,7 +271,9 @@ async def connect_websocket(
 async def _connect_tcp(host: str, port: int) -> socket.socket:
     """A connected non-blocking TCP socket to ``host``, trying each address in turn."""
     loop = asyncio.get_running_loop()
-    addresses = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses: list[_AddressInfo] | None = _numeric_address(host, port)
+    if addresses is None:  # a name: resolved in the loop's executor
+        addresses = list(await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM))
     if not addresses:
         raise OSError(f"no address for {host!r}")
     last_error: OSError | None = None
@@ -287,6 +292,20 @@ async def _connect_tcp(host: str, port: int) -> socket.socket:
         return tcp
     assert last_error is not None
     raise last_error
+
+
+def _numeric_address(host: str, port: int) -> list[_AddressInfo] | None:
+    """``host`` as an address, when it is an IP literal (no resolver needed), as
+    asyncio's own connections skip the resolver for them."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    if address.version == 4:
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (str(address), port))]
+    return [
+        (socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (str(address), port, 0, 0))
+    ]
 
 
 def _shut_down(tcp: socket.socket) -> None:
