@@ -38,7 +38,7 @@ from .exceptions import ClientEventError, PusherConfigError, PusherConnectionErr
 from .options import build_url, parse_options
 from .protocol.actions import ConnectionState
 from .protocol.channels import ChannelKind, channel_kind, validate_channel_name
-from .protocol.messages import PusherEvent, PusherMember
+from .protocol.messages import CLIENT_EVENT_PREFIX, PusherEvent, PusherMember
 
 __all__ = ["build_parser", "main"]
 
@@ -674,7 +674,7 @@ class _Trigger(_Command):
             RuleError: the event name does not start with ``client-`` or the channel
                 is not a private or presence channel.
         """
-        if not args.event.startswith("client-"):
+        if not args.event.startswith(CLIENT_EVENT_PREFIX):
             raise RuleError(f"client event names must start with 'client-': {args.event!r}")
         kind = channel_kind(args.channel)
         if kind is ChannelKind.PRIVATE_ENCRYPTED:

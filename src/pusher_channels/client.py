@@ -18,13 +18,12 @@ from .exceptions import ClientEventError, PusherConfigError, PusherTimeoutError
 from .options import ClientOptions, parse_options
 from .protocol.actions import ConnectionState
 from .protocol.channels import ChannelKind, ChannelStatus, validate_channel_name
-from .protocol.messages import PusherEvent, encode_message
+from .protocol.messages import CLIENT_EVENT_PREFIX, PusherEvent, encode_message
 
 __all__ = ["PusherChannelsClient"]
 
 logger = logging.getLogger("pusher_channels")
 
-_CLIENT_EVENT_PREFIX = "client-"
 MAX_EVENT_NAME_LENGTH = 200
 
 
@@ -296,7 +295,7 @@ class PusherChannelsClient:
                 connection. Nothing is dropped silently.
         """
         name, channel_name = event.event_name, event.channel_name
-        if not isinstance(name, str) or not name.startswith(_CLIENT_EVENT_PREFIX):
+        if not isinstance(name, str) or not name.startswith(CLIENT_EVENT_PREFIX):
             raise ClientEventError(f"client event names must start with 'client-': {name!r}")
         if len(name) > MAX_EVENT_NAME_LENGTH:
             raise ClientEventError(f"event name is longer than {MAX_EVENT_NAME_LENGTH} characters")

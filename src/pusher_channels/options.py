@@ -22,7 +22,7 @@ from urllib.parse import SplitResult, quote, urlencode, urlsplit
 from ._version import __version__
 from .exceptions import PusherConfigError
 from .protocol.backoff import Backoff
-from .protocol.connection import ConnectionSettings
+from .protocol.connection import MIN_ACTIVITY_TIMEOUT, ConnectionSettings
 
 __all__ = [
     "CALLBACK_NAMES",
@@ -37,9 +37,6 @@ PROTOCOL_VERSION: Final = 7
 QUICK_RECONNECT_ATTEMPTS: Final = 10
 """Retries about every 0.2 s for the first two seconds of an outage, then back off."""
 CLIENT_NAME: Final = "pusher-channels-python"
-
-MIN_ACTIVITY_TIMEOUT: Final = 1.0
-"""The shortest ``activity_timeout`` option, as the core's floor for the server's value."""
 
 _TRANSPORTS: Final = frozenset({"ws", "wss"})
 _BROWSER_TRANSPORTS: Final = frozenset({"xhr_streaming", "xhr_polling", "sockjs", "xdr"})

@@ -54,6 +54,8 @@ from .backoff import Backoff
 from .channels import ChannelKind, ChannelRecord
 from .close import CloseAction, close_action, describe_close
 from .messages import (
+    INTERNAL_PREFIX,
+    PUBLIC_PREFIX,
     PusherEvent,
     decode_data,
     decode_frame,
@@ -62,9 +64,12 @@ from .messages import (
 from .subscriptions import Subscriptions
 from .user import SigninStatus, UserSession, parse_signin_success, parse_watchlist_events
 
-__all__ = ["Connection", "ConnectionSettings"]
+__all__ = ["MIN_ACTIVITY_TIMEOUT", "Connection", "ConnectionSettings"]
 
-_SYSTEM_PREFIXES: Final = ("pusher:", "pusher_internal:")
+MIN_ACTIVITY_TIMEOUT: Final = 1.0
+"""The shortest activity timeout, in seconds: of the option, and of the server's value."""
+
+_SYSTEM_PREFIXES: Final = (PUBLIC_PREFIX, INTERNAL_PREFIX)
 # Enum members as module constants for the hot path: reading ``Enum.MEMBER`` goes
 # through a descriptor (about 45 ns on Python 3.11), a module global does not.
 _CONNECTED: Final = ConnectionState.CONNECTED
@@ -543,10 +548,9 @@ class Connection:
             and not isinstance(server_timeout, bool)
             and server_timeout > 0
         ):
-            # The server's value lowers the option, but not below one second: a
+            # The server's value lowers the option, but not below the floor: a
             # server announcing 0.001 would otherwise make the client ping in a loop.
-            server_floor = 1.0
-            timeout = min(timeout, max(float(server_timeout), server_floor))
+            timeout = min(timeout, max(float(server_timeout), MIN_ACTIVITY_TIMEOUT))
         self.activity_timeout = timeout
         self.socket_id = socket_id
         self._deadline = None

@@ -17,6 +17,7 @@ import orjson
 from ..exceptions import PusherProtocolError
 
 __all__ = [
+    "CLIENT_EVENT_PREFIX",
     "INTERNAL_PREFIX",
     "PUBLIC_PREFIX",
     "Frame",
@@ -30,6 +31,8 @@ __all__ = [
 
 INTERNAL_PREFIX: Final = "pusher_internal:"
 PUBLIC_PREFIX: Final = "pusher:"
+CLIENT_EVENT_PREFIX: Final = "client-"
+"""The prefix every client event's name must have."""
 
 Frame = dict[str, Any]
 """A decoded frame: the JSON object as the server sent it."""
