@@ -28,6 +28,7 @@ from ._delivery import ChannelCallbacks, Delivery
 from ._flow import FlowControl
 from ._sockets import SocketLifecycle
 from ._streams import EventStream
+from ._waits import Waits
 from .exceptions import (
     AuthorizationError,
     PusherConnectionError,
@@ -95,17 +96,15 @@ class Runtime:
     __slots__ = (
         "_clock",
         "_closed",
-        "_connect_waiters",
         "_core",
         "_deliver",
-        "_disconnect_waiters",
         "_disconnects",
         "_log_frames",
         "_loop",
         "_parts",
-        "_signin_waiters",
         "_timer",
         "_timer_at",
+        "_waits",
         "authorizer",
         "callbacks",
         "channel_callbacks",
@@ -134,9 +133,7 @@ class Runtime:
         self._deliver: Callable[[PusherEvent], None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
-        self._connect_waiters: list[asyncio.Future[None]] = []
-        self._disconnect_waiters: list[asyncio.Future[None]] = []
-        self._signin_waiters: list[asyncio.Future[dict[str, Any]]] = []
+        self._waits = Waits()
         self._log_frames = False
         self._closed = False
         self._disconnects = 0
@@ -187,9 +184,7 @@ class Runtime:
         logger.info("the event loop this client ran on has ended; starting afresh")
         self._core.forget_connection()
         self._core.take_outputs()  # nobody is left to tell on the old loop
-        self._connect_waiters.clear()
-        self._disconnect_waiters.clear()
-        self._signin_waiters.clear()
+        self._waits.forget()
         for authenticator in (self.authorizer, self.user_authenticator):
             forget = getattr(authenticator, "forget_pool", None)
             if forget is not None:
@@ -203,25 +198,18 @@ class Runtime:
         Called while a disconnection is under way, it first lets that finish.
         """
         self.bind_loop()
+        assert self._loop is not None
         disconnects = self._disconnects
         while self._core.state is ConnectionState.DISCONNECTING:
-            await self._wait_for_disconnected()
+            await self._waits.until_disconnected(self._loop)
         if self._closed:
             raise PusherConnectionError("init() replaced this client's configuration")
         if self._disconnects != disconnects:
             raise self._why_disconnected()
         self._core.connect(self._clock())
         self._perform()
-        if self._core.state is _CONNECTED:
-            return
-        assert self._loop is not None
-        future: asyncio.Future[None] = self._loop.create_future()
-        self._connect_waiters.append(future)
-        try:
-            await future
-        finally:
-            if future in self._connect_waiters:
-                self._connect_waiters.remove(future)
+        if self._core.state is not _CONNECTED:
+            await self._waits.until_connected(self._loop)
 
     def stop_connecting(self) -> None:
         """Give up a connection under way (a cancelled ``connect()``), at once."""
@@ -248,7 +236,8 @@ class Runtime:
         self._core.disconnect(self._clock())
         self._perform()
         if self._core.state is not _DISCONNECTED:
-            await self._wait_for_disconnected()
+            assert self._loop is not None
+            await self._waits.until_disconnected(self._loop)
         if self._core.state is not _DISCONNECTED:
             return  # connect() was called meanwhile: what runs now belongs to it
         self._end_waits()  # also when the client was disconnected already
@@ -333,30 +322,15 @@ class Runtime:
         if core.user.user_data is not None:
             return core.user.user_data
         assert self._loop is not None
-        future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
-        self._signin_waiters.append(future)
         timeout = 2 * self.options.auth_timeout  # the authenticator, then the server
-        try:
+        with self._waits.signin_answer(self._loop) as answer:
             core.signin()
             self._perform()
-            async with asyncio.timeout(timeout):
-                return await future
-        except TimeoutError:
-            raise SigninError(f"no answer to the sign-in within {timeout:g} s") from None
-        finally:
-            if future in self._signin_waiters:
-                self._signin_waiters.remove(future)
-
-    async def _wait_for_disconnected(self) -> None:
-        """Wait for the next state change to DISCONNECTED (never raises)."""
-        assert self._loop is not None
-        future: asyncio.Future[None] = self._loop.create_future()
-        self._disconnect_waiters.append(future)
-        try:
-            await future
-        finally:
-            if future in self._disconnect_waiters:
-                self._disconnect_waiters.remove(future)
+            try:
+                async with asyncio.timeout(timeout):
+                    return await answer
+            except TimeoutError:
+                raise SigninError(f"no answer to the sign-in within {timeout:g} s") from None
 
     # ----------------------------------------------------- the socket's reports
 
@@ -455,7 +429,7 @@ class Runtime:
         elif kind is AuthenticateUser:
             parts.authorizations.authenticate_user(output)  # type: ignore[arg-type]
         elif kind is SignedIn or kind is SigninFailed:
-            self._signin_answered(output)  # type: ignore[arg-type]
+            self._waits.signin_answered(output)  # type: ignore[arg-type]
             parts.delivery.notify(output)
         else:
             parts.delivery.notify(output)
@@ -471,10 +445,7 @@ class Runtime:
         if current is _CONNECTED:
             parts.sockets.connection_established()
         if current is _CONNECTED:
-            connected, self._connect_waiters = self._connect_waiters, []
-            for future in connected:
-                if not future.done():
-                    future.set_result(None)
+            self._waits.connected()
         if current is _DISCONNECTED:
             self._end_waits()
         parts.delivery.notify(change)
@@ -488,28 +459,7 @@ class Runtime:
         """End every public wait and every iterator: the client is disconnected."""
         if self._parts is not None:
             self._parts.delivery.finish_all_streams(self._core.fatal_error)
-        connect_waiters, self._connect_waiters = self._connect_waiters, []
-        for future in connect_waiters:
-            if not future.done():
-                future.set_exception(self._why_disconnected())
-        disconnect_waiters, self._disconnect_waiters = self._disconnect_waiters, []
-        for future in disconnect_waiters:
-            if not future.done():
-                future.set_result(None)
-        signin_waiters, self._signin_waiters = self._signin_waiters, []
-        for waiter in signin_waiters:
-            if not waiter.done():
-                waiter.set_exception(SigninError("disconnect() was called before signing in"))
-
-    def _signin_answered(self, output: SignedIn | SigninFailed) -> None:
-        waiters, self._signin_waiters = self._signin_waiters, []
-        for future in waiters:
-            if future.done():
-                continue
-            if isinstance(output, SignedIn):
-                future.set_result(output.user_data)
-            else:
-                future.set_exception(output.error)
+        self._waits.disconnected(self._why_disconnected())
 
     # ------------------------------------------------------------------- timer
 

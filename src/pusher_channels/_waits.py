@@ -1,0 +1,103 @@
+"""The public waits of one client, and the rule that they all end.
+
+``connect()`` waits for CONNECTED, ``signin()`` for the server's answer, a
+``connect()`` during DISCONNECTING for the disconnection to finish. Each wait is a
+future registered here; the runtime resolves them as the core reports, and when the
+client is disconnected every one of them ends: the connects with the reason, the
+sign-ins with a :class:`~pusher_channels.exceptions.SigninError`, the waits for the
+disconnection with success. No wait can outlive ``disconnect()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+from .exceptions import PusherConnectionError, SigninError
+from .protocol.actions import SignedIn, SigninFailed
+
+__all__ = ["Waits"]
+
+
+class Waits:
+    """Futures for the public calls that wait, by what they wait for."""
+
+    __slots__ = ("_connected", "_disconnected", "_signed_in")
+
+    def __init__(self) -> None:
+        self._connected: list[asyncio.Future[None]] = []
+        self._disconnected: list[asyncio.Future[None]] = []
+        self._signed_in: list[asyncio.Future[dict[str, Any]]] = []
+
+    async def until_connected(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wait for CONNECTED; raise why the client was disconnected instead."""
+        with _registered(self._connected, loop) as future:
+            await future
+
+    async def until_disconnected(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wait for the next DISCONNECTED (never raises)."""
+        with _registered(self._disconnected, loop) as future:
+            await future
+
+    def signin_answer(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> AbstractContextManager[asyncio.Future[dict[str, Any]]]:
+        """A future for the sign-in's answer (the user data, or its error), registered
+        at once, so that an answer given while the request is made is not missed."""
+        return _registered(self._signed_in, loop)
+
+    def connected(self) -> None:
+        """The client is connected: the connects are done."""
+        _settle(self._connected, None)
+        self._connected = []
+
+    def disconnected(self, why: PusherConnectionError) -> None:
+        """The client is disconnected: end every wait."""
+        connects, self._connected = self._connected, []
+        for future in connects:
+            if not future.done():
+                future.set_exception(why)
+        _settle(self._disconnected, None)
+        self._disconnected = []
+        signins, self._signed_in = self._signed_in, []
+        for waiter in signins:
+            if not waiter.done():
+                waiter.set_exception(SigninError("disconnect() was called before signing in"))
+
+    def signin_answered(self, answer: SignedIn | SigninFailed) -> None:
+        """The server (or the authenticator) answered the sign-in."""
+        signins, self._signed_in = self._signed_in, []
+        for future in signins:
+            if future.done():
+                continue
+            if isinstance(answer, SignedIn):
+                future.set_result(answer.user_data)
+            else:
+                future.set_exception(answer.error)
+
+    def forget(self) -> None:
+        """Drop every wait: the event loop they belonged to has ended."""
+        self._connected = []
+        self._disconnected = []
+        self._signed_in = []
+
+
+@contextmanager
+def _registered(
+    waiters: list[asyncio.Future[Any]], loop: asyncio.AbstractEventLoop
+) -> Iterator[asyncio.Future[Any]]:
+    future: asyncio.Future[Any] = loop.create_future()
+    waiters.append(future)
+    try:
+        yield future
+    finally:
+        if future in waiters:
+            waiters.remove(future)
+
+
+def _settle(futures: list[asyncio.Future[None]], result: None) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(result)
