@@ -2,7 +2,11 @@
 
 It is what an application's backend does: ``POST /pusher/auth`` answers with
 ``Pusher.authenticate`` and ``POST /pusher/user-auth`` with
-``Pusher.authenticate_user``. It records every request (form fields and headers), so
+``Pusher.authenticate_user``; ``POST /pusher/auth-batch`` answers several channels at
+once in the pusher-js-auth plugin's format (``channel_name[0]``, ``channel_name[1]``,
+... in; a JSON object keyed by channel name out), as backends serving that plugin do.
+With ``bearer_token`` set, a request without ``Authorization: Bearer <token>`` gets
+HTTP 401, as an expired token would. It records every request (form fields and headers), so
 tests can check what arrived, and can be told to fail: an HTTP status, a delay, or a
 body that is not JSON. It listens on 127.0.0.1 and runs in a thread of its own.
 """
@@ -26,6 +30,16 @@ class RecordedRequest:
     form: dict[str, str]
     headers: dict[str, str]
 
+    @property
+    def channel_names(self) -> list[str]:
+        """The channels asked for: one, or a batch's ``channel_name[i]`` in order."""
+        if "channel_name" in self.form:
+            return [self.form["channel_name"]]
+        names: list[str] = []
+        while f"channel_name[{len(names)}]" in self.form:
+            names.append(self.form[f"channel_name[{len(names)}]"])
+        return names
+
 
 @dataclass
 class Failure:
@@ -48,6 +62,12 @@ class AuthServer:
     )
     delay: float = 0.0
     failure: Failure | None = None
+    bearer_token: str | None = None
+    """When set, the token every request must carry (else HTTP 401)."""
+    batch_statuses: dict[str, int] = field(default_factory=dict)
+    """Channels a batch answer refuses, with the status it gives each."""
+    batch_omits: set[str] = field(default_factory=set)
+    """Channels a batch answer leaves out."""
     requests: list[RecordedRequest] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
@@ -63,6 +83,11 @@ class AuthServer:
     def url(self) -> str:
         """The channel authorization endpoint."""
         return f"http://127.0.0.1:{self.port}/pusher/auth"
+
+    @property
+    def batch_url(self) -> str:
+        """The batched channel authorization endpoint (pusher-js-auth's format)."""
+        return f"http://127.0.0.1:{self.port}/pusher/auth-batch"
 
     @property
     def user_auth_url(self) -> str:
@@ -103,7 +128,7 @@ class AuthServer:
     def requests_for(self, channel_name: str) -> list[RecordedRequest]:
         """The requests that asked for ``channel_name``."""
         with self._lock:
-            return [r for r in self.requests if r.form.get("channel_name") == channel_name]
+            return [r for r in self.requests if channel_name in r.channel_names]
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length", "0"))
@@ -121,8 +146,15 @@ class AuthServer:
         if failure is not None and (failure.status != 200 or failure.body is not None):
             self._reply(request, failure.status, failure.body or "")
             return
+        token = self.bearer_token
+        if token is not None and recorded.headers.get("authorization") != f"Bearer {token}":
+            self._reply(request, 401, json.dumps({"error": "token expired"}))
+            return
         try:
-            answer = self._sign(recorded)
+            if request.path.endswith("/auth-batch"):
+                answer = self._sign_batch(recorded)
+            else:
+                answer = self._sign(recorded)
         except Exception as exc:
             self._reply(request, 400, json.dumps({"error": str(exc)}))
             return
@@ -145,6 +177,19 @@ class AuthServer:
         if isinstance(answer.get("shared_secret"), bytes):
             answer["shared_secret"] = answer["shared_secret"].decode("ascii")
         return answer
+
+    def _sign_batch(self, request: RecordedRequest) -> dict[str, Any]:
+        answers: dict[str, Any] = {}
+        for name in request.channel_names:
+            if name in self.batch_omits:
+                continue
+            status = self.batch_statuses.get(name)
+            if status is not None:
+                answers[name] = {"status": status, "data": {"error": "refused"}}
+                continue
+            single = RecordedRequest(request.path, {**request.form, "channel_name": name}, {})
+            answers[name] = {"status": 200, "data": self._sign(single)}
+        return answers
 
     @staticmethod
     def _reply(request: BaseHTTPRequestHandler, status: int, body: str) -> None:

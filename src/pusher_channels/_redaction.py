@@ -8,11 +8,13 @@ Anything shown to a person goes through these functions first.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["REDACTED", "redact_headers", "redact_url"]
+__all__ = ["REDACTED", "hide_from_http_logs", "redact_headers", "redact_url"]
 
 REDACTED: Final = "***"
 
@@ -56,3 +58,38 @@ def redact_headers(headers: Any) -> Any:
         name: value if str(name).lower() in _HARMLESS_HEADERS else REDACTED
         for name, value in headers.items()
     }
+
+
+class _HttpLogRedaction(logging.Filter):
+    """Redacts the registered URLs where the HTTP client's own log lines show them
+    (httpx logs every request's URL at INFO, query string included)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: dict[str, str] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        urls = self.urls
+        if urls and isinstance(record.args, tuple):
+            record.args = tuple(
+                urls.get(arg, arg) if isinstance(arg, str) else urls.get(str(arg), arg)
+                for arg in record.args
+            )
+        return True
+
+
+_http_log_redaction: _HttpLogRedaction | None = None
+_lock = threading.Lock()
+
+
+def hide_from_http_logs(url: str) -> None:
+    """Have the HTTP client's log lines show ``url`` redacted (if it needs to be)."""
+    global _http_log_redaction
+    shown = redact_url(url)
+    if shown == url:
+        return
+    with _lock:
+        if _http_log_redaction is None:
+            _http_log_redaction = _HttpLogRedaction()
+            logging.getLogger("httpx").addFilter(_http_log_redaction)
+        _http_log_redaction.urls[url] = shown

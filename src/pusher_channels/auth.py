@@ -9,16 +9,21 @@ the channel and the cause (HTTP status, server message), never the signature.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
 import hmac
 import inspect
 import json
+import logging
 import ssl
+import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
+from ._redaction import hide_from_http_logs, redact_url
 from .exceptions import AuthorizationError, PusherConfigError, SigninError
 from .options import ClientOptions
 
@@ -26,6 +31,7 @@ if TYPE_CHECKING:
     import httpx
 
 __all__ = [
+    "BatchingEndpointAuthorizer",
     "CallbackAuthorizer",
     "EndpointAuthorizer",
     "LocalSigner",
@@ -39,7 +45,11 @@ UserAuthentication = dict[str, str]
 """``{"auth": "key:signature", "user_data": "<the JSON string that was signed>"}``."""
 SHARED_SECRET_LENGTH: Final = 32
 REQUEST_TIMEOUT: Final = 10.0
+MAX_RESPONSE_BYTES: Final = 65_536
+"""The largest answer an endpoint may give for one channel (``max_auth_response_bytes``)."""
 _BODY_EXCERPT: Final = 200
+
+logger = logging.getLogger("pusher_channels")
 
 
 def _resolve(value: Any) -> dict[str, str]:
@@ -111,8 +121,22 @@ class _EndpointError(Exception):
         self.status = status
 
 
+AuthFailureHook = Callable[[Any], Any]
+"""``on_auth_failure(error) -> bool`` (or awaitable): retry once after a 401/403?"""
+_CREDENTIAL_STATUSES: Final = frozenset({401, 403})
+_LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
 class _FormPoster:
-    """What both endpoints share: the HTTP client, params and headers."""
+    """What both endpoints share: the HTTP client, params and headers, the size cap,
+    and one retry after a 401/403 with fresh credentials.
+
+    Params and headers may be callables, evaluated for every request. When the
+    endpoint answers 401 or 403, the request is made once more if the app can have
+    new credentials for it: ``on_auth_failure(error)`` decides (and may fetch a new
+    token first); without it, the request is retried when the params or headers are
+    callables (evaluated again), and not when they are fixed.
+    """
 
     def __init__(
         self,
@@ -123,14 +147,21 @@ class _FormPoster:
         proxy: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         timeout: float = REQUEST_TIMEOUT,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        on_auth_failure: AuthFailureHook | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self._shown_endpoint = redact_url(endpoint)
+        hide_from_http_logs(endpoint)
         self._params = params
         self._headers = headers
         self._proxy = proxy
         self._verify: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
         self._timeout = timeout
+        self._max_response_bytes = max_response_bytes
+        self._on_auth_failure = on_auth_failure
         self._http: httpx.AsyncClient | None = None
+        self._plain_http_checked = urlsplit(endpoint).scheme.lower() != "http"
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None or self._http.is_closed:
@@ -153,38 +184,88 @@ class _FormPoster:
             await self._http.aclose()
             self._http = None
 
-    async def _post(self, form: dict[str, str], what: str) -> Any:
-        """POST ``form`` plus the params; return the decoded JSON answer.
+    async def _post(
+        self,
+        form: Mapping[str, str],
+        what: str,
+        make_error: Callable[[_EndpointError], Exception],
+        size_limit: int | None = None,
+    ) -> Any:
+        """POST ``form`` plus the params; return the decoded JSON answer, retrying
+        once after a 401/403 when new credentials may help (see the class).
 
         Raises:
-            _EndpointError: no answer in time, unreachable, non-2xx, or not JSON.
+            _EndpointError: no answer in time, unreachable, non-2xx, too large, or
+                not JSON.
         """
+        try:
+            return await self._post_once(form, what, size_limit)
+        except _EndpointError as exc:
+            if exc.status not in _CREDENTIAL_STATUSES or not await self._retry_after(
+                make_error(exc)
+            ):
+                raise
+        logger.info("%s: retrying once with fresh credentials", what)
+        return await self._post_once(form, what, size_limit)
+
+    async def _retry_after(self, error: Exception) -> bool:
+        hook = self._on_auth_failure
+        if hook is None:
+            return callable(self._params) or callable(self._headers)
+        try:
+            decision = hook(error)
+            if inspect.isawaitable(decision):
+                decision = await decision
+        except Exception as exc:
+            logger.warning("on_auth_failure raised %s: not retrying", type(exc).__name__)
+            return False
+        return bool(decision)
+
+    async def _post_once(self, form: Mapping[str, str], what: str, size_limit: int | None) -> Any:
         import httpx
 
-        form.update(_resolve(self._params))
-        endpoint = self.endpoint
+        body = {**form, **_resolve(self._params)}
+        headers = _resolve(self._headers)
+        if not self._plain_http_checked:
+            self._plain_http_checked = True
+            _warn_if_credentials_in_the_clear(self.endpoint, self._shown_endpoint, headers)
+        endpoint = self._shown_endpoint
+        limit = size_limit if size_limit is not None else self._max_response_bytes
         try:
-            response = await self._client().post(
-                endpoint, data=form, headers=_resolve(self._headers)
-            )
+            async with self._client().stream(
+                "POST", self.endpoint, data=body, headers=headers
+            ) as response:
+                status = response.status_code
+                content = await _read_at_most(response, limit)
         except httpx.TimeoutException:
             raise _EndpointError(
                 f"{what} timed out: no answer from {endpoint} within {self._timeout:g} s"
             ) from None
+        except httpx.ConnectError as exc:
+            raise _EndpointError(
+                f"{what} failed: cannot reach {endpoint}: {type(exc).__name__}: "
+                f"{_redacted_cause(exc, self.endpoint, endpoint)}"
+            ) from None
         except httpx.HTTPError as exc:
             raise _EndpointError(
-                f"{what} failed: cannot reach {endpoint}: {type(exc).__name__}: {exc}"
+                f"{what} failed: {endpoint} did not answer properly: {type(exc).__name__}: "
+                f"{_redacted_cause(exc, self.endpoint, endpoint)}"
             ) from None
-        status = response.status_code
+        if content is None:
+            raise _EndpointError(
+                f"{what} failed: {endpoint} answered more than {limit:,} bytes "
+                "(see max_auth_response_bytes)",
+                status,
+            )
         if not 200 <= status < 300:
-            excerpt = response.text[:_BODY_EXCERPT].strip()
+            excerpt = content[:_BODY_EXCERPT].decode("utf-8", "replace").strip()
             raise _EndpointError(
                 f"{what} failed: {endpoint} answered HTTP {status}"
                 + (f": {excerpt}" if excerpt else ""),
                 status,
             )
         try:
-            return response.json()
+            return json.loads(content)
         except ValueError:
             raise _EndpointError(
                 f"{what} failed: {endpoint} answered HTTP {status} with a body that is not JSON",
@@ -192,15 +273,63 @@ class _FormPoster:
             ) from None
 
 
+async def _read_at_most(response: httpx.Response, limit: int) -> bytes | None:
+    """The body, or ``None`` as soon as it is known to exceed ``limit`` bytes."""
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _redacted_cause(exc: Exception, endpoint: str, shown: str) -> str:
+    """An HTTP error's text, with the endpoint's secret-bearing parts taken out."""
+    return str(exc).replace(endpoint, shown)
+
+
+def _warn_if_credentials_in_the_clear(
+    endpoint: str, shown: str, headers: Mapping[str, str]
+) -> None:
+    """Warn (once per endpoint) when credentials would go over plain ``http://``."""
+    host = (urlsplit(endpoint).hostname or "").lower()
+    if host in _LOCAL_HOSTS:
+        return
+    carries_credentials = any(
+        name.lower() in ("authorization", "proxy-authorization", "cookie")
+        or value.lower().startswith(("bearer ", "basic "))
+        for name, value in headers.items()
+    )
+    if carries_credentials:
+        message = (
+            f"the auth endpoint {shown} is plain http:// and its requests carry "
+            "credentials (an Authorization header): anyone on the path can read them; "
+            "use https://"
+        )
+        logger.warning("%s", message)
+        warnings.warn(message, UserWarning, stacklevel=2)
+
+
 class UserEndpointAuthenticator(_FormPoster):
     """POSTs ``socket_id`` to the user-authentication endpoint, for ``signin()``."""
 
     async def __call__(self, socket_id: str) -> UserAuthentication:
         try:
-            answer = await self._post({"socket_id": socket_id}, "user authentication")
+            answer = await self._post(
+                {"socket_id": socket_id}, "user authentication", _signin_error
+            )
         except _EndpointError as exc:
-            raise SigninError(exc.message, status=exc.status) from None
+            raise _signin_error(exc) from None
         return normalize_user_authentication(answer)
+
+
+def _signin_error(exc: _EndpointError) -> SigninError:
+    return SigninError(exc.message, status=exc.status)
 
 
 class EndpointAuthorizer(_FormPoster):
@@ -212,14 +341,191 @@ class EndpointAuthorizer(_FormPoster):
 
     async def __call__(self, channel_name: str, socket_id: str) -> Authorization:
         form = {"socket_id": socket_id, "channel_name": channel_name}
+
+        def error(exc: _EndpointError) -> AuthorizationError:
+            return _authorization_error(exc.message, channel_name, exc.status)
+
         try:
-            answer = await self._post(form, f"authorization of {channel_name!r}")
+            answer = await self._post(form, f"authorization of {channel_name!r}", error)
         except _EndpointError as exc:
-            retryable = exc.status is None or exc.status >= 500 or exc.status == 429
-            raise AuthorizationError(
-                exc.message, channel_name, status=exc.status, retryable=retryable
-            ) from None
+            raise error(exc) from None
         return normalize_authorization(channel_name, answer)
+
+
+def _authorization_error(message: str, channel_name: str, status: int | None) -> AuthorizationError:
+    retryable = status is None or status >= 500 or status == 429
+    return AuthorizationError(message, channel_name, status=status, retryable=retryable)
+
+
+class BatchingEndpointAuthorizer(EndpointAuthorizer):
+    """Asks the endpoint for several channels in one request (``auth_batching=True``).
+
+    The wire format is that of the pusher-js-auth plugin, which many backends
+    already serve: the form has ``socket_id`` and ``channel_name[0]``,
+    ``channel_name[1]``, ... (plus the params); the answer is a JSON object keyed by
+    channel name, each ``{"status": <HTTP status, optional on success>, "data":
+    {<the usual answer>}}``. A channel missing from the answer fails alone, as a 404.
+
+    Each channel still asks on its own (and is timed out on its own): the first ask
+    opens a batch for its socket, the asks of the next ``delay`` seconds join it, and
+    a batch that reaches ``size`` channels is sent at once.
+    """
+
+    def __init__(self, endpoint: str, *, delay: float, size: int, **kwargs: Any) -> None:
+        super().__init__(endpoint, **kwargs)
+        self._delay = delay
+        self._size = size
+        self._open: dict[str, _Batch] = {}
+        """The batch collecting channels, by socket id."""
+        self._sending: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, channel_name: str, socket_id: str) -> Authorization:
+        batch = self._open.get(socket_id)
+        if batch is None:
+            loop = asyncio.get_running_loop()
+            batch = self._open[socket_id] = _Batch(socket_id)
+            batch.timer = loop.call_later(self._delay, self._send, batch)
+        future = batch.add(channel_name)
+        if len(batch.waiters) >= self._size:
+            self._send(batch)
+        return await future
+
+    def _send(self, batch: _Batch) -> None:
+        if self._open.get(batch.socket_id) is batch:
+            del self._open[batch.socket_id]
+        if batch.timer is not None:
+            batch.timer.cancel()
+        if batch.abandoned:
+            return
+        task = asyncio.get_running_loop().create_task(self._request(batch))
+        batch.task = task
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _request(self, batch: _Batch) -> None:
+        names = list(batch.waiters)
+        form = {"socket_id": batch.socket_id}
+        form.update({f"channel_name[{index}]": name for index, name in enumerate(names)})
+        what = f"authorization of {len(names)} channels"
+
+        def error(exc: _EndpointError) -> AuthorizationError:
+            return _authorization_error(exc.message, names[0], exc.status)
+
+        try:
+            answer = await self._post(
+                form, what, error, size_limit=self._max_response_bytes * len(names)
+            )
+        except _EndpointError as exc:
+            for name in names:
+                batch.settle(name, _authorization_error(exc.message, name, exc.status))
+            return
+        if not isinstance(answer, Mapping):
+            for name in names:
+                batch.settle(
+                    name,
+                    AuthorizationError(
+                        f"{what} failed: {self._shown_endpoint} answered something other "
+                        "than an object keyed by channel name",
+                        name,
+                    ),
+                )
+            return
+        for name in names:
+            batch.settle(name, self._entry(name, answer.get(name)))
+
+    def _entry(self, name: str, entry: Any) -> Authorization | AuthorizationError:
+        """One channel's part of a batch answer, as its authorization or its error."""
+        shown = self._shown_endpoint
+        if entry is None:
+            return AuthorizationError(
+                f"authorization of {name!r} failed: {shown} left it out of the batch "
+                "answer (taken as HTTP 404)",
+                name,
+                status=404,
+            )
+        if not isinstance(entry, Mapping):
+            return AuthorizationError(
+                f"authorization of {name!r} failed: its batch entry is not an object", name
+            )
+        status = entry.get("status", 200)
+        if isinstance(status, str) and status.isdigit():
+            status = int(status)
+        if isinstance(status, bool) or not isinstance(status, int):
+            return AuthorizationError(
+                f"authorization of {name!r} failed: its batch entry has no numeric status",
+                name,
+            )
+        if not 200 <= status < 300:
+            return _authorization_error(
+                f"authorization of {name!r} failed: {shown} answered HTTP {status} for it",
+                name,
+                status,
+            )
+        try:
+            return normalize_authorization(name, entry.get("data"))
+        except AuthorizationError as exc:
+            return exc
+
+    async def aclose(self) -> None:
+        """Stop the batches under way and close the HTTP pool."""
+        for batch in list(self._open.values()):
+            if batch.timer is not None:
+                batch.timer.cancel()
+            batch.cancel()
+        self._open.clear()
+        for task in list(self._sending):
+            task.cancel()
+        if self._sending:
+            await asyncio.wait(list(self._sending))
+        await super().aclose()
+
+    def forget_pool(self) -> None:
+        """Drop what belonged to an event loop that has ended."""
+        self._open.clear()
+        self._sending.clear()
+        super().forget_pool()
+
+
+class _Batch:
+    """The channels of one socket asked for together, and their waiters."""
+
+    __slots__ = ("socket_id", "task", "timer", "waiters")
+
+    def __init__(self, socket_id: str) -> None:
+        self.socket_id = socket_id
+        self.waiters: dict[str, list[asyncio.Future[Authorization]]] = {}
+        self.timer: asyncio.TimerHandle | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def add(self, channel_name: str) -> asyncio.Future[Authorization]:
+        future: asyncio.Future[Authorization] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(self._waiter_done)
+        self.waiters.setdefault(channel_name, []).append(future)
+        return future
+
+    def settle(self, channel_name: str, outcome: Authorization | AuthorizationError) -> None:
+        for future in self.waiters.get(channel_name, ()):
+            if future.done():
+                continue
+            if isinstance(outcome, AuthorizationError):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+    def cancel(self) -> None:
+        for futures in self.waiters.values():
+            for future in futures:
+                future.cancel()
+
+    def _waiter_done(self, _: asyncio.Future[Authorization]) -> None:
+        """Nobody waits any more (timed out, disconnected): stop the request."""
+        if self.task is not None and not self.task.done() and self.abandoned:
+            self.task.cancel()
+
+    @property
+    def abandoned(self) -> bool:
+        """Whether every waiter has its answer already, or gave up."""
+        return all(f.done() for futures in self.waiters.values() for f in futures)
 
 
 class CallbackAuthorizer:
@@ -349,6 +655,19 @@ def build_authorizer(options: ClientOptions) -> Authorizer | None:
     params = dict(options.auth_params or {})
     if callback is not None:
         return CallbackAuthorizer(callback, params)
+    if options.auth_endpoint is not None and options.auth_batching:
+        return BatchingEndpointAuthorizer(
+            options.auth_endpoint,
+            delay=options.auth_batch_delay,
+            size=options.auth_batch_size,
+            params=params.get("params"),
+            headers=params.get("headers"),
+            proxy=options.proxy_url,
+            ssl_context=options.ssl_context,
+            timeout=options.auth_timeout,
+            max_response_bytes=options.max_auth_response_bytes,
+            on_auth_failure=options.callbacks.get("on_auth_failure"),
+        )
     if options.auth_endpoint is not None:
         return EndpointAuthorizer(
             options.auth_endpoint,
@@ -357,6 +676,8 @@ def build_authorizer(options: ClientOptions) -> Authorizer | None:
             proxy=options.proxy_url,
             ssl_context=options.ssl_context,
             timeout=options.auth_timeout,
+            max_response_bytes=options.max_auth_response_bytes,
+            on_auth_failure=options.callbacks.get("on_auth_failure"),
         )
     if options.secret is not None:
         return LocalSigner(
@@ -383,6 +704,8 @@ def build_user_authenticator(options: ClientOptions) -> UserAuthenticator | None
             proxy=options.proxy_url,
             ssl_context=options.ssl_context,
             timeout=options.auth_timeout,
+            max_response_bytes=options.max_auth_response_bytes,
+            on_auth_failure=options.callbacks.get("on_auth_failure"),
         )
     if options.secret is not None:
         return LocalSigner(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
+from ._redaction import redact_headers, redact_url
 from ._version import __version__
 from .exceptions import PusherConfigError
 from .protocol.backoff import Backoff
@@ -45,7 +46,13 @@ _PROXY_SCHEMES: Final = frozenset({"http", "https", "socks4", "socks5"})
 _SOCKS_SCHEMES: Final = frozenset({"socks4", "socks5"})
 _HTTP_CLIENT_PROXY_SCHEMES: Final = frozenset({"http", "https", "socks5"})
 """What the auth endpoints' HTTP client (httpx) can go through."""
-_FLAGS: Final = ("use_tls", "enable_stats", "ignore_null_origin", "log_to_console")
+_FLAGS: Final = (
+    "use_tls",
+    "enable_stats",
+    "ignore_null_origin",
+    "log_to_console",
+    "auth_batching",
+)
 _CLUSTER_NAME: Final = re.compile(r"[A-Za-z0-9-]+")
 _NOT_IN_HOST: Final = re.compile(r"[/?#@\s]")
 _NOT_IN_PATH: Final = re.compile(r"[?#\s]")
@@ -65,6 +72,7 @@ CALLBACK_NAMES: Final = (
     "on_signin_succeeded",
     "on_user_event",
     "on_watchlist_event",
+    "on_auth_failure",
 )
 
 Callback = Callable[..., Any | Awaitable[Any]]
@@ -102,6 +110,16 @@ class ClientOptions:
             ``"jsonp"`` is a browser technique: it is accepted and the POST is used.
         auth_timeout: seconds an authorization (endpoint or callback, channel or
             user) may take before it counts as failed (default 10).
+        auth_batching: ``True`` asks ``auth_endpoint`` for the authorizations of
+            several channels in one request, in the wire format of the pusher-js-auth
+            plugin (``channel_name[0]``, ``channel_name[1]``, ... in the form; a JSON
+            object keyed by channel name in the answer). Default ``False``.
+        auth_batch_delay: with ``auth_batching``, seconds to collect the channels
+            of one batch after the first one asks (default 0.02).
+        auth_batch_size: with ``auth_batching``, the most channels in one request
+            (default 100).
+        max_auth_response_bytes: the largest answer an auth endpoint may give, per
+            channel (default 65,536); a larger one fails that authorization.
         secret: the app secret, to sign channel authorizations locally. For internal
             tools only: never ship a secret inside an application given to users.
         user_auth_endpoint: URL that authenticates the user for ``signin()``
@@ -148,6 +166,10 @@ class ClientOptions:
     auth_params: Mapping[str, Any] | None = None
     auth_transport: str = "ajax"
     auth_timeout: float = 10.0
+    auth_batching: bool = False
+    auth_batch_delay: float = 0.02
+    auth_batch_size: int = 100
+    max_auth_response_bytes: int = 65_536
     secret: str | None = field(default=None, repr=False)
     user_auth_endpoint: str | None = None
     user_auth_params: Mapping[str, Any] | None = None
@@ -161,6 +183,28 @@ class ClientOptions:
     log_to_console: bool = False
     proxy: str | None = None
     callbacks: Mapping[str, Callback] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        """The options, with nothing that may be a secret: the secret and master key
+        are left out, header and param values, URL query strings and proxy passwords
+        are shown as ``***``, callbacks by name only."""
+        shown: list[str] = []
+        for name, spec in self.__dataclass_fields__.items():
+            if not spec.repr:
+                continue
+            value = getattr(self, name)
+            if value == spec.default:
+                continue
+            if name in ("auth_params", "user_auth_params") and isinstance(value, Mapping):
+                value = {key: redact_headers(part) for key, part in value.items()}
+            elif name in ("auth_endpoint", "user_auth_endpoint"):
+                value = redact_url(value)
+            elif name == "proxy":
+                value = redact_url(self.proxy_url)
+            elif name == "callbacks":
+                value = sorted(value)
+            shown.append(f"{name}={value!r}")
+        return f"ClientOptions({', '.join(shown)})"
 
     @property
     def scheme(self) -> str:
@@ -469,6 +513,16 @@ def _check_authorization(settings: dict[str, Any]) -> None:
     _check_auth_params("user_auth_params", settings.get("user_auth_params"))
     if settings.get("auth_transport", "ajax") not in ("ajax", "jsonp"):
         raise PusherConfigError("auth_transport must be 'ajax' or 'jsonp'")
+    if "auth_batch_delay" in settings:
+        settings["auth_batch_delay"] = _seconds("auth_batch_delay", settings["auth_batch_delay"])
+    for name in ("auth_batch_size", "max_auth_response_bytes"):
+        value = settings.get(name)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise PusherConfigError(f"{name} must be a positive int, got {value!r}")
+    if settings.get("auth_batching") and "auth_endpoint" not in settings:
+        raise PusherConfigError("auth_batching needs auth_endpoint= (it batches its requests)")
     secret = settings.get("secret")
     if secret is not None and (not isinstance(secret, str) or not secret):
         raise PusherConfigError("secret must be the app secret, a non-empty string")

@@ -18,6 +18,8 @@ from tests.support.recorder import Recorder, wait_until
 
 BEARER = "Bearer tok-3f9a8c1d5e7b"
 COOKIE = "session=cookie-77e1b0c9a4"
+QUERY_TOKEN = "qtok-6b1e0d2f"
+"""A token in the auth endpoint's query string, as some backends take it."""
 
 
 class Capture(logging.Handler):
@@ -77,7 +79,7 @@ async def test_a_full_session_logs_no_secret_above_debug(
     try:
         async with PusherChannelsClient(
             **server.client_options(),
-            auth_endpoint=auth.url,
+            auth_endpoint=f"{auth.url}?token={QUERY_TOKEN}",
             user_auth_endpoint=auth.user_auth_url,
             auth_params={"params": {"user": "u"}, "headers": headers},
             log_to_console=False,
@@ -115,6 +117,7 @@ async def test_a_full_session_logs_no_secret_above_debug(
         "tok-3f9a8c1d5e7b",
         COOKIE,
         "cookie-77e1b0c9a4",
+        QUERY_TOKEN,
         hashlib.sha256(b"private-encrypted-s" + master).hexdigest(),
         *signatures,
         *shared_secrets,

@@ -59,7 +59,7 @@ __all__ = ["PusherChannel", "PusherChannelsClient", "SyncEventIterator"]
 
 logger = logging.getLogger("pusher_channels")
 
-_RETURNING_CALLBACKS = frozenset({"on_authorizer", "on_user_authenticator"})
+_RETURNING_CALLBACKS = frozenset({"on_authorizer", "on_user_authenticator", "on_auth_failure"})
 _numbers = itertools.count(1)
 
 
