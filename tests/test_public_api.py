@@ -12,6 +12,7 @@ EXPECTED = {
     "CallbackError",
     "ChannelKind",
     "ClientEventError",
+    "ConnectionEvents",
     "ConnectionState",
     "PusherChannel",
     "PusherChannelsClient",
@@ -25,6 +26,7 @@ EXPECTED = {
     "SigninError",
     "SlowConsumerError",
     "SubscriptionError",
+    "SubscriptionGap",
     "__version__",
 }
 EXPECTED_SYNC = {"PusherChannel", "PusherChannelsClient", "SyncEventIterator"}
@@ -44,6 +46,22 @@ CLIENT_METHODS = {
     "events",
     "signin",
     "user",
+    "bind",
+    "unbind",
+    "bind_global",
+    "unbind_global",
+    "unbind_all",
+    "connection",
+}
+
+CHANNEL_MEMBERS = {
+    "bind",
+    "unbind",
+    "bind_global",
+    "unbind_global",
+    "unbind_all",
+    "wait_subscribed",
+    "last_gap",
 }
 
 
@@ -80,3 +98,13 @@ def test_the_sync_client_has_the_same_methods_as_the_async_one() -> None:
     async_channel = {n for n in dir(pusher_channels.PusherChannel) if not n.startswith("_")}
     sync_channel = {n for n in dir(pusher_channels.sync.PusherChannel) if not n.startswith("_")}
     assert async_channel - {"callbacks"} <= sync_channel
+    assert async_channel >= CHANNEL_MEMBERS
+
+
+def test_the_binding_methods_are_documented_where_they_are_defined() -> None:
+    from pusher_channels._bindings import BindsEvents
+
+    for name in ("bind", "unbind", "bind_global", "unbind_global", "unbind_all"):
+        assert inspect.getdoc(getattr(BindsEvents, name)), name
+    for name in ("bind", "unbind", "state", "socket_id"):
+        assert inspect.getdoc(getattr(pusher_channels.ConnectionEvents, name)), name

@@ -15,8 +15,9 @@ For threaded code, :mod:`pusher_channels.sync` has the same API, blocking.
 
 import logging as _logging
 
+from ._bindings import ConnectionEvents
 from ._version import __version__
-from .channel import PusherChannel, PusherEvent, PusherMember
+from .channel import PusherChannel, PusherEvent, PusherMember, SubscriptionGap
 from .client import PusherChannelsClient
 from .exceptions import (
     AuthorizationError,
@@ -42,6 +43,7 @@ __all__ = [
     "CallbackError",
     "ChannelKind",
     "ClientEventError",
+    "ConnectionEvents",
     "ConnectionState",
     "PusherChannel",
     "PusherChannelsClient",
@@ -55,5 +57,6 @@ __all__ = [
     "SigninError",
     "SlowConsumerError",
     "SubscriptionError",
+    "SubscriptionGap",
     "__version__",
 ]

@@ -7,6 +7,13 @@ changes, sign-in) go to the global callback and the channel's own. Both share on
 :class:`~pusher_channels._flow.FlowControl`: a full stream and a callback lane with a
 backlog hold the socket the same way.
 
+Handlers bound by name (``bind``) are called on the same path, right after the
+``on_event`` at their level (client, then channel). They also see, as events, the
+notifications pusher-js emits on a channel (``pusher:subscription_succeeded``,
+``pusher:subscription_error``, ``pusher:member_added``, ``pusher:member_removed``,
+``pusher:subscription_count``) and ``pusher:resubscribed``; ``on_event`` and the
+iterators do not, as in the seed.
+
 Channel callbacks are kept by channel name here, so the runtime needs nothing of
 the public channel objects.
 """
@@ -16,14 +23,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Final
 
+import orjson
+
+from ._bindings import Bindings
 from ._dispatch import Dispatcher
 from ._flow import FlowControl
+from ._gaps import GapTracker, SubscriptionGap
 from ._streams import EventStream
 from .exceptions import CallbackError, PusherError, SlowConsumerError
 from .protocol.actions import (
+    ConnectionState,
     DecryptionFailed,
     ErrorReported,
     MemberAdded,
@@ -40,16 +52,32 @@ from .protocol.actions import (
 from .protocol.messages import PusherEvent
 from .protocol.user import SERVER_TO_USER_PREFIX
 
-__all__ = ["ChannelCallbacks", "Delivery"]
+__all__ = ["CHANNEL_CALLBACK_NAMES", "ChannelCallbacks", "Delivery"]
 
 logger = logging.getLogger("pusher_channels")
 
 Callback = Callable[..., Any]
 
 
+CHANNEL_CALLBACK_NAMES: Final = (
+    "on_subscription_succeeded",
+    "on_subscription_error",
+    "on_member_added",
+    "on_member_removed",
+    "on_event",
+    "on_subscription_count",
+    "on_resubscribed",
+)
+"""The keywords of ``subscribe()``."""
+
+_CONNECTED: Final = ConnectionState.CONNECTED
+
+
 @dataclass(slots=True)
 class ChannelCallbacks:
-    """The per-channel callbacks given to ``subscribe()``; each may be ``None``."""
+    """What the client keeps for one channel beside the core's record: the callbacks
+    given to ``subscribe()`` (each may be ``None``), the handlers bound to it, and
+    its subscription gaps."""
 
     on_subscription_succeeded: Callback | None = None
     on_subscription_error: Callback | None = None
@@ -57,10 +85,13 @@ class ChannelCallbacks:
     on_member_removed: Callback | None = None
     on_event: Callback | None = None
     on_subscription_count: Callback | None = None
+    on_resubscribed: Callback | None = None
+    bindings: Bindings = field(default_factory=Bindings)
+    gaps: GapTracker = field(default_factory=GapTracker)
 
     def update(self, other: ChannelCallbacks) -> None:
         """Take every callback that ``other`` sets."""
-        for name in self.__slots__:
+        for name in CHANNEL_CALLBACK_NAMES:
             value = getattr(other, name)
             if value is not None:
                 setattr(self, name, value)
@@ -70,7 +101,9 @@ class Delivery:
     """Routes events and notifications for one client, on one event loop."""
 
     __slots__ = (
+        "_bindings",
         "_callbacks",
+        "_listeners",
         "_loop",
         "_on_event",
         "_on_user_event",
@@ -87,11 +120,18 @@ class Delivery:
         callbacks: Mapping[str, Callback],
         channel_callbacks: dict[str, ChannelCallbacks],
         flow: FlowControl,
+        *,
+        bindings: Bindings | None = None,
+        listeners: Bindings | None = None,
     ) -> None:
         self._loop = loop
         self._callbacks = callbacks
         self._on_event = callbacks.get("on_event")  # looked up once: the hot path
         self._on_user_event = callbacks.get("on_user_event")
+        self._bindings = bindings if bindings is not None else Bindings()
+        """The client's handlers, for every channel's events."""
+        self._listeners = listeners if listeners is not None else Bindings()
+        """The connection's listeners: ``state_change``, state names, ``error``."""
         self.channel_callbacks = channel_callbacks
         """Per channel name, the callbacks given to ``subscribe()``."""
         self.flow = flow
@@ -120,8 +160,29 @@ class Delivery:
             return
         if self._on_event is not None:
             call(self._on_event, event)
-        if channel is not None and channel.on_event is not None:
-            call(channel.on_event, event)
+        if self._bindings:
+            for handler in self._bindings.handlers(event.event_name):
+                call(handler, event)
+        if channel is not None:
+            if channel.on_event is not None:
+                call(channel.on_event, event)
+            if channel.bindings:
+                for handler in channel.bindings.handlers(event.event_name):
+                    call(handler, event)
+
+    def _emit(self, channel_name: str, event_name: str, data: Any) -> None:
+        """A notification, as an event for the bound handlers only (as pusher-js
+        emits it on the channel); ``data`` is sent as JSON text."""
+        channel = self.channel_callbacks.get(channel_name)
+        if not self._bindings and (channel is None or not channel.bindings):
+            return
+        event = PusherEvent(channel_name, event_name, orjson.dumps(data).decode())
+        call = self.dispatcher.call
+        for handler in self._bindings.handlers(event_name):
+            call(handler, event)
+        if channel is not None:
+            for handler in channel.bindings.handlers(event_name):
+                call(handler, event)
 
     def _route(self, channel_name: str) -> tuple[EventStream, ...]:
         streams = self._streams
@@ -163,7 +224,7 @@ class Delivery:
 
     def _stream_overflowed(self, error: SlowConsumerError) -> None:
         logger.warning("%s", error.message)
-        self.call("on_error", error.message, None, error)
+        self._error(error)
 
     # ---------------------------------------------------------- notifications
 
@@ -172,6 +233,17 @@ class Delivery:
         callback = self._callbacks.get(name)
         if callback is not None:
             self.dispatcher.call(callback, *args)
+
+    def _listen(self, name: str, *args: Any) -> None:
+        """Call the connection's listeners for ``name``."""
+        for listener in self._listeners.handlers(name):
+            self.dispatcher.call(listener, *args)
+
+    def _error(self, error: PusherError) -> None:
+        """An error for ``on_error`` and the connection's ``error`` listeners."""
+        self.call("on_error", error.message, error.code, error)
+        if self._listeners:
+            self._listen("error", error.message, error.code, error)
 
     def call_channel(self, channel_name: str, name: str, *args: Any) -> None:
         """Call a channel's own callback ``name``, if set."""
@@ -183,12 +255,11 @@ class Delivery:
     def notify(self, output: Output) -> None:
         """Hand a notification of the core to its callbacks."""
         if isinstance(output, StateChanged):
-            logger.info("connection state %s -> %s", output.previous, output.current)
-            self.call("on_connection_state_change", output.current, output.previous)
+            self._state_changed(output)
         elif isinstance(output, ErrorReported):
             error = output.error
             logger.warning("error: %s (code %s)", error.message, error.code)
-            self.call("on_error", error.message, error.code, error)
+            self._error(error)
         elif isinstance(output, DecryptionFailed):
             logger.warning(
                 "event %r on %r skipped: %s", output.event_name, output.channel_name, output.reason
@@ -197,13 +268,23 @@ class Delivery:
         elif isinstance(output, SubscriptionFailed):
             self._subscription_failed(output)
         elif isinstance(output, SubscriptionSucceeded):
-            self._to_both(output.channel_name, "on_subscription_succeeded", output.data)
-        elif isinstance(output, MemberAdded):
-            self._to_both(output.channel_name, "on_member_added", output.member)
-        elif isinstance(output, MemberRemoved):
-            self._to_both(output.channel_name, "on_member_removed", output.member)
+            self._subscription_succeeded(output)
+        elif isinstance(output, MemberAdded | MemberRemoved):
+            name = "member_added" if isinstance(output, MemberAdded) else "member_removed"
+            member = output.member
+            self._to_both(output.channel_name, "on_" + name, member)
+            self._emit(
+                output.channel_name,
+                "pusher:" + name,
+                {"user_id": member.user_id, "user_info": member.user_info},
+            )
         elif isinstance(output, SubscriptionCountChanged):
             self._to_both(output.channel_name, "on_subscription_count", output.count)
+            self._emit(
+                output.channel_name,
+                "pusher:subscription_count",
+                {"subscription_count": output.count},
+            )
         elif isinstance(output, WatchlistEvent):
             self.call("on_watchlist_event", output.name, output.user_ids)
         elif isinstance(output, SignedIn):
@@ -212,9 +293,32 @@ class Delivery:
         elif isinstance(output, SigninFailed):
             error = output.error
             logger.warning("sign-in failed: %s", error.message)
-            self.call("on_error", error.message, error.code, error)
+            self._error(error)
         else:  # pragma: no cover - every notification type is handled above
             raise AssertionError(f"unhandled output {output!r}")
+
+    def _state_changed(self, change: StateChanged) -> None:
+        current, previous = change.current, change.previous
+        logger.info("connection state %s -> %s", previous, current)
+        if previous is _CONNECTED:
+            now = self._loop.time()
+            for channel in self.channel_callbacks.values():
+                channel.gaps.lost(now)
+        self.call("on_connection_state_change", current, previous)
+        if self._listeners:
+            self._listen("state_change", current, previous)
+            self._listen(current.name.lower())
+
+    def _subscription_succeeded(self, output: SubscriptionSucceeded) -> None:
+        name = output.channel_name
+        self._to_both(name, "on_subscription_succeeded", output.data)
+        self._emit(name, "pusher:subscription_succeeded", output.data)
+        channel = self.channel_callbacks.get(name)
+        gap = channel.gaps.subscribed(self._loop.time()) if channel is not None else None
+        if gap is not None:
+            logger.info("%r resubscribed after %.3f s unsubscribed", name, gap.duration)
+            self.call_channel(name, "on_resubscribed", gap)
+            self._emit(name, "pusher:resubscribed", _gap_data(gap))
 
     def _to_both(self, channel_name: str, name: str, argument: Any) -> None:
         self.call(name, channel_name, argument)
@@ -235,19 +339,25 @@ class Delivery:
             )
         self.call("on_subscription_error", error.message, error)
         self.call_channel(name, "on_subscription_error", error.message, error)
+        self._emit(
+            name, "pusher:subscription_error", {"error": error.message, "status": error.status}
+        )
 
     # ------------------------------------------------------- callback failures
 
     def _report_callback_failure(self, callback: Callback, error: PusherError) -> None:
-        """A callback raised: tell ``on_error``, or, without one, say it aloud.
+        """A callback raised: tell ``on_error`` and the connection's ``error``
+        listeners, or, without any, say it aloud.
 
-        With no ``on_error`` the failure goes to the event loop's exception handler,
-        as an unhandled task exception would: by default it is printed with its
-        traceback, whatever logging is configured.
+        With neither (or when one of them raised) the failure goes to the event
+        loop's exception handler, as an unhandled task exception would: by default it
+        is printed with its traceback, whatever logging is configured.
         """
         on_error = self._callbacks.get("on_error")
         cause = error.__cause__
-        if on_error is None or callback is on_error:
+        error_listeners = self._listeners.handlers("error") if self._listeners else ()
+        a_reporter_failed = callback is on_error or callback in error_listeners
+        if a_reporter_failed or (on_error is None and not error_listeners):
             # The error, with the callback's own exception as its cause (a
             # CancelledError included), so the handler shows both tracebacks.
             self._loop.call_exception_handler(
@@ -257,4 +367,13 @@ class Delivery:
         logger.error("%s", error.message, exc_info=cause if cause is not None else None)
         if not isinstance(error, CallbackError | SlowConsumerError):
             error = CallbackError(error.message)
-        self.dispatcher.call(on_error, error.message, None, error)
+        self._error(error)
+
+
+def _gap_data(gap: SubscriptionGap) -> dict[str, Any]:
+    return {
+        "gap_seconds": gap.duration,
+        "started_at": gap.started_at,
+        "ended_at": gap.ended_at,
+        "resubscription": gap.resubscription,
+    }

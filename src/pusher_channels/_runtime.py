@@ -12,7 +12,8 @@ the core's outputs and hands each to the part that owns it:
 - authorization and sign-in requests to :class:`~._authorization.Authorizations`.
 
 The runtime also owns the single timer and the public waits (``connect()``,
-``signin()``), and makes sure each of them ends when the client disconnects.
+``signin()``, ``wait_subscribed()``), and makes sure each of them ends when the
+client disconnects.
 Nothing else touches the core.
 """
 
@@ -24,6 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._authorization import Authorizations, Authorizer, UserAuthenticator
+from ._bindings import Bindings
 from ._delivery import ChannelCallbacks, Delivery
 from ._flow import FlowControl
 from ._sockets import SocketLifecycle
@@ -34,6 +36,7 @@ from .exceptions import (
     PusherConnectionError,
     PusherError,
     SigninError,
+    SubscriptionError,
 )
 from .options import ClientOptions
 from .protocol.actions import (
@@ -48,8 +51,10 @@ from .protocol.actions import (
     SignedIn,
     SigninFailed,
     StateChanged,
+    SubscriptionFailed,
+    SubscriptionSucceeded,
 )
-from .protocol.channels import ChannelRecord
+from .protocol.channels import ChannelRecord, ChannelStatus
 from .protocol.connection import Connection
 from .protocol.messages import PusherEvent
 
@@ -84,7 +89,14 @@ class _LoopParts:
             handshake_timeout=runtime.handshake_timeout,
         )
         self.flow = FlowControl(loop, self.sockets.hold_reading, self.sockets.release_reading)
-        self.delivery = Delivery(loop, runtime.callbacks, runtime.channel_callbacks, self.flow)
+        self.delivery = Delivery(
+            loop,
+            runtime.callbacks,
+            runtime.channel_callbacks,
+            self.flow,
+            bindings=runtime.bindings,
+            listeners=runtime.listeners,
+        )
         self.authorizations = Authorizations(
             loop, runtime, runtime.authorizer, runtime.user_authenticator, options.auth_timeout
         )
@@ -106,9 +118,11 @@ class Runtime:
         "_timer_at",
         "_waits",
         "authorizer",
+        "bindings",
         "callbacks",
         "channel_callbacks",
         "handshake_timeout",
+        "listeners",
         "options",
         "user_authenticator",
     )
@@ -118,6 +132,9 @@ class Runtime:
         options: ClientOptions,
         authorizer: Authorizer | None = None,
         user_authenticator: UserAuthenticator | None = None,
+        *,
+        bindings: Bindings | None = None,
+        listeners: Bindings | None = None,
     ) -> None:
         self.options = options
         settings = options.connection_settings()
@@ -127,6 +144,10 @@ class Runtime:
         self.user_authenticator = user_authenticator
         self.callbacks: Mapping[str, Callable[..., Any]] = options.callbacks
         self.channel_callbacks: dict[str, ChannelCallbacks] = {}
+        self.bindings = bindings if bindings is not None else Bindings()
+        """The client's handlers, for every channel's events."""
+        self.listeners = listeners if listeners is not None else Bindings()
+        """The connection's listeners (``client.connection.bind``)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clock: Callable[[], float] = _unbound_clock
         self._parts: _LoopParts | None = None
@@ -182,6 +203,10 @@ class Runtime:
     def _forget_loop(self) -> None:
         """The previous loop ended: whatever ran on it is gone with it."""
         logger.info("the event loop this client ran on has ended; starting afresh")
+        if self._core.state is _CONNECTED and self._loop is not None:
+            now = self._loop.time()  # a closed loop still tells the time
+            for channel in self.channel_callbacks.values():
+                channel.gaps.lost(now)
         self._core.forget_connection()
         self._core.take_outputs()  # nobody is left to tell on the old loop
         self._waits.forget()
@@ -276,11 +301,35 @@ class Runtime:
         """Forget a channel: its callbacks stop and its event streams end."""
         self.channel_callbacks.pop(channel_name, None)
         self._core.unsubscribe(channel_name)
+        self._waits.unsubscribed(channel_name)
         if self._parts is not None:
             self._parts.delivery.finish_streams(channel_name)
             self._perform()
         else:
             self._core.take_outputs()  # nothing to send without a connection
+
+    async def wait_subscribed(self, channel_name: str) -> None:
+        """Return once the channel is subscribed; raise why it is not, or will not be.
+
+        Raises:
+            SubscriptionError: the channel is not registered, its last attempt
+                failed (that failure), or it was unsubscribed meanwhile.
+            PusherConnectionError: the client is not connected nor connecting, or
+                was disconnected meanwhile.
+        """
+        self.bind_loop()
+        record = self._core.channels.get(channel_name)
+        if record is None or channel_name not in self.channel_callbacks:
+            raise SubscriptionError(f"not subscribed to {channel_name!r}", channel_name)
+        if record.status is ChannelStatus.SUBSCRIBED:
+            return
+        if record.failure is not None:
+            raise record.failure
+        if self._core.state is _DISCONNECTED:
+            raise self._core.fatal_error or PusherConnectionError(
+                "not connected: call connect() to subscribe"
+            )
+        await self._waits.until_subscribed(channel_name, self._loop)  # type: ignore[arg-type]
 
     def send(self, payload: bytes) -> bool:
         """Send a prepared message now; ``False`` when not connected."""
@@ -431,6 +480,13 @@ class Runtime:
         elif kind is SignedIn or kind is SigninFailed:
             self._waits.signin_answered(output)  # type: ignore[arg-type]
             parts.delivery.notify(output)
+        elif kind is SubscriptionSucceeded:
+            parts.delivery.notify(output)
+            self._waits.subscription_answered(output.channel_name, None)  # type: ignore[union-attr]
+        elif kind is SubscriptionFailed:
+            parts.delivery.notify(output)
+            error: SubscriptionError = output.error  # type: ignore[union-attr,assignment]
+            self._waits.subscription_answered(error.channel_name, error)
         else:
             parts.delivery.notify(output)
 

@@ -1,11 +1,12 @@
 """The public waits of one client, and the rule that they all end.
 
 ``connect()`` waits for CONNECTED, ``signin()`` for the server's answer, a
-``connect()`` during DISCONNECTING for the disconnection to finish. Each wait is a
-future registered here; the runtime resolves them as the core reports, and when the
-client is disconnected every one of them ends: the connects with the reason, the
-sign-ins with a :class:`~pusher_channels.exceptions.SigninError`, the waits for the
-disconnection with success. No wait can outlive ``disconnect()``.
+``connect()`` during DISCONNECTING for the disconnection to finish,
+``wait_subscribed()`` for a channel's subscription. Each wait is a future registered
+here; the runtime resolves them as the core reports, and when the client is
+disconnected every one of them ends: the connects and the subscription waits with
+the reason, the sign-ins with a :class:`~pusher_channels.exceptions.SigninError`,
+the waits for the disconnection with success. No wait can outlive ``disconnect()``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from .exceptions import PusherConnectionError, SigninError
+from .exceptions import PusherConnectionError, PusherError, SigninError, SubscriptionError
 from .protocol.actions import SignedIn, SigninFailed
 
 __all__ = ["Waits"]
@@ -24,12 +25,13 @@ __all__ = ["Waits"]
 class Waits:
     """Futures for the public calls that wait, by what they wait for."""
 
-    __slots__ = ("_connected", "_disconnected", "_signed_in")
+    __slots__ = ("_connected", "_disconnected", "_signed_in", "_subscribed")
 
     def __init__(self) -> None:
         self._connected: list[asyncio.Future[None]] = []
         self._disconnected: list[asyncio.Future[None]] = []
         self._signed_in: list[asyncio.Future[dict[str, Any]]] = []
+        self._subscribed: dict[str, list[asyncio.Future[None]]] = {}
 
     async def until_connected(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wait for CONNECTED; raise why the client was disconnected instead."""
@@ -40,6 +42,33 @@ class Waits:
         """Wait for the next DISCONNECTED (never raises)."""
         with _registered(self._disconnected, loop) as future:
             await future
+
+    async def until_subscribed(self, channel_name: str, loop: asyncio.AbstractEventLoop) -> None:
+        """Wait for the channel's subscription; raise its failure, or why it ended."""
+        waiters = self._subscribed.setdefault(channel_name, [])
+        try:
+            with _registered(waiters, loop) as future:
+                await future
+        finally:
+            if not waiters and self._subscribed.get(channel_name) is waiters:
+                del self._subscribed[channel_name]
+
+    def subscription_answered(self, channel_name: str, error: PusherError | None) -> None:
+        """The channel's subscription succeeded (``error`` is ``None``) or failed."""
+        for future in self._subscribed.pop(channel_name, ()):
+            if future.done():
+                continue
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
+
+    def unsubscribed(self, channel_name: str) -> None:
+        """The channel was unsubscribed: its waits end with a ``SubscriptionError``."""
+        self.subscription_answered(
+            channel_name,
+            SubscriptionError("unsubscribed before the subscription succeeded", channel_name),
+        )
 
     def signin_answer(
         self, loop: asyncio.AbstractEventLoop
@@ -65,6 +94,11 @@ class Waits:
         for waiter in signins:
             if not waiter.done():
                 waiter.set_exception(SigninError("disconnect() was called before signing in"))
+        subscriptions, self._subscribed = self._subscribed, {}
+        for waiters in subscriptions.values():
+            for future in waiters:
+                if not future.done():
+                    future.set_exception(why)
 
     def signin_answered(self, answer: SignedIn | SigninFailed) -> None:
         """The server (or the authenticator) answered the sign-in."""
@@ -82,6 +116,7 @@ class Waits:
         self._connected = []
         self._disconnected = []
         self._signed_in = []
+        self._subscribed = {}
 
 
 @contextmanager

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from ._bindings import Bindings, BindsEvents
 from ._delivery import ChannelCallbacks
+from ._gaps import SubscriptionGap
 from ._streams import DEFAULT_CAPACITY, EventIterator
 from .protocol.channels import ChannelKind, ChannelRecord, ChannelStatus
 from .protocol.messages import PusherEvent, PusherMember
@@ -22,15 +24,25 @@ class ChannelOwner(Protocol):
     def _open_events(self, channel_name: str | None, max_buffer: int) -> EventIterator:
         """An iterator of one channel's events (``None``: every channel's)."""
 
+    async def _wait_subscribed(self, channel_name: str, timeout: float | None) -> None:
+        """Wait for one channel's subscription."""
 
-__all__ = ["ChannelCallbacks", "PusherChannel", "PusherEvent", "PusherMember"]
+
+__all__ = [
+    "ChannelCallbacks",
+    "PusherChannel",
+    "PusherEvent",
+    "PusherMember",
+    "SubscriptionGap",
+]
 
 
-class PusherChannel:
+class PusherChannel(BindsEvents):
     """A channel the client subscribes to, from ``subscribe()`` until ``unsubscribe()``.
 
     The object stays the same across reconnections: the client subscribes it again
-    on every new connection, and its callbacks keep working.
+    on every new connection, and its callbacks and bound handlers keep working.
+    Handlers are bound with :meth:`bind` and :meth:`bind_global`, as in pusher-js.
     """
 
     __slots__ = ("_client", "_record", "callbacks")
@@ -75,6 +87,35 @@ class PusherChannel:
         count" events are enabled for the app; soketi never does).
         """
         return self._record.subscription_count
+
+    @property
+    def last_gap(self) -> SubscriptionGap | None:
+        """How long the channel was not subscribed before its latest resubscription.
+
+        ``None`` until the first resubscription. Events published during the gap
+        were not received (Pusher keeps no history): fetch them from your own API.
+        """
+        return self.callbacks.gaps.last_gap
+
+    async def wait_subscribed(self, timeout: float | None = None) -> None:
+        """Return once the server has confirmed the subscription (at once if it has).
+
+        Call it after ``connect()``, or while connecting; it waits through
+        reconnections, and ``timeout`` bounds it, in seconds.
+
+        Raises:
+            SubscriptionError: the subscription failed (an
+                :class:`AuthorizationError` when the authorizer refused; the
+                failure of the last attempt if it had failed already), or the
+                channel was unsubscribed meanwhile.
+            PusherConnectionError: the client is not connected nor connecting, or
+                ``disconnect()`` was called meanwhile.
+            PusherTimeoutError: ``timeout`` expired.
+        """
+        await self._client._wait_subscribed(self.channel_name, timeout)
+
+    def _handler_registry(self) -> Bindings:
+        return self.callbacks.bindings
 
     async def trigger(
         self, event: PusherEvent | None = None, *, event_name: str | None = None, data: Any = None

@@ -9,7 +9,8 @@ import types
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
 
-from ._delivery import ChannelCallbacks
+from ._bindings import Bindings, BindsEvents, ConnectionEvents
+from ._delivery import CHANNEL_CALLBACK_NAMES, ChannelCallbacks
 from ._runtime import Runtime
 from ._streams import DEFAULT_CAPACITY, EventIterator
 from .auth import build_authorizer, build_user_authenticator
@@ -27,7 +28,7 @@ logger = logging.getLogger("pusher_channels")
 MAX_EVENT_NAME_LENGTH = 200
 
 
-class PusherChannelsClient:
+class PusherChannelsClient(BindsEvents):
     """An asyncio client for one Pusher Channels connection.
 
     Configure it with the keywords of :meth:`init` (or give them to the
@@ -36,6 +37,10 @@ class PusherChannelsClient:
     reopened with backoff and every channel is subscribed again, until
     :meth:`disconnect`. ``async with PusherChannelsClient(...) as pusher:``
     connects on entry and disconnects on exit.
+
+    Handlers bound on the client (:meth:`bind`, :meth:`bind_global`) see the events
+    of every channel, before the channel's own; :attr:`connection` takes listeners
+    for the connection's events. Both stay across reconnections and ``init()``.
 
     The client belongs to the event loop it is first used on; use
     :class:`pusher_channels.sync.PusherChannelsClient` from threads.
@@ -48,6 +53,11 @@ class PusherChannelsClient:
         self._options: ClientOptions | None = None
         self._runtime: Runtime | None = None
         self._channels: dict[str, PusherChannel] = {}
+        self._bindings = Bindings()
+        self._listeners = Bindings()
+        self._connection = ConnectionEvents(
+            self._listeners, lambda: self.connection_state, self._current_socket_id
+        )
         if options:
             self._configure(options)
 
@@ -107,6 +117,8 @@ class PusherChannelsClient:
             options,
             build_authorizer(options),
             build_user_authenticator(options),
+            bindings=self._bindings,
+            listeners=self._listeners,
         )
 
     @property
@@ -162,9 +174,20 @@ class PusherChannelsClient:
 
     async def get_socket_id(self) -> str | None:
         """The socket id of the live connection, or ``None`` while not connected."""
-        if self._runtime is None:
-            return None
-        return self._runtime.socket_id
+        return self._current_socket_id()
+
+    def _current_socket_id(self) -> str | None:
+        return self._runtime.socket_id if self._runtime is not None else None
+
+    @property
+    def connection(self) -> ConnectionEvents:
+        """The connection's events, as pusher-js's ``pusher.connection``:
+        ``client.connection.bind("state_change", listener)``; see
+        :class:`~pusher_channels.ConnectionEvents`."""
+        return self._connection
+
+    def _handler_registry(self) -> Bindings:
+        return self._bindings
 
     # ------------------------------------------------------------------ channels
 
@@ -178,6 +201,7 @@ class PusherChannelsClient:
         on_member_removed: Any = None,
         on_event: Any = None,
         on_subscription_count: Any = None,
+        on_resubscribed: Any = None,
     ) -> PusherChannel:
         """Subscribe to a channel, now if connected, else as soon as connected.
 
@@ -189,7 +213,13 @@ class PusherChannelsClient:
         Per-channel callbacks drop the channel name of the global ones:
         ``on_subscription_succeeded(data)``, ``on_subscription_error(message,
         error)``, ``on_member_added(member)``, ``on_member_removed(member)``,
-        ``on_event(event)``, ``on_subscription_count(count)``.
+        ``on_event(event)``, ``on_subscription_count(count)``. One more is the
+        channel's own: ``on_resubscribed(gap)``, called after each resubscription
+        (following a reconnection) with the :class:`~pusher_channels.SubscriptionGap`
+        during which events may have been missed.
+
+        Returns at once, before the server answers: ``await
+        channel.wait_subscribed()`` waits for the subscription.
 
         Raises:
             PusherConfigError: the channel name is invalid, or ``init()`` was not
@@ -204,8 +234,9 @@ class PusherChannelsClient:
             on_member_removed=on_member_removed,
             on_event=on_event,
             on_subscription_count=on_subscription_count,
+            on_resubscribed=on_resubscribed,
         )
-        for name in ChannelCallbacks.__slots__:
+        for name in CHANNEL_CALLBACK_NAMES:
             value = getattr(callbacks, name)
             if value is not None and not callable(value):
                 raise PusherConfigError(f"{name} must be callable, got {value!r}")
@@ -222,6 +253,18 @@ class PusherChannelsClient:
             return
         self._channels.pop(channel_name, None)
         self._runtime.unsubscribe(channel_name)
+
+    async def _wait_subscribed(self, channel_name: str, timeout: float | None) -> None:
+        """Wait for a channel's subscription; see :meth:`PusherChannel.wait_subscribed`."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._live.wait_subscribed(channel_name)
+        except TimeoutError as exc:
+            if isinstance(exc, PusherTimeoutError):
+                raise
+            raise PusherTimeoutError(
+                f"{channel_name!r} not subscribed within {timeout:g} s"
+            ) from None
 
     def get_channel(self, channel_name: str) -> PusherChannel | None:
         """The channel object for ``channel_name``, if subscribed (or pending)."""

@@ -63,7 +63,8 @@ class PusherConnectionError(PusherError):
 
 
 class PusherTimeoutError(PusherConnectionError, TimeoutError):
-    """``connect(timeout=...)`` expired before the connection was established."""
+    """A wait expired: ``connect(timeout=...)`` before the connection was
+    established, or ``wait_subscribed(timeout=...)`` before the subscription."""
 
 
 class PusherProtocolError(PusherError):

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from pusher_channels import PusherChannelsClient, PusherError
+from pusher_channels._dispatch import SHUTDOWN_GRACE
 from pusher_channels.exceptions import AuthorizationError, CallbackError
 
 from .invariants import GRACE, Snapshot, check_all, library_timers
@@ -168,6 +169,7 @@ class Simulation:
         self._consumers: list[_Consumer] = []
         self._held: list[Any] = []
         self._connects: list[asyncio.Task[None]] = []
+        self._bindings = 0
         self._never: asyncio.Future[None] | None = None
         self._generation = 0
 
@@ -419,11 +421,14 @@ class Simulation:
             finally:
                 wait.done_at = self._now()
         elif draw < 0.15:
-            # As in the field: a bounded wait in a task of its own (wait_for).
-            self._trace(f"{name} awaits asyncio.wait_for(disconnect(), 3)")
+            # As in the field: a bounded wait in a task of its own (wait_for). The
+            # bound leaves room for the grace that disconnect() gives the *other*
+            # callbacks (one of them may hang); waiting on itself would never end.
+            bound = SHUTDOWN_GRACE + 3
+            self._trace(f"{name} awaits asyncio.wait_for(disconnect(), {bound:g})")
             wait = self.obs.new_wait("disconnect", self._now())
             try:
-                await asyncio.wait_for(client.disconnect(), 3)
+                await asyncio.wait_for(client.disconnect(), bound)
             except TimeoutError:
                 self.obs.api_errors.append(f"disconnect() awaited by {name} did not return")
             finally:
@@ -531,6 +536,8 @@ class Simulation:
             ("disconnect", 5, self._do_disconnect),
             ("subscribe", 10, self._do_subscribe),
             ("unsubscribe", 4, self._do_unsubscribe),
+            ("bind", 3, self._do_bind),
+            ("wait_subscribed", 4, self._do_wait_subscribed),
             ("trigger", 6, self._do_trigger),
             ("open_iterator", 5, self._do_open_iterator),
             ("close_iterator", 2, self._do_close_iterator),
@@ -595,6 +602,48 @@ class Simulation:
             )
         self._trace(f"subscribe({channel!r})")
         await self._public(self.client.subscribe(channel, **kwargs))
+
+    async def _do_bind(self) -> None:
+        """Bind a recording handler to a channel (all its events, or its events by a
+        glob), or unbind every handler of a channel."""
+        channels = sorted(self.client.channels)
+        if not channels:
+            return
+        channel = self.client.channels[self.rng.choice(channels)]
+        draw = self.rng.random()
+        if draw < 0.2:
+            self._trace(f"unbind_all on {channel.channel_name!r}")
+            channel.unbind_all()
+            return
+        self._bindings += 1
+        consumer = f"bound_{self._bindings}"
+        handler = self._callback(
+            consumer, lambda event: self.obs.event(consumer, event.channel_name, event.data)
+        )
+        if draw < 0.6:
+            self._trace(f"bind_global {consumer} on {channel.channel_name!r}")
+            channel.bind_global(handler)
+        else:
+            self._trace(f"bind('*') {consumer} on {channel.channel_name!r}")
+            channel.bind("*", handler)
+
+    async def _do_wait_subscribed(self) -> None:
+        """Wait for a channel's subscription: it must end, and say the truth."""
+        channels = sorted(self.client.channels)
+        if not channels:
+            return
+        channel = self.client.channels[self.rng.choice(channels)]
+        timeout = self.rng.choice((None, None, 1.0, 5.0))
+        self._trace(f"wait_subscribed({channel.channel_name!r}, timeout={timeout})")
+
+        async def wait_then_check() -> None:
+            await channel.wait_subscribed(timeout=timeout)
+            if not channel.subscribed:
+                self.obs.api_errors.append(
+                    f"wait_subscribed returned but {channel.channel_name!r} is not subscribed"
+                )
+
+        self._spawn_wait("wait_subscribed", wait_then_check())
 
     async def _do_unsubscribe(self) -> None:
         channels = sorted(self.client.channels)

@@ -35,6 +35,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Self
 
 from .. import client as async_client
+from .._bindings import Bindings, BindsEvents, ConnectionEvents
+from .._delivery import CHANNEL_CALLBACK_NAMES
+from .._gaps import SubscriptionGap
 from .._streams import DEFAULT_CAPACITY, EventIterator
 from ..channel import PusherChannel as AsyncChannel
 from ..exceptions import CallbackError
@@ -57,22 +60,15 @@ __all__ = ["PusherChannel", "PusherChannelsClient", "SyncEventIterator"]
 logger = logging.getLogger("pusher_channels")
 
 _RETURNING_CALLBACKS = frozenset({"on_authorizer", "on_user_authenticator"})
-_CHANNEL_CALLBACKS = (
-    "on_subscription_succeeded",
-    "on_subscription_error",
-    "on_member_added",
-    "on_member_removed",
-    "on_event",
-    "on_subscription_count",
-)
 _numbers = itertools.count(1)
 
 
-class PusherChannelsClient:
+class PusherChannelsClient(BindsEvents):
     """A blocking Pusher Channels client, for threaded code.
 
     Keywords are those of :meth:`pusher_channels.PusherChannelsClient.init`.
-    Callbacks are plain functions, called on the client's callback thread;
+    Callbacks and bound handlers (``bind``, ``bind_global``, ``connection.bind``,
+    from any thread) are plain functions, called on the client's callback thread;
     ``on_authorizer`` and ``on_user_authenticator`` run each call in a daemon
     thread of its own and return their answer; nothing waits for that thread at
     ``disconnect()``, and an answer that comes too late is discarded.
@@ -88,6 +84,12 @@ class PusherChannelsClient:
         self._client = async_client.PusherChannelsClient()
         self._on_error: Callable[..., Any] | None = None
         self._channels: dict[str, PusherChannel] = {}
+        self._connection = ConnectionEvents(
+            self._client._listeners,
+            lambda: self.connection_state,
+            self.get_socket_id,
+            self._on_callback_thread,
+        )
         if options:
             self._client._configure(self._wrap_options(options))
 
@@ -205,11 +207,23 @@ class PusherChannelsClient:
         """The socket id of the live connection, or ``None``."""
         return self._client._runtime.socket_id if self._client._runtime else None
 
+    @property
+    def connection(self) -> ConnectionEvents:
+        """The connection's events: ``client.connection.bind("state_change", f)``;
+        listeners run on the callback thread."""
+        return self._connection
+
+    def _handler_registry(self) -> Bindings:
+        return self._client._bindings
+
+    def _relay(self, callback: Callable[..., Any]) -> Callable[..., Any]:
+        return self._on_callback_thread(callback)
+
     # ---------------------------------------------------------------- channels
 
     def subscribe(self, channel_name: str, **callbacks: Any) -> PusherChannel:
         """Subscribe to a channel (see the asyncio client); callbacks as keywords."""
-        unknown = set(callbacks) - set(_CHANNEL_CALLBACKS)
+        unknown = set(callbacks) - set(CHANNEL_CALLBACK_NAMES)
         if unknown:
             raise TypeError(f"unknown channel callbacks: {', '.join(sorted(unknown))}")
         wrapped = {
@@ -283,8 +297,11 @@ class PusherChannelsClient:
         return f"<sync PusherChannelsClient {self.connection_state}>"
 
 
-class PusherChannel:
-    """A channel of the blocking client; see :class:`pusher_channels.PusherChannel`."""
+class PusherChannel(BindsEvents):
+    """A channel of the blocking client; see :class:`pusher_channels.PusherChannel`.
+
+    Handlers bound to it run on the client's callback thread.
+    """
 
     __slots__ = ("_channel", "_client")
 
@@ -321,6 +338,22 @@ class PusherChannel:
     def subscription_count(self) -> int | None:
         """The last subscription count the server reported."""
         return self._channel.subscription_count
+
+    @property
+    def last_gap(self) -> SubscriptionGap | None:
+        """How long the channel was not subscribed before its latest resubscription."""
+        return self._channel.last_gap
+
+    def wait_subscribed(self, timeout: float | None = None) -> None:
+        """Block until the server has confirmed the subscription; raises as
+        :meth:`pusher_channels.PusherChannel.wait_subscribed` does."""
+        self._client._run(self._channel.wait_subscribed(timeout))
+
+    def _handler_registry(self) -> Bindings:
+        return self._channel.callbacks.bindings
+
+    def _relay(self, callback: Callable[..., Any]) -> Callable[..., Any]:
+        return self._client._on_callback_thread(callback)
 
     def trigger(
         self, event: PusherEvent | None = None, *, event_name: str | None = None, data: Any = None
