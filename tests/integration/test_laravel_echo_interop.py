@@ -19,6 +19,7 @@ import json
 import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import pytest
 from devtools.laravel import LaravelApp, LaravelUser, laravel_sdk
 from devtools.soketi import SoketiServer
 
-from pusher_channels import AuthorizationError, PusherChannelsClient
+from pusher_channels import AuthorizationError, PusherChannel, PusherChannelsClient, PusherEvent
 from tests.integration.test_pusher_js_interop import JsPeer
 from tests.support.recorder import Recorder, wait_until
 
@@ -139,6 +140,33 @@ def service_client(
     )
 
 
+@dataclass
+class Bound:
+    """What the handlers bound as ``docs/laravel.md`` binds them received."""
+
+    whispers: list[PusherEvent] = field(default_factory=list)
+    shipped: list[PusherEvent] = field(default_factory=list)
+    dotted: list[PusherEvent] = field(default_factory=list)
+    family: list[PusherEvent] = field(default_factory=list)
+    joined: list[PusherEvent] = field(default_factory=list)
+
+
+def bind_as_the_guide_does(chat: PusherChannel, orders: PusherChannel) -> Bound:
+    """The guide's bindings: Echo's .listen() names, listenForWhisper, joining."""
+    bound = Bound()
+
+    @orders.bind("App\\Events\\OrderShipped")  # Echo: .listen('OrderShipped')
+    def on_shipped(event: PusherEvent) -> None:
+        bound.shipped.append(event)
+
+    orders.bind("order.shipped", bound.dotted.append)  # Echo: .listen('.order.shipped')
+    orders.bind("App\\Events\\Order*", bound.family.append)
+    for channel in (chat, orders):
+        channel.bind("client-typing", bound.whispers.append)  # .listenForWhisper('typing')
+    chat.bind("pusher:member_added", bound.joined.append)
+    return bound
+
+
 def of(peer: JsPeer, kind: str, channel: str) -> list[dict[str, Any]]:
     """The peer's messages of one type on one channel."""
     return [m for m in peer.of_type(kind) if m.get("channel") == channel]
@@ -198,11 +226,14 @@ async def test_python_service_and_laravel_echo(soketi: SoketiServer, laravel: La
         async with client:
             chat = await client.subscribe("presence-chat.1")
             orders = await client.subscribe("private-orders.1")
-            await wait_until(lambda: chat.subscribed and orders.subscribed, what="subscribed")
-            await check_members(echo, log, laravel, chat)
-            await check_whispers(echo, log, client)
-            await check_server_events(echo, log, laravel, client)
+            bound = bind_as_the_guide_does(chat, orders)
+            await chat.wait_subscribed(timeout=10)
+            await orders.wait_subscribed(timeout=10)
+            await check_members(echo, laravel, chat)
+            await check_whispers(echo, log, bound, client)
+            await check_server_events(echo, log, bound, laravel, client)
             await check_members_leave(echo, log, client)
+            assert bound.joined == []  # Grace was there first; nobody joined the service
 
     assert log.errors == [], log.errors
     assert log.subscription_errors == []
@@ -211,7 +242,7 @@ async def test_python_service_and_laravel_echo(soketi: SoketiServer, laravel: La
     print(f"Laravel Echo {echo_version} interop: {time.monotonic() - started:.2f} s")
 
 
-async def check_members(echo: JsPeer, log: Recorder, app: LaravelApp, chat: Any) -> None:
+async def check_members(echo: JsPeer, app: LaravelApp, chat: PusherChannel) -> None:
     """Python sees Echo's user among the members; Echo's joining() sees the service."""
     assert set(chat.members) == {"1", "2"}
     assert chat.me is not None
@@ -230,7 +261,9 @@ async def check_members(echo: JsPeer, log: Recorder, app: LaravelApp, chat: Any)
     ]
 
 
-async def check_whispers(echo: JsPeer, log: Recorder, client: PusherChannelsClient) -> None:
+async def check_whispers(
+    echo: JsPeer, log: Recorder, bound: Bound, client: PusherChannelsClient
+) -> None:
     """client-typing both ways, on the presence and the private channel."""
     chat = client.get_channel("presence-chat.1")
     orders = client.get_channel("private-orders.1")
@@ -264,10 +297,11 @@ async def check_whispers(echo: JsPeer, log: Recorder, client: PusherChannelsClie
     assert by_channel["presence-chat.1"].user_id == "2"
     assert by_channel["private-orders.1"].json() == {"order": 1, "typing": False}
     assert by_channel["private-orders.1"].user_id is None
+    assert bound.whispers == log.events_named("client-typing")  # bound as Echo listens
 
 
 async def check_server_events(
-    echo: JsPeer, log: Recorder, app: LaravelApp, client: PusherChannelsClient
+    echo: JsPeer, log: Recorder, bound: Bound, app: LaravelApp, client: PusherChannelsClient
 ) -> None:
     r"""``broadcast(new OrderShipped($order))`` under its class name, and with
     ``broadcastAs() = 'order.shipped'``: Echo's ``.listen('OrderShipped')`` and
@@ -275,7 +309,8 @@ async def check_server_events(
     app.broadcast(["private-orders.1"], "App\\Events\\OrderShipped", SHIPPED)
     app.broadcast(["private-orders.1"], "order.shipped", SHIPPED)
     # ->toOthers() from a request the service made: everyone but the service.
-    socket_id = await client.get_socket_id()
+    socket_id = client.connection.socket_id
+    assert socket_id is not None
     app.broadcast(["private-orders.1"], "App\\Events\\OrderShipped", {"again": 1}, socket_id)
     app.broadcast(["private-orders.1"], "App\\Events\\OrderDelivered", {"order": {"id": 1}})
 
@@ -310,6 +345,13 @@ async def check_server_events(
     [shipped] = log.events_named("App\\Events\\OrderShipped")
     assert shipped.json() == SHIPPED
     assert shipped.user_id is None
+    # The guide's bindings: the full class name, the broadcastAs() name, a glob.
+    assert bound.shipped == [shipped]
+    assert [e.json() for e in bound.dotted] == [SHIPPED]
+    assert [e.event_name for e in bound.family] == [
+        "App\\Events\\OrderShipped",
+        "App\\Events\\OrderDelivered",
+    ]
 
 
 async def check_members_leave(echo: JsPeer, log: Recorder, client: PusherChannelsClient) -> None:
@@ -322,7 +364,9 @@ async def check_members_leave(echo: JsPeer, log: Recorder, client: PusherChannel
     assert of(echo, "leaving", "presence-chat.1")[0]["user"] == presence_info(SERVICE)
 
     chat = await client.subscribe("presence-chat.1")
-    await wait_until(lambda: chat.subscribed, what="the service back in the chat")
+    left: list[PusherEvent] = []
+    chat.bind("pusher:member_removed", left.append)  # Echo: .leaving()
+    await chat.wait_subscribed(timeout=10)
     await echo.wait_for(
         lambda: len(of(echo, "joining", "presence-chat.1")) == 2, what="Echo sees it come back"
     )
@@ -336,6 +380,9 @@ async def check_members_leave(echo: JsPeer, log: Recorder, client: PusherChannel
     assert channel_name == "presence-chat.1"
     assert gone.user_info == presence_info(GRACE)
     assert set(chat.members) == {"1"}
+    await wait_until(lambda: bool(left), what="the bound pusher:member_removed handler")
+    [removed] = left
+    assert str(removed.json()["user_id"]) == "2"
     exit_code = await asyncio.wait_for(echo.process.wait(), timeout=10)
     assert exit_code == 0, echo.describe()
     assert echo.of_type("bye") == [{"type": "bye", "reason": "quit"}]
