@@ -175,13 +175,16 @@ def of(peer: JsPeer, kind: str, channel: str) -> list[dict[str, Any]]:
 async def refusal(
     soketi: SoketiServer, app: LaravelApp, token: str, headers: dict[str, str], channel_name: str
 ) -> Exception:
-    """Subscribe with ``token``; the error ``on_subscription_error`` got."""
+    """Subscribe with ``token``; the error ``wait_subscribed()`` raised, which is also
+    the one ``on_subscription_error`` got."""
     log = Recorder()
     async with service_client(soketi, app, token, log, **headers) as client:
         channel = await client.subscribe(channel_name)
-        await wait_until(lambda: bool(log.subscription_errors), what=f"{channel_name} refused")
+        with pytest.raises(AuthorizationError) as raised:
+            await channel.wait_subscribed(timeout=10)
         assert not channel.subscribed
     [(_, error)] = log.subscription_errors
+    assert error is raised.value
     return error
 
 
