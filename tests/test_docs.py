@@ -1,7 +1,7 @@
 """The documentation: every Python example runs against a real soketi, and the site builds.
 
-Every fenced ``python`` block of every page under ``docs/`` is run, unless it is
-explicitly marked as not meant to run. Blocks are never skipped silently: a block
+Every fenced ``python`` block of ``README.md`` and of every page under ``docs/`` is
+run, unless it is explicitly marked as not meant to run. Blocks are never skipped silently: a block
 fenced as ``py``/``python3`` counts as Python too, and ``pycon`` transcripts are
 refused (write a plain block instead).
 
@@ -84,6 +84,7 @@ from devtools.soketi import MASTER_KEY_BASE64, SoketiServer
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+README = ROOT / "README.md"
 PYTHON_LANGUAGES = frozenset({"python", "py", "python3", "py3"})
 REFUSED_LANGUAGES = frozenset({"pycon", "python-repl"})
 MARKER_KEYS = frozenset(
@@ -102,7 +103,7 @@ class Block:
     """One fenced Python block of a page."""
 
     page: str
-    """The page, relative to ``docs/``."""
+    """The page, relative to the repository (``docs/index.md``, ``README.md``)."""
     line: int
     """The line of the opening fence (1-based)."""
     code: str
@@ -110,7 +111,7 @@ class Block:
 
     @property
     def where(self) -> str:
-        return f"docs/{self.page}:{self.line}"
+        return f"{self.page}:{self.line}"
 
     @property
     def skipped(self) -> bool:
@@ -191,7 +192,7 @@ def _read_fence(lines: list[str], index: int) -> _Fence:
 
 def _add_block(page: Page, fence: _Fence, marker_text: str | None) -> None:
     """Record a fenced block of the page, or what is wrong with it."""
-    where = f"docs/{page.name}:{fence.line}"
+    where = f"{page.name}:{fence.line}"
     if fence.language in REFUSED_LANGUAGES:
         page.problems.append(f"{where}: a {fence.language} transcript cannot run; use python")
         return
@@ -212,7 +213,7 @@ def _add_block(page: Page, fence: _Fence, marker_text: str | None) -> None:
     page.blocks.append(block)
 
 
-def parse_page(path: Path, root: Path = DOCS) -> Page:
+def parse_page(path: Path, root: Path = ROOT) -> Page:
     """Find the fenced Python blocks of a Markdown page and the markers before them."""
     page = Page(path.relative_to(root).as_posix())
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -237,13 +238,13 @@ def parse_page(path: Path, root: Path = DOCS) -> Page:
                 unused_markers.append(index + 1)
         index += 1
     for number in unused_markers:
-        page.problems.append(f"docs/{page.name}:{number}: a marker that is not before a block")
+        page.problems.append(f"{page.name}:{number}: a marker that is not before a block")
     return page
 
 
 def all_pages() -> list[Page]:
-    """Every Markdown page under ``docs/``, parsed."""
-    return [parse_page(path) for path in sorted(DOCS.rglob("*.md"))]
+    """The README and every Markdown page under ``docs/``, parsed."""
+    return [parse_page(path) for path in [README, *sorted(DOCS.rglob("*.md"))]]
 
 
 PAGES = all_pages()
@@ -270,6 +271,9 @@ def test_every_python_block_runs_or_is_marked() -> None:
             pytest.fail(f"{block.where}: not valid Python 3.11: {exc}")
     skipped = [block for block in blocks if block.skipped]
     assert len(skipped) < len(blocks) / 2, "most examples must run"
+    readme = [block for block in blocks if block.page == "README.md"]
+    assert len(readme) >= 5, "the README's examples are run too"
+    assert not any(block.skipped for block in readme), "every README example runs"
 
 
 @pytest.fixture(scope="module")
@@ -335,8 +339,7 @@ def test_page_examples_run(page: Page, docs_soketi: SoketiServer, docs_auth: Aut
         check=False,
     )
     assert result.returncode == 0, (
-        f"examples of docs/{page.name} failed\n--- stdout\n{result.stdout}\n"
-        f"--- stderr\n{result.stderr}"
+        f"examples of {page.name} failed\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
     )
 
 
@@ -518,7 +521,7 @@ def _execute(
 ) -> str | None:
     """Run the block's code: on the page's loop if it awaits, else as a script."""
     source = "\n" * block.line + block.code  # so that tracebacks give the page's lines
-    code = compile(source, str(DOCS / block.page), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    code = compile(source, str(ROOT / block.page), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     stopper.running = True
     try:
         try:

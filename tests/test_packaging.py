@@ -35,8 +35,14 @@ def test_wheel_and_sdist_build_check_and_install(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheels[0]) as wheel:
         metadata_name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
         metadata = wheel.read(metadata_name).decode()
-    assert "Project-URL: Homepage, https://pypi.org/project/pusher-channels/" in metadata
-    assert "Project-URL: Protocol reference, https://pusher.com/docs/channels/" in metadata
+    # Every URL must lead somewhere real: the docs are not hosted, so there is no
+    # Homepage (it once named a package-index page that did not exist).
+    urls = [line for line in metadata.splitlines() if line.startswith("Project-URL:")]
+    assert urls == [
+        "Project-URL: Protocol reference, https://pusher.com/docs/channels/"
+        "library_auth_reference/pusher-websockets-protocol/"
+    ]
+    assert "Home-page:" not in metadata
     assert "Classifier: Typing :: Typed" in metadata
     assert "Classifier: License :: OSI Approved :: MIT License" in metadata
     assert "Requires-Python: >=3.11" in metadata
