@@ -61,3 +61,17 @@ def test_targets_are_judged_on_the_run_figures() -> None:
     assert not bad["latency p99 within 0.5 ms of the raw client"]
     assert not bad["median time back to subscribed after the restart at most 1 s"]
     assert bad["blocking facade within 2x of the callback path"]
+
+
+def test_the_auth_batching_benchmark_runs_small() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.auth_batching", "--channels", "5", "--repeat", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "batched / one per channel" in result.stdout
+    assert "batched:     1 requests" in result.stdout
