@@ -24,7 +24,8 @@ Where the examples connect
       wrong key is really refused); ``secret=`` and
       ``encryption_master_key_base64=`` become soketi's;
     - ``auth_endpoint=`` and ``user_auth_endpoint=`` become the local endpoints,
-      which sign with the official ``pusher`` server SDK (``devtools/auth_server.py``).
+      which sign with the official ``pusher`` server SDK (``devtools/auth_server.py``);
+      with ``auth_batching=True``, the endpoint that answers batches.
 
     The environment also has ``REVERB_APP_KEY``, ``REVERB_HOST``, ``REVERB_PORT`` and
     ``REVERB_SCHEME`` pointing at the local soketi, for the Laravel Reverb examples.
@@ -313,6 +314,7 @@ def test_page_examples_run(page: Page, docs_soketi: SoketiServer, docs_auth: Aut
         "port": docs_soketi.port,
         "master_key": MASTER_KEY_BASE64,
         "auth_url": docs_auth.url,
+        "batch_auth_url": docs_auth.batch_url,
         "user_auth_url": docs_auth.user_auth_url,
     }
     job = {
@@ -434,7 +436,8 @@ def _redirect(values: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]
     if values.get("encryption_master_key_base64") is not None:
         values["encryption_master_key_base64"] = servers["master_key"]
     if values.get("auth_endpoint") is not None:
-        values["auth_endpoint"] = servers["auth_url"]
+        batched = values.get("auth_batching")
+        values["auth_endpoint"] = servers["batch_auth_url" if batched else "auth_url"]
     if values.get("user_auth_endpoint") is not None:
         values["user_auth_endpoint"] = servers["user_auth_url"]
     return values
