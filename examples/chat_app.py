@@ -357,7 +357,7 @@ class PusherApp(App[None]):
         if event.event_name == "pusher:subscription_succeeded":
             return
         sender = f" from {event.user_id}" if event.user_id is not None else ""
-        data = event.data if isinstance(event.data, str) else json.dumps(event.data)
+        data = event.data if event.data is not None else ""
         self.log_line("event", f"{event.channel_name} {event.event_name}{sender}: {data}")
 
     def on_pusher_error(self, message: str, code: int | None, error: object) -> None:

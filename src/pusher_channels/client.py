@@ -329,8 +329,10 @@ class PusherChannelsClient(BindsEvents):
     async def trigger(self, event: PusherEvent) -> None:
         """Send a client event (``client-*``) on a private or presence channel.
 
-        ``event.data`` may be a string, a dict or a list; it is sent as that JSON
-        value. The server does not echo the event back to this connection.
+        ``event.data`` is sent as the text it holds: the JSON text of the dict or
+        list the event was made with, or the string given. Receivers get that text
+        (pusher-js decodes it from JSON). The server does not echo the event back to
+        this connection.
 
         Raises:
             ClientEventError: the name does not start with ``client-``, the channel
@@ -353,10 +355,7 @@ class PusherChannelsClient(BindsEvents):
             raise ClientEventError("client events are not supported on encrypted channels")
         if channel._record.status is not ChannelStatus.SUBSCRIBED:
             raise ClientEventError(f"channel {channel_name!r} is not subscribed yet")
-        try:
-            payload = encode_message(name, event.data, channel_name)
-        except TypeError as exc:
-            raise ClientEventError(str(exc)) from None
+        payload = encode_message(name, event.data, channel_name)
         if not self._live.send(payload):
             raise ClientEventError("not connected")
 

@@ -18,6 +18,7 @@ from pusher_channels import (
     ClientEventError,
     PusherChannelsClient,
     PusherEvent,
+    PusherMember,
 )
 from tests.support.recorder import Recorder, wait_until
 
@@ -202,6 +203,16 @@ async def test_presence_members_and_client_events(
             await wait_until(lambda: bob_channel.subscribed, what="bob subscribed")
             assert set(bob_channel.members) == {"1", "2"}
             assert bob_channel.members["1"].user_info == {"name": "Ada"}
+            # Ada's numeric id is a string everywhere: members, and the ids given to
+            # on_subscription_succeeded.
+            [(_, bob_data)] = bob_log.succeeded
+            assert sorted(bob_data["presence"]["ids"]) == ["1", "2"]
+            assert set(bob_data["presence"]["hash"]) == {"1", "2"}
+            # members is a read-only view of the live member list.
+            members = bob_channel.members
+            with pytest.raises(TypeError):
+                members["3"] = PusherMember("3")  # type: ignore[index]
+            assert set(members) == {"1", "2"}
             await wait_until(lambda: len(ada_log.members_added) == 1, what="bob joins")
             assert ada_log.members_added[0][0] == name
             assert ada_log.members_added[0][1].user_id == "2"
@@ -216,6 +227,7 @@ async def test_presence_members_and_client_events(
     wave_to_ada = ada_log.events_named("client-wave")[0]
     assert wave_to_ada.user_id == "2"
     assert wave_to_ada.json() == {"from": "bob"}
+    assert wave_to_ada.data == '{"from":"bob"}'
     wave_to_bob = bob_log.events_named("client-wave")[0]
     assert wave_to_bob.user_id == "1"
     assert wave_to_bob.data == "hi from ada"

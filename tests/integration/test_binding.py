@@ -188,6 +188,7 @@ async def test_bound_handlers_see_the_notifications_as_pusher_events(
         "pusher:member_removed",
     ]
     assert all(isinstance(e.data, str) and e.channel_name == name for e in seen)
+    assert seen[1].data is not None
     assert json.loads(seen[1].data) == {"user_id": "42", "user_info": {"name": "Ann"}}
     assert seen[2].json()["user_id"] == "42"
     assert "presence" in seen[0].json()

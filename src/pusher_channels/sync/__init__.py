@@ -32,6 +32,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar, Self
 
 from .. import client as async_client
@@ -325,9 +326,9 @@ class PusherChannel(BindsEvents):
         return self._channel.subscribed
 
     @property
-    def members(self) -> dict[str, PusherMember]:
-        """Presence members by user id (a copy)."""
-        return dict(self._channel.members)
+    def members(self) -> Mapping[str, PusherMember]:
+        """Presence members by user id: a read-only snapshot, taken at each read."""
+        return MappingProxyType(dict(self._channel.members))
 
     @property
     def me(self) -> PusherMember | None:
