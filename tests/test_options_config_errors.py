@@ -78,6 +78,11 @@ def parse(**options: Any) -> Any:
         ({"max_reconnect_gap_in_seconds": -3}, "max_reconnect_gap_in_seconds"),
         ({"max_reconnect_gap_in_seconds": math.inf}, "max_reconnect_gap_in_seconds"),
         ({"max_reconnection_attempts": 1.5}, "max_reconnection_attempts"),
+        # the client event size limit: a positive number of bytes
+        ({"max_client_event_bytes": 0}, "max_client_event_bytes"),
+        ({"max_client_event_bytes": True}, "max_client_event_bytes"),
+        ({"max_client_event_bytes": "10k"}, "max_client_event_bytes"),
+        ({"max_client_event_bytes": 10.5}, "max_client_event_bytes"),
         # callbacks
         ({"on_event": "print"}, "on_event must be callable"),
         ({"on_authorizer": 42}, "on_authorizer must be callable"),

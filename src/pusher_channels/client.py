@@ -336,8 +336,9 @@ class PusherChannelsClient(BindsEvents):
 
         Raises:
             ClientEventError: the name does not start with ``client-``, the channel
-                is public or encrypted, not subscribed (yet), or there is no
-                connection. Nothing is dropped silently.
+                is public or encrypted, not subscribed (yet), the data is over 10 KB
+                (``max_client_event_bytes``), or there is no connection. Nothing is
+                dropped silently.
         """
         name, channel_name = event.event_name, event.channel_name
         if not isinstance(name, str) or not name.startswith(CLIENT_EVENT_PREFIX):
@@ -355,8 +356,11 @@ class PusherChannelsClient(BindsEvents):
             raise ClientEventError("client events are not supported on encrypted channels")
         if channel._record.status is not ChannelStatus.SUBSCRIBED:
             raise ClientEventError(f"channel {channel_name!r} is not subscribed yet")
+        runtime = self._live
+        if event.data is not None:
+            _check_size(event.data, runtime.options.max_client_event_bytes)
         payload = encode_message(name, event.data, channel_name)
-        if not self._live.send(payload):
+        if not runtime.send(payload):
             raise ClientEventError("not connected")
 
     # -------------------------------------------------------------- async with
@@ -370,6 +374,19 @@ class PusherChannelsClient(BindsEvents):
 
     def __repr__(self) -> str:
         return f"<PusherChannelsClient {self.connection_state} channels={len(self._channels)}>"
+
+
+def _check_size(data: str, limit: int) -> None:
+    """Refuse client event data over ``limit`` UTF-8 bytes, counted as servers do."""
+    size = len(data.encode("utf-8"))
+    if size > limit:
+        most = f"{limit:,} bytes"
+        if limit % 1024 == 0:
+            most = f"{limit // 1024} KB ({most})"
+        raise ClientEventError(
+            f"client event data is {size:,} bytes, over the {most} the server "
+            "accepts (max_client_event_bytes): send less, such as a link to the content"
+        )
 
 
 _console_handler: logging.Handler | None = None

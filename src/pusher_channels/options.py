@@ -24,6 +24,7 @@ from ._version import __version__
 from .exceptions import PusherConfigError
 from .protocol.backoff import Backoff
 from .protocol.connection import MIN_ACTIVITY_TIMEOUT, ConnectionSettings
+from .protocol.messages import MAX_CLIENT_EVENT_BYTES
 
 __all__ = [
     "CALLBACK_NAMES",
@@ -147,6 +148,10 @@ class ClientOptions:
         proxy: an HTTP proxy as ``"host:port"`` (as in the Java client), or a URL
             ``http://``, ``https://``, ``socks4://`` or ``socks5://`` (SOCKS with a
             port). Auth endpoints use it too, which a ``socks4`` proxy cannot carry.
+        max_client_event_bytes: the most data a client event may carry, in UTF-8
+            bytes of its JSON text, as servers count it (default 10,240: Pusher's
+            10 KB). ``trigger()`` refuses more. Raise it for a server that accepts
+            more (soketi's default is 100 KB).
         callbacks: the ``on_*`` callbacks, by name.
     """
 
@@ -182,6 +187,7 @@ class ClientOptions:
     ignore_null_origin: bool = False
     log_to_console: bool = False
     proxy: str | None = None
+    max_client_event_bytes: int = MAX_CLIENT_EVENT_BYTES
     callbacks: Mapping[str, Callback] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -494,6 +500,11 @@ def _check_timing(settings: dict[str, Any]) -> None:
     if "activity_timeout" in settings:
         settings["activity_timeout"] = _seconds(
             "activity_timeout", settings["activity_timeout"], MIN_ACTIVITY_TIMEOUT
+        )
+    limit = settings.get("max_client_event_bytes")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise PusherConfigError(
+            f"max_client_event_bytes must be a positive number of bytes, got {limit!r}"
         )
     attempts = settings.get("max_reconnection_attempts")
     if attempts is not None and (

@@ -19,6 +19,7 @@ from ..exceptions import PusherProtocolError
 __all__ = [
     "CLIENT_EVENT_PREFIX",
     "INTERNAL_PREFIX",
+    "MAX_CLIENT_EVENT_BYTES",
     "PUBLIC_PREFIX",
     "Frame",
     "PusherEvent",
@@ -35,6 +36,9 @@ INTERNAL_PREFIX: Final = "pusher_internal:"
 PUBLIC_PREFIX: Final = "pusher:"
 CLIENT_EVENT_PREFIX: Final = "client-"
 """The prefix every client event's name must have."""
+MAX_CLIENT_EVENT_BYTES: Final = 10_240
+"""Pusher's limit on an event's data: 10 KB, counted as the UTF-8 bytes of the
+``data`` string (of its JSON when it is an object), as the servers count them."""
 
 Frame = dict[str, Any]
 """A decoded frame: the JSON object as the server sent it."""
