@@ -272,6 +272,8 @@ class PusherApp(App[None]):
         tls = self.query_one("#tls", Checkbox).value
         options: dict[str, Any] = {"api_key": key, "use_tls": tls}
         host, cluster = value("host"), value("cluster")
+        if host and cluster:
+            raise ValueError("give a cluster or a host, not both")
         if host:
             options["host"] = host
         elif cluster:

@@ -85,8 +85,9 @@ class ClientOptions:
 
     Attributes:
         api_key: the application key, sent in the URL path.
-        cluster: the cluster name (``eu``, ``mt1``, ...); the host is
-            ``ws-{cluster}.pusher.com`` unless ``host`` is given.
+        cluster: the cluster name (``eu``, ``mt1``, ...) of Pusher's hosted service:
+            the host is ``ws-{cluster}.pusher.com``. Give ``cluster`` or ``host``,
+            not both.
         use_tls: ``True`` (default) connects with ``wss`` on ``wss_port``; ``False``
             with ``ws`` on ``ws_port``.
         host: the WebSocket host, for self-hosted servers (soketi, Laravel Reverb): a
@@ -474,6 +475,11 @@ def parse_options(values: Mapping[str, Any]) -> ClientOptions:
 
 def _check_server(settings: dict[str, Any]) -> None:
     """Where to connect: host or cluster, ports, path, transports and proxy."""
+    if "host" in settings and "cluster" in settings:
+        raise PusherConfigError(
+            "give cluster= or host=, not both: cluster= names a Pusher cluster, host= "
+            "a self-hosted server"
+        )
     if "host" in settings:
         _host(settings["host"])
     elif "cluster" in settings:
