@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import socket
+import struct
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +155,56 @@ async def test_unreachable_and_slow_endpoints(
     ) as client:
         await client.subscribe(unique("private"))
         await wait_until(lambda: len(recorder.subscription_errors) == 1, what="refused")
-    assert "cannot reach" in recorder.subscription_errors[0][0]
+    assert "cannot connect to http://127.0.0.1:9/none" in recorder.subscription_errors[0][0]
+
+
+@contextlib.asynccontextmanager
+async def misbehaving_endpoint(reset: bool) -> AsyncIterator[str]:
+    """An endpoint that accepts the connection, reads the request and then closes it
+    without answering (``reset``: with a TCP reset); yields its URL."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        if reset:
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/pusher/auth"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("reset", "expected"),
+    [
+        (False, "closed the connection without an answer"),
+        (True, "the connection to {url} broke before it answered"),
+    ],
+)
+async def test_an_endpoint_that_closes_is_not_called_unreachable(
+    soketi: SoketiServer, reset: bool, expected: str
+) -> None:
+    """The endpoint was reached: the message says what it did instead."""
+    recorder = Recorder()
+    async with (
+        misbehaving_endpoint(reset) as url,
+        PusherChannelsClient(
+            **soketi.client_options(), auth_endpoint=url, **recorder.callbacks()
+        ) as client,
+    ):
+        await client.subscribe(unique("private"))
+        await wait_until(lambda: len(recorder.subscription_errors) >= 1, what="the failure")
+    message, error = recorder.subscription_errors[0]
+    assert expected.format(url=url) in message
+    assert "cannot reach" not in message
+    assert "cannot connect" not in message
+    assert isinstance(error, AuthorizationError)
+    assert error.retryable
 
 
 async def test_twenty_channels_authorize_concurrently(
