@@ -146,6 +146,28 @@ async def test_endpoint_failures_reach_subscription_error_and_retry_works(
     assert len(recorder.subscription_errors) == 1
 
 
+async def test_each_automatic_retry_that_fails_is_reported_with_its_attempt(
+    soketi: SoketiServer, auth_server: AuthServer
+) -> None:
+    recorder = Recorder()
+    name = unique("private")
+    auth_server.failure = Failure(status=503, body="try later")
+    async with PusherChannelsClient(
+        **soketi.client_options(), auth_endpoint=auth_server.url, **recorder.callbacks()
+    ) as client:
+        channel = await client.subscribe(name)
+        await wait_until(lambda: len(recorder.subscription_errors) == 2, what="two failures")
+        auth_server.failure = None
+        await wait_until(lambda: channel.subscribed, what="the third, automatic, attempt")
+    [(first, first_error), (second, second_error)] = recorder.subscription_errors
+    assert first.endswith("HTTP 503: try later (attempt 1, retrying in 0.5 s)")
+    assert second.endswith("HTTP 503: try later (attempt 2, retrying in 1.0 s)")
+    assert isinstance(first_error, AuthorizationError)
+    assert isinstance(second_error, AuthorizationError)
+    assert (first_error.attempt, first_error.retry_in) == (1, 0.5)
+    assert (second_error.attempt, second_error.retry_in) == (2, 1.0)
+
+
 async def test_unreachable_and_slow_endpoints(
     soketi: SoketiServer, auth_server: AuthServer
 ) -> None:

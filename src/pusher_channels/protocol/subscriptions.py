@@ -215,6 +215,7 @@ class Subscriptions:
             self._release_held_events(record, None, f"re-authorization failed: {error.message}")
             return
         retry_in: float | None = None
+        attempt = record.authorization_retries + 1
         if (
             error.retryable
             and now is not None
@@ -227,6 +228,8 @@ class Subscriptions:
             )
             record.retry_at = now + retry_in
             heapq.heappush(self._retries, (record.retry_at, next(self._retry_order), record))
+        if retry_in is not None or attempt > 1:
+            error._note_attempt(attempt, retry_in)
         self._fail(record, error, retry_in)
 
     def next_retry(self) -> float | None:
