@@ -7,16 +7,24 @@ import logging
 import sys
 import types
 from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, Unpack
 
 from ._bindings import Bindings, BindsEvents, ConnectionEvents
 from ._delivery import CHANNEL_CALLBACK_NAMES, ChannelCallbacks
 from ._runtime import Runtime
 from ._streams import DEFAULT_CAPACITY, EventIterator
 from .auth import build_authorizer, build_user_authenticator
+from .callbacks import (
+    ChannelMemberCallback,
+    ChannelSubscriptionCountCallback,
+    ChannelSubscriptionSucceededCallback,
+    EventCallback,
+    ResubscribedCallback,
+    SubscriptionErrorCallback,
+)
 from .channel import PusherChannel
 from .exceptions import ClientEventError, PusherConfigError, PusherTimeoutError
-from .options import ClientOptions, parse_options
+from .options import ClientKeywords, ClientOptions, parse_options
 from .protocol.actions import ConnectionState
 from .protocol.channels import ChannelKind, ChannelStatus, validate_channel_name
 from .protocol.messages import CLIENT_EVENT_PREFIX, PusherEvent, encode_message
@@ -48,7 +56,7 @@ class PusherChannelsClient(BindsEvents):
 
     _default_instance: ClassVar[PusherChannelsClient | None] = None
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, **options: Unpack[ClientKeywords]) -> None:
         """Make an independent client; keywords as for :meth:`init`, if any."""
         self._options: ClientOptions | None = None
         self._runtime: Runtime | None = None
@@ -70,26 +78,14 @@ class PusherChannelsClient(BindsEvents):
         assert isinstance(instance, cls)
         return instance
 
-    async def init(self, **options: Any) -> None:
+    async def init(self, **options: Unpack[ClientKeywords]) -> None:
         """(Re)configure the client with options and callbacks.
 
-        Options: ``api_key`` (required), ``cluster`` or ``host``, ``use_tls``,
-        ``ws_port``, ``wss_port``, ``path``, ``ssl_context``, ``activity_timeout``,
-        ``pong_timeout``, ``max_reconnection_attempts``,
-        ``max_reconnect_gap_in_seconds``, ``auth_endpoint``, ``auth_params``,
-        ``auth_transport``, ``auth_timeout``, ``user_auth_endpoint``,
-        ``user_auth_params``, ``secret``, ``user_data``, ``presence_channel_data``,
-        ``encryption_master_key_base64``, ``enabled_transports``,
-        ``disabled_transports``, ``enable_stats``, ``ignore_null_origin``,
-        ``log_to_console``, ``proxy``; see :class:`~pusher_channels.options.ClientOptions`
-        for what each does.
-
-        Callbacks (plain functions or coroutines): ``on_connection_state_change``,
-        ``on_subscription_succeeded``, ``on_subscription_error``,
-        ``on_decryption_failure``, ``on_event``, ``on_member_added``,
-        ``on_member_removed``, ``on_authorizer``, ``on_error``,
-        ``on_subscription_count``, ``on_user_authenticator``, ``on_signin_succeeded``,
-        ``on_user_event``, ``on_watchlist_event``.
+        The keywords, typed by :class:`~pusher_channels.ClientKeywords`, are the
+        options (``api_key`` and ``cluster`` or ``host`` are required; every option
+        is described under :class:`~pusher_channels.options.ClientOptions`) and the
+        callbacks, plain functions or coroutines, such as ``on_event`` and
+        ``on_error`` (each one's arguments are in :mod:`pusher_channels.callbacks`).
 
         Calling ``init`` again disconnects first and starts afresh: channels
         subscribed under the previous configuration are forgotten.
@@ -195,13 +191,13 @@ class PusherChannelsClient(BindsEvents):
         self,
         channel_name: str,
         *,
-        on_subscription_succeeded: Any = None,
-        on_subscription_error: Any = None,
-        on_member_added: Any = None,
-        on_member_removed: Any = None,
-        on_event: Any = None,
-        on_subscription_count: Any = None,
-        on_resubscribed: Any = None,
+        on_subscription_succeeded: ChannelSubscriptionSucceededCallback | None = None,
+        on_subscription_error: SubscriptionErrorCallback | None = None,
+        on_member_added: ChannelMemberCallback | None = None,
+        on_member_removed: ChannelMemberCallback | None = None,
+        on_event: EventCallback | None = None,
+        on_subscription_count: ChannelSubscriptionCountCallback | None = None,
+        on_resubscribed: ResubscribedCallback | None = None,
     ) -> PusherChannel:
         """Subscribe to a channel, now if connected, else as soon as connected.
 

@@ -16,11 +16,12 @@ import re
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal, TypedDict
 from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
 from ._redaction import redact_headers, redact_url
 from ._version import __version__
+from .callbacks import CallbackKeywords
 from .exceptions import PusherConfigError
 from .protocol.backoff import Backoff
 from .protocol.connection import MIN_ACTIVITY_TIMEOUT, ConnectionSettings
@@ -30,7 +31,10 @@ __all__ = [
     "CALLBACK_NAMES",
     "CLIENT_NAME",
     "PROTOCOL_VERSION",
+    "AuthParams",
+    "ClientKeywords",
     "ClientOptions",
+    "OptionKeywords",
     "build_url",
     "parse_options",
 ]
@@ -77,6 +81,68 @@ CALLBACK_NAMES: Final = (
 )
 
 Callback = Callable[..., Any | Awaitable[Any]]
+
+AuthParams = Mapping[str, Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None]
+"""``{"params": {...}, "headers": {...}}``: each a mapping, or a function returning one
+(called for every request)."""
+
+
+class OptionKeywords(TypedDict, total=False):
+    """The options of ``init()`` and of the constructors, typed (no callbacks): what a
+    configuration dict holds. Each is described under :class:`ClientOptions`.
+
+    ``api_key`` and one of ``cluster`` or ``host`` are required: ``init()`` refuses
+    their absence at run time (the constructor may also be called with no keywords at
+    all, and ``init()`` later). ``None`` is the same as leaving a keyword out::
+
+        options: OptionKeywords = {"api_key": "KEY", "cluster": "eu"}
+        pusher = PusherChannelsClient(**options, on_event=print)
+    """
+
+    api_key: str
+    cluster: str | None
+    host: str | None
+    use_tls: bool
+    ws_port: int
+    wss_port: int
+    path: str
+    ssl_context: ssl.SSLContext | None
+    activity_timeout: float
+    pong_timeout: float
+    max_reconnection_attempts: int | None
+    max_reconnect_gap_in_seconds: float
+    auth_endpoint: str | None
+    auth_params: AuthParams | None
+    auth_transport: Literal["ajax", "jsonp"]
+    auth_timeout: float
+    auth_batching: bool
+    auth_batch_delay: float
+    auth_batch_size: int
+    max_auth_response_bytes: int
+    secret: str | None
+    user_auth_endpoint: str | None
+    user_auth_params: AuthParams | None
+    user_data: Mapping[str, Any] | None
+    presence_channel_data: Mapping[str, Any] | Callable[[str], Mapping[str, Any]] | None
+    encryption_master_key_base64: str | None
+    enabled_transports: Sequence[str] | None
+    disabled_transports: Sequence[str] | None
+    enable_stats: bool
+    ignore_null_origin: bool
+    log_to_console: bool
+    proxy: str | None
+    max_client_event_bytes: int
+
+
+class ClientKeywords(OptionKeywords, CallbackKeywords, total=False):
+    """Every keyword of ``init()`` and of the constructors, typed: the options
+    (:class:`OptionKeywords`) and the callbacks
+    (:class:`~pusher_channels.callbacks.CallbackKeywords`).
+
+    ``PusherChannelsClient(**options: Unpack[ClientKeywords])``: an IDE completes the
+    keywords, and a type checker refuses a misspelt one, a value of the wrong type or
+    a callback with the wrong arguments.
+    """
 
 
 @dataclass(frozen=True, slots=True)

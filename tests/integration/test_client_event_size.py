@@ -51,10 +51,10 @@ async def test_client_event_data_over_10_kb_raises_and_is_not_sent(
 ) -> None:
     name = f"private-big-{next(_names)}-{int(time.time() * 1000) % 100000}"
     sender_log, receiver_log = Recorder(), Recorder()
-    options = {**soketi_10_kb.client_options(), "secret": soketi_10_kb.secret}
+    server, secret = soketi_10_kb.client_options(), soketi_10_kb.secret
     async with (
-        PusherChannelsClient(**options, **sender_log.callbacks()) as sender,
-        PusherChannelsClient(**options, **receiver_log.callbacks()) as receiver,
+        PusherChannelsClient(**server, secret=secret, **sender_log.callbacks()) as sender,
+        PusherChannelsClient(**server, secret=secret, **receiver_log.callbacks()) as receiver,
     ):
         theirs = await receiver.subscribe(name)
         ours = await sender.subscribe(name)
@@ -90,10 +90,10 @@ async def test_a_server_that_accepts_more_can_be_given_its_limit(soketi: SoketiS
     """soketi's default limit is 100 KB: ``max_client_event_bytes`` lets a client use it."""
     name = f"private-bigger-{next(_names)}-{int(time.time() * 1000) % 100000}"
     receiver_log = Recorder()
-    options = {**soketi.client_options(), "secret": soketi.secret}
+    server, secret = soketi.client_options(), soketi.secret
     async with (
-        PusherChannelsClient(**options, max_client_event_bytes=100 * 1024) as sender,
-        PusherChannelsClient(**options, **receiver_log.callbacks()) as receiver,
+        PusherChannelsClient(**server, secret=secret, max_client_event_bytes=100 * 1024) as sender,
+        PusherChannelsClient(**server, secret=secret, **receiver_log.callbacks()) as receiver,
     ):
         theirs = await receiver.subscribe(name)
         ours = await sender.subscribe(name)

@@ -12,7 +12,12 @@ import trustme
 from devtools.auth_server import AuthServer
 from devtools.soketi import SoketiServer
 
-from pusher_channels import ConnectionState, PusherChannelsClient, PusherConnectionError
+from pusher_channels import (
+    ConnectionState,
+    OptionKeywords,
+    PusherChannelsClient,
+    PusherConnectionError,
+)
 from tests.support.recorder import Recorder, wait_until
 
 
@@ -40,7 +45,7 @@ def tls_soketi(tmp_path: Path, certificate_authority: trustme.CA) -> Iterator[So
         server.stop()
 
 
-def tls_options(server: SoketiServer) -> dict[str, object]:
+def tls_options(server: SoketiServer) -> OptionKeywords:
     return {"api_key": server.key, "host": "127.0.0.1", "wss_port": server.port}
 
 
@@ -49,7 +54,11 @@ async def test_custom_ca_through_ssl_context(
 ) -> None:
     context = ssl.create_default_context()
     certificate_authority.configure_trust(context)
-    options = tls_options(tls_soketi) | {"ssl_context": context, "secret": tls_soketi.secret}
+    options: OptionKeywords = {
+        **tls_options(tls_soketi),
+        "ssl_context": context,
+        "secret": tls_soketi.secret,
+    }
     recorder = Recorder()
     async with (
         PusherChannelsClient(**options, **recorder.callbacks()) as receiver,
