@@ -16,7 +16,9 @@ from pusher_channels.options import build_url, parse_options
 
 
 def parse(**options: Any) -> Any:
-    return parse_options({"api_key": "k", "cluster": "eu", **options})
+    """Parse ``options`` with a key and, unless a host is given, a cluster."""
+    where = {} if "host" in options else {"cluster": "eu"}
+    return parse_options({"api_key": "k", **where, **options})
 
 
 @pytest.mark.parametrize(
@@ -52,6 +54,9 @@ def parse(**options: Any) -> Any:
         ({"host": "[not-ipv6]"}, "ws_port"),
         ({"host": ""}, "host must be"),
         ({"host": 127001}, "host must be"),
+        # cluster or host: one of them, not both (host used to win, silently)
+        ({"host": "h.test", "cluster": "eu"}, "cluster= or host=, not both"),
+        ({"host": "127.0.0.1", "cluster": "mt1", "ws_port": 6001}, "not both"),
         # cluster: a name such as eu or mt1, not a host
         ({"cluster": "ws-eu.pusher.com"}, "cluster"),
         ({"cluster": "eu/1"}, "cluster"),
@@ -78,6 +83,11 @@ def parse(**options: Any) -> Any:
         ({"max_reconnect_gap_in_seconds": -3}, "max_reconnect_gap_in_seconds"),
         ({"max_reconnect_gap_in_seconds": math.inf}, "max_reconnect_gap_in_seconds"),
         ({"max_reconnection_attempts": 1.5}, "max_reconnection_attempts"),
+        # the client event size limit: a positive number of bytes
+        ({"max_client_event_bytes": 0}, "max_client_event_bytes"),
+        ({"max_client_event_bytes": True}, "max_client_event_bytes"),
+        ({"max_client_event_bytes": "10k"}, "max_client_event_bytes"),
+        ({"max_client_event_bytes": 10.5}, "max_client_event_bytes"),
         # callbacks
         ({"on_event": "print"}, "on_event must be callable"),
         ({"on_authorizer": 42}, "on_authorizer must be callable"),
@@ -125,7 +135,6 @@ def test_a_configuration_mistake_is_refused_at_init(options: dict[str, Any], mes
         {"host": "soketi_1.local"},
         {"cluster": "mt1"},
         {"cluster": "ap-southeast-1"},
-        {"host": "h.test", "cluster": "ignored.when.host.is.given"},
         {"path": ""},
         {"path": "/"},
         {"path": "/ws/"},

@@ -243,8 +243,14 @@ class SocketLifecycle:
             attempt.live = False
             if self.current is attempt:
                 self.current = None
-            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if isinstance(exc, _transport.NotTLSError):
+                reason = str(exc)  # says it all
+            else:
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             logger.info("connection attempt %d failed: %s", attempt.number, reason)
-            self._events.socket_open_failed(
-                reason, fatal=isinstance(exc, ssl.SSLCertVerificationError)
+            # What trying again cannot fix: a certificate that does not verify, a
+            # port seen to speak WebSocket without TLS.
+            fatal = isinstance(exc, ssl.SSLCertVerificationError) or (
+                isinstance(exc, _transport.NotTLSError) and exc.certain
             )
+            self._events.socket_open_failed(reason, fatal=fatal)

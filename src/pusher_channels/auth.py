@@ -195,8 +195,8 @@ class _FormPoster:
         once after a 401/403 when new credentials may help (see the class).
 
         Raises:
-            _EndpointError: no answer in time, unreachable, non-2xx, too large, or
-                not JSON.
+            _EndpointError: no answer in time, no connection, no answer on the
+                connection, non-2xx, too large, or not JSON.
         """
         try:
             return await self._post_once(form, what, size_limit)
@@ -241,15 +241,9 @@ class _FormPoster:
             raise _EndpointError(
                 f"{what} timed out: no answer from {endpoint} within {self._timeout:g} s"
             ) from None
-        except httpx.ConnectError as exc:
-            raise _EndpointError(
-                f"{what} failed: cannot reach {endpoint}: {type(exc).__name__}: "
-                f"{_redacted_cause(exc, self.endpoint, endpoint)}"
-            ) from None
         except httpx.HTTPError as exc:
             raise _EndpointError(
-                f"{what} failed: {endpoint} did not answer properly: {type(exc).__name__}: "
-                f"{_redacted_cause(exc, self.endpoint, endpoint)}"
+                f"{what} failed: {_what_went_wrong(exc, self.endpoint, endpoint)}"
             ) from None
         if content is None:
             raise _EndpointError(
@@ -288,11 +282,6 @@ async def _read_at_most(response: httpx.Response, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _redacted_cause(exc: Exception, endpoint: str, shown: str) -> str:
-    """An HTTP error's text, with the endpoint's secret-bearing parts taken out."""
-    return str(exc).replace(endpoint, shown)
-
-
 def _warn_if_credentials_in_the_clear(
     endpoint: str, shown: str, headers: Mapping[str, str]
 ) -> None:
@@ -313,6 +302,39 @@ def _warn_if_credentials_in_the_clear(
         )
         logger.warning("%s", message)
         warnings.warn(message, UserWarning, stacklevel=2)
+
+
+def _what_went_wrong(exc: httpx.HTTPError, endpoint: str, shown: str) -> str:
+    """Say what happened to a request that got no HTTP answer: whether the endpoint
+    was reached at all, and if so what it did. ``endpoint`` appears as ``shown``."""
+    import httpx
+
+    endpoint, detail = shown, _root_detail(exc).replace(endpoint, shown)
+    if isinstance(exc, httpx.ProxyError):
+        return f"the proxy did not pass the request to {endpoint} on ({detail})"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect to {endpoint} ({detail})"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        if "without sending a response" in str(exc):
+            return f"{endpoint} was reached but closed the connection without an answer"
+        return f"{endpoint} answered with something that is not HTTP ({detail})"
+    if isinstance(exc, httpx.NetworkError):  # read or write error on an open connection
+        return f"the connection to {endpoint} broke before it answered ({detail})"
+    return f"the request to {endpoint} failed ({detail})"
+
+
+def _root_detail(exc: BaseException) -> str:
+    """``Type: message`` of the deepest exception of the chain that has a message:
+    httpx's own are often empty or vague, the ``OSError`` behind them is not."""
+    detail = type(exc).__name__
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            break
+        if str(seen):
+            detail = f"{type(seen).__name__}: {seen}"
+        seen = seen.__cause__ or seen.__context__
+    return detail
 
 
 class UserEndpointAuthenticator(_FormPoster):

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final, TextIO
 
 from ._version import __version__
+from .callbacks import CallbackKeywords
 from .client import PusherChannelsClient
 from .exceptions import ClientEventError, PusherConfigError, PusherConnectionError, PusherError
 from .options import build_url, parse_options
@@ -471,7 +472,7 @@ class _Command:
         """The channels to subscribe to."""
         raise NotImplementedError
 
-    def callbacks(self) -> dict[str, Callable[..., Any]]:
+    def callbacks(self) -> CallbackKeywords:
         """The client callbacks; commands add theirs."""
         return {
             "on_connection_state_change": self.on_state_change,
@@ -607,7 +608,7 @@ class _Listen(_Command):
     def channel_names(self) -> list[str]:
         return list(self.args.channels)
 
-    def callbacks(self) -> dict[str, Callable[..., Any]]:
+    def callbacks(self) -> CallbackKeywords:
         return {
             **super().callbacks(),
             "on_event": self.on_event,
@@ -691,7 +692,7 @@ class _Trigger(_Command):
     def channel_names(self) -> list[str]:
         return [self.args.channel]
 
-    def callbacks(self) -> dict[str, Callable[..., Any]]:
+    def callbacks(self) -> CallbackKeywords:
         self.subscribed = asyncio.get_running_loop().create_future()
         return {**super().callbacks(), "on_subscription_succeeded": self.on_subscribed}
 
@@ -752,7 +753,7 @@ class _Members(_Command):
     def channel_names(self) -> list[str]:
         return [self.args.channel]
 
-    def callbacks(self) -> dict[str, Callable[..., Any]]:
+    def callbacks(self) -> CallbackKeywords:
         return {
             **super().callbacks(),
             "on_subscription_succeeded": self.on_subscribed,

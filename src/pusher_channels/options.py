@@ -16,20 +16,25 @@ import re
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal, TypedDict
 from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
 from ._redaction import redact_headers, redact_url
 from ._version import __version__
+from .callbacks import CallbackKeywords
 from .exceptions import PusherConfigError
 from .protocol.backoff import Backoff
 from .protocol.connection import MIN_ACTIVITY_TIMEOUT, ConnectionSettings
+from .protocol.messages import MAX_CLIENT_EVENT_BYTES
 
 __all__ = [
     "CALLBACK_NAMES",
     "CLIENT_NAME",
     "PROTOCOL_VERSION",
+    "AuthParams",
+    "ClientKeywords",
     "ClientOptions",
+    "OptionKeywords",
     "build_url",
     "parse_options",
 ]
@@ -77,6 +82,68 @@ CALLBACK_NAMES: Final = (
 
 Callback = Callable[..., Any | Awaitable[Any]]
 
+AuthParams = Mapping[str, Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None]
+"""``{"params": {...}, "headers": {...}}``: each a mapping, or a function returning one
+(called for every request)."""
+
+
+class OptionKeywords(TypedDict, total=False):
+    """The options of ``init()`` and of the constructors, typed (no callbacks): what a
+    configuration dict holds. Each is described under :class:`ClientOptions`.
+
+    ``api_key`` and one of ``cluster`` or ``host`` are required: ``init()`` refuses
+    their absence at run time (the constructor may also be called with no keywords at
+    all, and ``init()`` later). ``None`` is the same as leaving a keyword out::
+
+        options: OptionKeywords = {"api_key": "KEY", "cluster": "eu"}
+        pusher = PusherChannelsClient(**options, on_event=print)
+    """
+
+    api_key: str
+    cluster: str | None
+    host: str | None
+    use_tls: bool
+    ws_port: int
+    wss_port: int
+    path: str
+    ssl_context: ssl.SSLContext | None
+    activity_timeout: float
+    pong_timeout: float
+    max_reconnection_attempts: int | None
+    max_reconnect_gap_in_seconds: float
+    auth_endpoint: str | None
+    auth_params: AuthParams | None
+    auth_transport: Literal["ajax", "jsonp"]
+    auth_timeout: float
+    auth_batching: bool
+    auth_batch_delay: float
+    auth_batch_size: int
+    max_auth_response_bytes: int
+    secret: str | None
+    user_auth_endpoint: str | None
+    user_auth_params: AuthParams | None
+    user_data: Mapping[str, Any] | None
+    presence_channel_data: Mapping[str, Any] | Callable[[str], Mapping[str, Any]] | None
+    encryption_master_key_base64: str | None
+    enabled_transports: Sequence[str] | None
+    disabled_transports: Sequence[str] | None
+    enable_stats: bool
+    ignore_null_origin: bool
+    log_to_console: bool
+    proxy: str | None
+    max_client_event_bytes: int
+
+
+class ClientKeywords(OptionKeywords, CallbackKeywords, total=False):
+    """Every keyword of ``init()`` and of the constructors, typed: the options
+    (:class:`OptionKeywords`) and the callbacks
+    (:class:`~pusher_channels.callbacks.CallbackKeywords`).
+
+    ``PusherChannelsClient(**options: Unpack[ClientKeywords])``: an IDE completes the
+    keywords, and a type checker refuses a misspelt one, a value of the wrong type or
+    a callback with the wrong arguments.
+    """
+
 
 @dataclass(frozen=True, slots=True)
 class ClientOptions:
@@ -84,8 +151,9 @@ class ClientOptions:
 
     Attributes:
         api_key: the application key, sent in the URL path.
-        cluster: the cluster name (``eu``, ``mt1``, ...); the host is
-            ``ws-{cluster}.pusher.com`` unless ``host`` is given.
+        cluster: the cluster name (``eu``, ``mt1``, ...) of Pusher's hosted service:
+            the host is ``ws-{cluster}.pusher.com``. Give ``cluster`` or ``host``,
+            not both.
         use_tls: ``True`` (default) connects with ``wss`` on ``wss_port``; ``False``
             with ``ws`` on ``ws_port``.
         host: the WebSocket host, for self-hosted servers (soketi, Laravel Reverb): a
@@ -147,6 +215,10 @@ class ClientOptions:
         proxy: an HTTP proxy as ``"host:port"`` (as in the Java client), or a URL
             ``http://``, ``https://``, ``socks4://`` or ``socks5://`` (SOCKS with a
             port). Auth endpoints use it too, which a ``socks4`` proxy cannot carry.
+        max_client_event_bytes: the most data a client event may carry, in UTF-8
+            bytes of its JSON text, as servers count it (default 10,240: Pusher's
+            10 KB). ``trigger()`` refuses more. Raise it for a server that accepts
+            more (soketi's default is 100 KB).
         callbacks: the ``on_*`` callbacks, by name.
     """
 
@@ -182,6 +254,7 @@ class ClientOptions:
     ignore_null_origin: bool = False
     log_to_console: bool = False
     proxy: str | None = None
+    max_client_event_bytes: int = MAX_CLIENT_EVENT_BYTES
     callbacks: Mapping[str, Callback] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -468,6 +541,11 @@ def parse_options(values: Mapping[str, Any]) -> ClientOptions:
 
 def _check_server(settings: dict[str, Any]) -> None:
     """Where to connect: host or cluster, ports, path, transports and proxy."""
+    if "host" in settings and "cluster" in settings:
+        raise PusherConfigError(
+            "give cluster= or host=, not both: cluster= names a Pusher cluster, host= "
+            "a self-hosted server"
+        )
     if "host" in settings:
         _host(settings["host"])
     elif "cluster" in settings:
@@ -494,6 +572,11 @@ def _check_timing(settings: dict[str, Any]) -> None:
     if "activity_timeout" in settings:
         settings["activity_timeout"] = _seconds(
             "activity_timeout", settings["activity_timeout"], MIN_ACTIVITY_TIMEOUT
+        )
+    limit = settings.get("max_client_event_bytes")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise PusherConfigError(
+            f"max_client_event_bytes must be a positive number of bytes, got {limit!r}"
         )
     attempts = settings.get("max_reconnection_attempts")
     if attempts is not None and (

@@ -256,6 +256,9 @@ async def check_js_to_python(js: JsPeer, one: PythonPeer, two: PythonPeer) -> No
         assert event.channel_name == one.channel.channel_name
         assert event.user_id == "js-1"
         assert event.json() == FROM_JS
+        # pusher-js sends the object itself; data is its JSON text, as the seed says.
+        assert isinstance(event.data, str)
+        assert json.loads(event.data) == FROM_JS
         [plain] = [e for e in peer.log.events_named("client-plain") if e.user_id == "js-1"]
         assert plain.data == "plain text from node"
     # The Python clients hear each other too; nobody hears itself.

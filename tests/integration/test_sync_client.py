@@ -15,6 +15,7 @@ from devtools.soketi import SoketiServer
 from pusher_channels import (
     CallbackError,
     ConnectionState,
+    PusherConfigError,
     PusherConnectionError,
     PusherEvent,
     SubscriptionError,
@@ -129,6 +130,19 @@ def test_refused_connection_raises_and_leaves_no_thread(soketi: SoketiServer) ->
         client.connect(timeout=10)
     assert raised.value.code == 4001
     assert set(threading.enumerate()) == before
+
+
+def test_a_channel_callback_that_is_not_callable_is_refused_at_subscribe(
+    soketi: SoketiServer,
+) -> None:
+    """As with the asyncio client: not later, on the callback thread, at each event."""
+    client = PusherChannelsClient(**soketi.client_options())
+    try:
+        with pytest.raises(PusherConfigError, match="on_event must be callable"):
+            client.subscribe("news", on_event="print")  # type: ignore[arg-type]
+        assert client.get_channel("news") is None
+    finally:
+        client.disconnect()
 
 
 def test_raising_callback_is_reported_to_on_error(soketi: SoketiServer) -> None:

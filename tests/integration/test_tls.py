@@ -9,9 +9,15 @@ from pathlib import Path
 
 import pytest
 import trustme
+from devtools.auth_server import AuthServer
 from devtools.soketi import SoketiServer
 
-from pusher_channels import ConnectionState, PusherChannelsClient, PusherConnectionError
+from pusher_channels import (
+    ConnectionState,
+    OptionKeywords,
+    PusherChannelsClient,
+    PusherConnectionError,
+)
 from tests.support.recorder import Recorder, wait_until
 
 
@@ -39,7 +45,7 @@ def tls_soketi(tmp_path: Path, certificate_authority: trustme.CA) -> Iterator[So
         server.stop()
 
 
-def tls_options(server: SoketiServer) -> dict[str, object]:
+def tls_options(server: SoketiServer) -> OptionKeywords:
     return {"api_key": server.key, "host": "127.0.0.1", "wss_port": server.port}
 
 
@@ -48,7 +54,11 @@ async def test_custom_ca_through_ssl_context(
 ) -> None:
     context = ssl.create_default_context()
     certificate_authority.configure_trust(context)
-    options = tls_options(tls_soketi) | {"ssl_context": context, "secret": tls_soketi.secret}
+    options: OptionKeywords = {
+        **tls_options(tls_soketi),
+        "ssl_context": context,
+        "secret": tls_soketi.secret,
+    }
     recorder = Recorder()
     async with (
         PusherChannelsClient(**options, **recorder.callbacks()) as receiver,
@@ -72,3 +82,47 @@ async def test_unknown_ca_fails_at_once_with_a_clear_error(tls_soketi: SoketiSer
     assert time.monotonic() - started < 5, "not retried: a retry cannot fix a certificate"
     assert client.connection_state is ConnectionState.DISCONNECTED
     assert any("CERTIFICATE_VERIFY_FAILED" in message for message, _, _ in recorder.errors)
+
+
+async def test_tls_to_a_plain_text_websocket_port_fails_fast_and_says_why(
+    soketi: SoketiServer,
+) -> None:
+    """``use_tls=True`` against soketi's plain port: soketi ignores the TLS handshake
+    until its own idle timeout (about 10 s) and then resets the connection. The client
+    asks the port in plain text meanwhile, finds a WebSocket server there, and stops at
+    once: retrying with TLS cannot work."""
+    recorder = Recorder()
+    client = PusherChannelsClient(
+        api_key=soketi.key, host="127.0.0.1", wss_port=soketi.port, **recorder.callbacks()
+    )
+    started = time.monotonic()
+    with pytest.raises(PusherConnectionError) as caught:
+        await client.connect(timeout=15)
+    elapsed = time.monotonic() - started
+    message = str(caught.value)
+    assert f"127.0.0.1:{soketi.port}" in message
+    assert "does not speak TLS" in message
+    assert "use_tls=False" in message
+    assert elapsed < 3, f"took {elapsed:.1f} s"
+    assert client.connection_state is ConnectionState.DISCONNECTED
+    assert [m for m, _, _ in recorder.errors if "does not speak TLS" in m], recorder.errors
+
+
+async def test_tls_to_a_plain_http_port_says_the_server_may_not_speak_tls(
+    auth_server: AuthServer,
+) -> None:
+    """A plain HTTP server answers the TLS handshake in plain text: the client says at
+    once that the server may not speak TLS (not a bare SSL error), and keeps trying,
+    since this port is no WebSocket server that it could be sure of."""
+    recorder = Recorder()
+    client = PusherChannelsClient(
+        api_key="app-key", host="127.0.0.1", wss_port=auth_server.port, **recorder.callbacks()
+    )
+    started = time.monotonic()
+    with pytest.raises(PusherConnectionError):
+        await client.connect(timeout=2)
+    [first, *_] = [message for message, _, _ in recorder.errors]
+    assert "may not speak TLS" in first
+    assert f"127.0.0.1:{auth_server.port}" in first
+    assert "use_tls=False" in first
+    assert time.monotonic() - started < 3

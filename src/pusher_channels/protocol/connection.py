@@ -60,6 +60,7 @@ from .messages import (
     decode_data,
     decode_frame,
     encode_message,
+    received_event,
 )
 from .subscriptions import Subscriptions
 from .user import SigninStatus, UserSession, parse_signin_success, parse_watchlist_events
@@ -281,7 +282,7 @@ class Connection:
             record = self._records.get(channel)
             if record is None:
                 if channel == self.user.channel_name:
-                    return PusherEvent(channel, event, frame.get("data"), None)
+                    return received_event(channel, event, frame.get("data"), None)
                 return None
             user_id = frame.get("user_id")
             if user_id is not None and type(user_id) is not str:
@@ -290,7 +291,7 @@ class Connection:
                 return self.subscriptions.encrypted_event(record, event, frame.get("data"), user_id)
             # The record's own name: the frame's copy is freed with the frame, so a
             # buffered event holds one string less.
-            return PusherEvent(record.name, event, frame.get("data"), user_id)
+            return received_event(record.name, event, frame.get("data"), user_id)
         return self._receive_system(frame, event, channel, now)
 
     # ------------------------------------------------------------------ the timer
