@@ -12,6 +12,19 @@ from devtools.soketi import SoketiServer
 from tests.support.scripted_server import ScriptedServer
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the package's pytest plugin if its entry point is not installed.
+
+    Installing the package registers it (``pytest11`` entry point
+    ``pusher_channels``); a checkout whose editable install predates the entry point
+    registers it here, under the same name, so that it is never registered twice.
+    """
+    if not config.pluginmanager.has_plugin("pusher_channels"):
+        from pusher_channels.testing import plugin
+
+        config.pluginmanager.register(plugin, "pusher_channels")
+
+
 @pytest.fixture(scope="session")
 def soketi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoketiServer]:
     """One soketi for the session, for tests that do not harm it."""
