@@ -1,14 +1,21 @@
-"""Fixtures shared by the whole suite: real soketi servers and the official server SDK."""
+"""Fixtures shared by the whole suite: real soketi servers, PusherTestServer and the SDK.
+
+soketi is for interop, cluster and fault tests; tests of this library's own
+behaviour use ``pusher_server`` (the package's pytest plugin), which starts in
+milliseconds and restarts instantly.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import pusher
 import pytest
 from devtools.auth_server import AuthServer
 from devtools.soketi import SoketiServer
 
+from pusher_channels.testing import PusherTestServer
 from tests.support.scripted_server import ScriptedServer
 
 
@@ -51,6 +58,17 @@ def own_soketi(tmp_path: Path) -> Iterator[SoketiServer]:
 def auth_server(soketi: SoketiServer) -> Iterator[AuthServer]:
     """A local authorization endpoint signing for the session's soketi."""
     server = AuthServer(soketi.server_sdk())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def auth_for_pusher_server(pusher_server: PusherTestServer) -> Iterator[AuthServer]:
+    """A local authorization endpoint signing for the test's ``pusher_server``."""
+    server = AuthServer(pusher.Pusher(**pusher_server.sdk_kwargs()))
     server.start()
     try:
         yield server
