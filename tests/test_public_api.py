@@ -6,6 +6,7 @@ import inspect
 
 import pusher_channels
 import pusher_channels.sync
+import pusher_channels.testing
 
 EXPECTED = {
     "AuthorizationError",
@@ -28,6 +29,7 @@ EXPECTED = {
     "__version__",
 }
 EXPECTED_SYNC = {"PusherChannel", "PusherChannelsClient", "SyncEventIterator"}
+EXPECTED_TESTING = {"AppSettings", "ChannelInfo", "ConnectionInfo", "Limits", "PusherTestServer"}
 
 CLIENT_METHODS = {
     "get_instance",
@@ -50,13 +52,16 @@ CLIENT_METHODS = {
 def test_exported_names_are_pinned() -> None:
     assert set(pusher_channels.__all__) == EXPECTED
     assert set(pusher_channels.sync.__all__) == EXPECTED_SYNC
+    assert set(pusher_channels.testing.__all__) == EXPECTED_TESTING
     for name in EXPECTED:
         assert hasattr(pusher_channels, name)
+    for name in EXPECTED_TESTING:
+        assert hasattr(pusher_channels.testing, name)
 
 
 def test_every_export_and_public_member_has_a_docstring() -> None:
     missing = []
-    for module in (pusher_channels, pusher_channels.sync):
+    for module in (pusher_channels, pusher_channels.sync, pusher_channels.testing):
         for name in module.__all__:
             if name.startswith("__"):
                 continue

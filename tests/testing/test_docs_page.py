@@ -33,5 +33,5 @@ def test_the_pytest_files_of_the_page_pass(pytester: pytest.Pytester) -> None:
     pytester.makeini(f"{INI}addopts = --strict-markers\n")
     for name, code in page_files().items():
         pytester.path.joinpath(name).write_text(code, encoding="utf-8")
-    result = pytester.runpytest_inprocess(*plugin_args(), "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(*plugin_args(), "-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)

@@ -1,8 +1,10 @@
 """The pytest plugin: its fixtures here, and in fresh pytest sessions (pytester).
 
-The inner sessions load the plugin as an installed package does (its ``pytest11``
-entry point) when the entry point is installed, else with ``-p``. The wheel in a
-clean virtualenv is ``test_plugin_install.py``.
+The inner sessions run in subprocesses (an in-process session would drop, on its
+way out, the modules first imported inside it, such as the SDK's ``requests``). They
+load the plugin as an installed package does (its ``pytest11`` entry point) when the
+entry point is installed, else with ``-p``. The wheel in a clean virtualenv is
+``test_plugin_install.py``.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ def pusher_server_options():
 """
     )
     pytester.makepyfile(test_app=SESSION_TESTS)
-    result = pytester.runpytest_inprocess(*plugin_args(), "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(*plugin_args(), "-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
 
 
@@ -122,6 +124,6 @@ def test_it(pusher_server):
     pass
 """
     )
-    result = pytester.runpytest_inprocess(*plugin_args(), "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(*plugin_args(), "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*takes keywords only*"])

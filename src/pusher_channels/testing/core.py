@@ -520,10 +520,11 @@ class ServerCore:
     # ----------------------------------------------------------------------- helpers
 
     def _new_socket_id(self) -> str:
-        while True:
+        for _ in range(100):  # 10**18 ids: a collision is already unlikely once
             socket_id = f"{self._rng.randrange(1, 10**9)}.{self._rng.randrange(1, 10**9)}"
             if socket_id not in self._connections:
                 return socket_id
+        raise RuntimeError("no free socket id after 100 draws")
 
     def _activity_timeout_value(self) -> int | float:
         timeout = self.settings.activity_timeout

@@ -39,27 +39,27 @@ _APP_PATH: Final = re.compile(r"(?:/.*)?/app/([^/]+)/?")
 
 
 class PeerOwner(Protocol):
-    """What a peer reports to (the server)."""
+    """What a peer reports to: the server's own methods, private to this package."""
 
-    def peer_opened(self, peer: Peer) -> None:
+    def _peer_opened(self, peer: Peer) -> None:
         """A TCP connection was accepted."""
 
-    def peer_closed(self, peer: Peer) -> None:
+    def _peer_closed(self, peer: Peer) -> None:
         """A TCP connection is gone."""
 
-    def http_request(self, request: HttpRequest) -> HttpResponse:
+    def _http_request(self, request: HttpRequest) -> HttpResponse:
         """Answer an HTTP request."""
 
-    def websocket_opened(self, peer: Peer, app_key: str | None, query: dict[str, str]) -> None:
+    def _websocket_opened(self, peer: Peer, app_key: str | None, query: dict[str, str]) -> None:
         """A WebSocket handshake completed (``app_key`` None: the path is not ``/app/<key>``)."""
 
-    def websocket_text(self, peer: Peer, text: str) -> None:
+    def _websocket_text(self, peer: Peer, text: str) -> None:
         """A text message arrived."""
 
-    def websocket_heard(self, peer: Peer) -> None:
+    def _websocket_heard(self, peer: Peer) -> None:
         """Any other frame arrived (ping, pong, binary): the client is alive."""
 
-    def websocket_closed(self, peer: Peer, code: int | None) -> None:
+    def _websocket_closed(self, peer: Peer, code: int | None) -> None:
         """The WebSocket ended (``code`` from the client's close frame, if any)."""
 
 
@@ -97,7 +97,7 @@ class Peer(asyncio.Protocol):
         self._transport = transport
         if self._paused:
             transport.pause_reading()
-        self._owner.peer_opened(self)
+        self._owner._peer_opened(self)
 
     def data_received(self, data: bytes) -> None:
         if self._frames is not None:
@@ -110,7 +110,7 @@ class Peer(asyncio.Protocol):
             self._close_timer.cancel()
         self._transport = None
         self._report_closed()
-        self._owner.peer_closed(self)
+        self._owner._peer_closed(self)
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -227,7 +227,7 @@ class Peer(asyncio.Protocol):
             body=bytes(self._body),
             raw_path=target.path,
         )
-        self._respond(self._owner.http_request(http_request))
+        self._respond(self._owner._http_request(http_request))
         if self._http.our_state is h11.MUST_CLOSE:
             self.close(1000, "")
         elif self._http.our_state is h11.DONE and self._http.their_state is h11.DONE:
@@ -280,7 +280,7 @@ class Peer(asyncio.Protocol):
         target = urlsplit(request.target.decode("latin-1"))
         match = _APP_PATH.fullmatch(target.path)
         query = dict(parse_qsl(target.query, keep_blank_values=True))
-        self._owner.websocket_opened(self, unquote(match.group(1)) if match else None, query)
+        self._owner._websocket_opened(self, unquote(match.group(1)) if match else None, query)
         if trailing:
             self._websocket_data(bytes(trailing))
 
@@ -302,14 +302,14 @@ class Peer(asyncio.Protocol):
                 if self._closing:
                     continue
                 if item.text is not None:
-                    self._owner.websocket_text(self, item.text)
+                    self._owner._websocket_text(self, item.text)
                 else:
-                    self._owner.websocket_heard(self)
+                    self._owner._websocket_heard(self)
             elif isinstance(item, Ping):
-                self._owner.websocket_heard(self)
+                self._owner._websocket_heard(self)
                 self._write(encode_frame(Opcode.PONG, item.payload))
             elif isinstance(item, Pong):
-                self._owner.websocket_heard(self)
+                self._owner._websocket_heard(self)
             elif isinstance(item, Close):
                 self._client_closed(item)
                 return
@@ -329,4 +329,4 @@ class Peer(asyncio.Protocol):
     def _report_closed(self) -> None:
         if self._frames is not None and not self._reported_close:
             self._reported_close = True
-            self._owner.websocket_closed(self, self._close_code)
+            self._owner._websocket_closed(self, self._close_code)

@@ -418,22 +418,22 @@ class PusherTestServer:
     def _new_peer(self) -> Peer:
         return Peer(self, self.settings.limits.max_message_bytes, self._paused)
 
-    def peer_opened(self, peer: Peer) -> None:
-        """(Peer callback) A TCP connection was accepted."""
+    def _peer_opened(self, peer: Peer) -> None:
+        """A TCP connection was accepted."""
         self._peers.add(peer)
 
-    def peer_closed(self, peer: Peer) -> None:
-        """(Peer callback) A TCP connection is gone."""
+    def _peer_closed(self, peer: Peer) -> None:
+        """A TCP connection is gone."""
         self._peers.discard(peer)
 
-    def http_request(self, request: HttpRequest) -> HttpResponse:
-        """(Peer callback) Answer an HTTP API request."""
+    def _http_request(self, request: HttpRequest) -> HttpResponse:
+        """Answer an HTTP API request."""
         response, outputs = self._api.handle(request, time.time(), self._now())
         self._perform(outputs)
         return response
 
-    def websocket_opened(self, peer: Peer, app_key: str | None, query: dict[str, str]) -> None:
-        """(Peer callback) Accept or refuse a new WebSocket."""
+    def _websocket_opened(self, peer: Peer, app_key: str | None, query: dict[str, str]) -> None:
+        """Accept or refuse a new WebSocket."""
         if app_key is None:
             peer.close(4005, "Path not found")
             return
@@ -446,19 +446,19 @@ class PusherTestServer:
         self._by_socket[socket_id] = peer
         self._perform(outputs)
 
-    def websocket_text(self, peer: Peer, text: str) -> None:
-        """(Peer callback) A text message from a client."""
+    def _websocket_text(self, peer: Peer, text: str) -> None:
+        """A text message from a client."""
         if peer.socket_id is not None:
             self._perform(self._core.receive(peer.socket_id, text, self._now()))
 
-    def websocket_heard(self, peer: Peer) -> None:
-        """(Peer callback) A ping, pong or binary frame: the client is alive."""
+    def _websocket_heard(self, peer: Peer) -> None:
+        """A ping, pong or binary frame: the client is alive."""
         if peer.socket_id is not None:
             self._core.heard(peer.socket_id, self._now())
             self._arm_timer()
 
-    def websocket_closed(self, peer: Peer, code: int | None) -> None:
-        """(Peer callback) A WebSocket ended."""
+    def _websocket_closed(self, peer: Peer, code: int | None) -> None:
+        """A WebSocket ended."""
         socket_id = peer.socket_id
         if socket_id is None:
             return
