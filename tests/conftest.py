@@ -1,15 +1,35 @@
-"""Fixtures shared by the whole suite: real soketi servers and the official server SDK."""
+"""Fixtures shared by the whole suite: real soketi servers, PusherTestServer and the SDK.
+
+soketi is for interop, cluster and fault tests; tests of this library's own
+behaviour use ``pusher_server`` (the package's pytest plugin), which starts in
+milliseconds and restarts instantly.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import pusher
 import pytest
 from devtools.auth_server import AuthServer
 from devtools.soketi import SoketiServer
 
+from pusher_channels.testing import PusherTestServer
 from tests.support.scripted_server import ScriptedServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the package's pytest plugin if its entry point is not installed.
+
+    Installing the package registers it (``pytest11`` entry point
+    ``pusher_channels``); a checkout whose editable install predates the entry point
+    registers it here, under the same name, so that it is never registered twice.
+    """
+    if not config.pluginmanager.has_plugin("pusher_channels"):
+        from pusher_channels.testing import plugin
+
+        config.pluginmanager.register(plugin, "pusher_channels")
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +58,17 @@ def own_soketi(tmp_path: Path) -> Iterator[SoketiServer]:
 def auth_server(soketi: SoketiServer) -> Iterator[AuthServer]:
     """A local authorization endpoint signing for the session's soketi."""
     server = AuthServer(soketi.server_sdk())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def auth_for_pusher_server(pusher_server: PusherTestServer) -> Iterator[AuthServer]:
+    """A local authorization endpoint signing for the test's ``pusher_server``."""
+    server = AuthServer(pusher.Pusher(**pusher_server.sdk_kwargs()))
     server.start()
     try:
         yield server

@@ -7,6 +7,7 @@ import inspect
 import pusher_channels
 import pusher_channels.callbacks
 import pusher_channels.sync
+import pusher_channels.testing
 
 EXPECTED = {
     "AuthorizationError",
@@ -54,6 +55,7 @@ EXPECTED_CALLBACKS = {
     "UserAuthenticatorCallback",
     "WatchlistEventCallback",
 }
+EXPECTED_TESTING = {"AppSettings", "ChannelInfo", "ConnectionInfo", "Limits", "PusherTestServer"}
 
 CLIENT_METHODS = {
     "get_instance",
@@ -93,13 +95,22 @@ def test_exported_names_are_pinned() -> None:
     assert set(pusher_channels.__all__) == EXPECTED
     assert set(pusher_channels.sync.__all__) == EXPECTED_SYNC
     assert set(pusher_channels.callbacks.__all__) == EXPECTED_CALLBACKS
+    assert set(pusher_channels.testing.__all__) == EXPECTED_TESTING
     for name in EXPECTED:
         assert hasattr(pusher_channels, name)
+    for name in EXPECTED_TESTING:
+        assert hasattr(pusher_channels.testing, name)
 
 
 def test_every_export_and_public_member_has_a_docstring() -> None:
     missing = []
-    for module in (pusher_channels, pusher_channels.sync, pusher_channels.callbacks):
+    modules = (
+        pusher_channels,
+        pusher_channels.sync,
+        pusher_channels.callbacks,
+        pusher_channels.testing,
+    )
+    for module in modules:
         for name in module.__all__:
             if name.startswith("__"):
                 continue

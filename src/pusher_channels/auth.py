@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
-import hmac
 import inspect
 import json
 import logging
@@ -26,6 +24,7 @@ from urllib.parse import urlsplit
 from ._redaction import hide_from_http_logs, redact_url
 from .exceptions import AuthorizationError, PusherConfigError, SigninError
 from .options import ClientOptions
+from .protocol.signatures import authorization, shared_secret
 
 if TYPE_CHECKING:
     import httpx
@@ -617,7 +616,7 @@ class LocalSigner:
     ) -> None:
         self._key = key
         self._user_data = user_data
-        self._secret = secret.encode("utf-8")
+        self._secret = secret
         self._channel_data = channel_data
         self._master_key = (
             base64.b64decode(encryption_master_key_base64) if encryption_master_key_base64 else None
@@ -628,8 +627,7 @@ class LocalSigner:
 
     def sign(self, text: str) -> str:
         """``key:hex(HMAC-SHA256(secret, text))``."""
-        digest = hmac.new(self._secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
-        return f"{self._key}:{digest}"
+        return authorization(self._key, self._secret, text)
 
     async def authenticate_user(self, socket_id: str) -> UserAuthentication:
         """Sign ``user_data`` for ``signin()``: ``socket_id::user::user_data``."""
@@ -661,7 +659,7 @@ class LocalSigner:
                     "encryption_master_key_base64",
                     channel_name,
                 )
-            shared = hashlib.sha256(channel_name.encode("utf-8") + self._master_key).digest()
+            shared = shared_secret(channel_name, self._master_key)
             answer["shared_secret"] = base64.b64encode(shared).decode("ascii")
         answer["auth"] = self.sign(to_sign)
         return normalize_authorization(channel_name, answer)
