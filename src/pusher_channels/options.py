@@ -46,9 +46,11 @@ _SOCKS_SCHEMES: Final = frozenset({"socks4", "socks5"})
 _HTTP_CLIENT_PROXY_SCHEMES: Final = frozenset({"http", "https", "socks5"})
 """What the auth endpoints' HTTP client (httpx) can go through."""
 _FLAGS: Final = ("use_tls", "enable_stats", "ignore_null_origin", "log_to_console")
-_CLUSTER_NAME: Final = re.compile(r"[A-Za-z0-9-]+")
+_CLUSTER_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _NOT_IN_HOST: Final = re.compile(r"[/?#@\s]")
-_NOT_IN_PATH: Final = re.compile(r"[?#\s]")
+_HOST_NAME: Final = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?")
+"""A host name once IDNA-encoded: labels of letters, digits, ``-`` and ``_``."""
+_NOT_IN_PATH: Final = re.compile(r"[?#\s\x00-\x1f\x7f]")
 
 CALLBACK_NAMES: Final = (
     "on_connection_state_change",
@@ -277,6 +279,18 @@ def _host(value: Any) -> str:
                 f"host {value!r} is neither a host name nor an IPv6 address; "
                 "give a port as ws_port/wss_port"
             ) from None
+        return value
+    # What is connected to is the name as IDNA encodes it (NFKC first, so that a
+    # full-width "@" or "/" becomes one): check that, not only what was typed.
+    try:
+        encoded = value.encode("idna").decode("ascii")
+    except UnicodeError:
+        encoded = ""
+    if _HOST_NAME.fullmatch(encoded) is None:
+        raise PusherConfigError(
+            f"host must be a host name (letters, digits, '-', '_' and dots) or an IP "
+            f"address, got {value!r}"
+        )
     return value
 
 
@@ -294,9 +308,10 @@ def _path(value: Any) -> str:
         raise PusherConfigError(f"path must be a string such as '/ws', got {value!r}")
     if value and not value.startswith("/"):
         raise PusherConfigError(f"path must start with '/' (such as '/ws'), got {value!r}")
-    if _NOT_IN_PATH.search(value):
+    if _NOT_IN_PATH.search(value) or value.startswith("//"):
         raise PusherConfigError(
-            f"path must be a plain path prefix (no query, fragment or spaces), got {value!r}"
+            f"path must be a plain path prefix such as '/ws' (no query, fragment, spaces, "
+            f"control characters or leading '//'), got {value!r}"
         )
     return value
 
