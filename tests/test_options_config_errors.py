@@ -25,7 +25,7 @@ def parse(**options: Any) -> Any:
     [
         # proxy: what picows (http, https; socks4, socks5 through python-socks) opens
         ({"proxy": "ftp://p.test:21"}, "proxy scheme 'ftp'"),
-        ({"proxy": "socks5h://p.test:1080"}, "proxy scheme 'socks5h'"),
+        ({"proxy": "socks4a://p.test:1080"}, "proxy scheme 'socks4a'"),
         ({"proxy": "http://:3128"}, "proxy has no host"),
         ({"proxy": "http://p.test:99999"}, "proxy port"),
         ({"proxy": "p.test:0"}, "proxy port"),

@@ -28,6 +28,7 @@ from ._authorization import Authorizations, Authorizer, UserAuthenticator
 from ._bindings import Bindings
 from ._delivery import ChannelCallbacks, Delivery
 from ._flow import FlowControl
+from ._proxies import BYPASSED
 from ._sockets import SocketLifecycle
 from ._streams import EventStream
 from ._waits import Waits
@@ -85,7 +86,7 @@ class _LoopParts:
             loop,
             runtime,
             ssl_context=options.ssl_context,
-            proxy=options.proxy_url,
+            proxy=runtime.socket_route.url,
             handshake_timeout=runtime.handshake_timeout,
         )
         self.flow = FlowControl(loop, self.sockets.hold_reading, self.sockets.release_reading)
@@ -124,6 +125,7 @@ class Runtime:
         "handshake_timeout",
         "listeners",
         "options",
+        "socket_route",
         "user_authenticator",
     )
 
@@ -140,6 +142,11 @@ class Runtime:
         settings = options.connection_settings()
         self._core = Connection(settings)
         self.handshake_timeout = settings.handshake_timeout
+        self.socket_route = options.proxy_route(settings.url)
+        """The proxy of every socket, decided now from ``proxy``, ``trust_env`` and
+        the environment, as the auth endpoints' are."""
+        if self.socket_route.url is not None or self.socket_route.source == BYPASSED:
+            logger.info("the WebSocket goes %s", self.socket_route.describe())
         self.authorizer = authorizer
         self.user_authenticator = user_authenticator
         self.callbacks: Mapping[str, Callable[..., Any]] = options.callbacks

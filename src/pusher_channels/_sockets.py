@@ -18,8 +18,10 @@ import asyncio
 import logging
 import ssl
 from typing import Protocol
+from urllib.parse import unquote, urlsplit
 
 from . import _transport
+from ._redaction import REDACTED, redact_url
 from ._transport import Transport
 
 __all__ = ["Attempt", "SocketEvents", "SocketLifecycle"]
@@ -243,8 +245,36 @@ class SocketLifecycle:
             attempt.live = False
             if self.current is attempt:
                 self.current = None
-            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            reason = self._describe_failure(exc)
             logger.info("connection attempt %d failed: %s", attempt.number, reason)
             self._events.socket_open_failed(
                 reason, fatal=isinstance(exc, ssl.SSLCertVerificationError)
             )
+
+    def _describe_failure(self, exc: Exception) -> str:
+        """Why an attempt failed, in one line that shows no proxy password."""
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return _without_password(reason, self._proxy)
+
+
+def _without_password(text: str, proxy: str | None) -> str:
+    """``text`` with the proxy's URL and password (as typed or decoded) redacted.
+
+    The errors of the proxy libraries do not show them today; this holds if one
+    ever does, since the reason reaches ``on_error``, logs and exceptions. A
+    password shorter than 4 characters is only redacted within the URL, so as not
+    to blank out every digit of a message.
+    """
+    if proxy is None:
+        return text
+    try:
+        password = urlsplit(proxy).password
+    except ValueError:
+        return text
+    if not password:
+        return text
+    text = text.replace(proxy, redact_url(proxy))
+    for shown in (password, unquote(password)):
+        if len(shown) >= 4:
+            text = text.replace(shown, REDACTED)
+    return text

@@ -15,10 +15,13 @@ import hashlib
 import hmac
 import inspect
 import json
+import logging
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from ._proxies import BYPASSED
+from ._redaction import redact_url
 from .exceptions import AuthorizationError, PusherConfigError, SigninError
 from .options import ClientOptions
 
@@ -33,6 +36,8 @@ __all__ = [
     "build_user_authenticator",
     "normalize_authorization",
 ]
+
+logger = logging.getLogger("pusher_channels")
 
 Authorization = dict[str, Any]
 UserAuthentication = dict[str, str]
@@ -112,7 +117,12 @@ class _EndpointError(Exception):
 
 
 class _FormPoster:
-    """What both endpoints share: the HTTP client, params and headers."""
+    """What both endpoints share: the HTTP client, params and headers.
+
+    ``proxy`` is the proxy already chosen for this endpoint (by the same rule as the
+    WebSocket's, see ``ClientOptions.proxy_route``), or ``None`` for none: httpx is
+    told not to read the environment itself, so that it cannot decide otherwise.
+    """
 
     def __init__(
         self,
@@ -139,7 +149,7 @@ class _FormPoster:
             import httpx
 
             self._http = httpx.AsyncClient(
-                proxy=self._proxy, verify=self._verify, timeout=self._timeout
+                proxy=self._proxy, verify=self._verify, timeout=self._timeout, trust_env=False
             )
         return self._http
 
@@ -343,6 +353,14 @@ Authorizer = Callable[[str, str], Awaitable[Authorization]]
 UserAuthenticator = Callable[[str], Awaitable[UserAuthentication]]
 
 
+def _endpoint_proxy(options: ClientOptions, endpoint: str) -> str | None:
+    """The proxy for an endpoint's requests, by the WebSocket's rule."""
+    route = options.proxy_route(endpoint, for_http_client=True)
+    if route.url is not None or route.source == BYPASSED:
+        logger.info("requests to %s go %s", redact_url(endpoint), route.describe())
+    return route.url
+
+
 def build_authorizer(options: ClientOptions) -> Authorizer | None:
     """The authorizer the options ask for: callback, then endpoint, then secret."""
     callback = options.callbacks.get("on_authorizer")
@@ -354,7 +372,7 @@ def build_authorizer(options: ClientOptions) -> Authorizer | None:
             options.auth_endpoint,
             params=params.get("params"),
             headers=params.get("headers"),
-            proxy=options.proxy_url,
+            proxy=_endpoint_proxy(options, options.auth_endpoint),
             ssl_context=options.ssl_context,
             timeout=options.auth_timeout,
         )
@@ -380,7 +398,7 @@ def build_user_authenticator(options: ClientOptions) -> UserAuthenticator | None
             options.user_auth_endpoint,
             params=params.get("params"),
             headers=params.get("headers"),
-            proxy=options.proxy_url,
+            proxy=_endpoint_proxy(options, options.user_auth_endpoint),
             ssl_context=options.ssl_context,
             timeout=options.auth_timeout,
         )
