@@ -194,6 +194,9 @@ def test_an_environment_proxy_is_checked_for_the_auth_endpoint_too(
     [
         ({"trust_env": "no"}, "trust_env"),
         ({"trust_env": 0}, "trust_env"),
+        ({"max_handshake_redirects": -1}, "max_handshake_redirects"),
+        ({"max_handshake_redirects": 1.5}, "max_handshake_redirects"),
+        ({"max_handshake_redirects": True}, "max_handshake_redirects"),
     ],
 )
 def test_the_network_options_are_checked(options: dict[str, Any], message: str) -> None:
@@ -204,7 +207,10 @@ def test_the_network_options_are_checked(options: dict[str, Any], message: str) 
 def test_the_network_options_defaults_and_init() -> None:
     options = parse()
     assert options.trust_env is True
-    client = PusherChannelsClient(api_key="k", cluster="eu", trust_env=False)
+    assert options.max_handshake_redirects == 0
+    client = PusherChannelsClient(
+        api_key="k", cluster="eu", trust_env=False, max_handshake_redirects=2
+    )
     accepted = client._options
     assert accepted is not None
-    assert accepted.trust_env is False
+    assert (accepted.trust_env, accepted.max_handshake_redirects) == (False, 2)

@@ -88,6 +88,7 @@ class _LoopParts:
             ssl_context=options.ssl_context,
             proxy=runtime.socket_route.url,
             handshake_timeout=runtime.handshake_timeout,
+            max_redirects=options.max_handshake_redirects,
         )
         self.flow = FlowControl(loop, self.sockets.hold_reading, self.sockets.release_reading)
         self.delivery = Delivery(

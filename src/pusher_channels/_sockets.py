@@ -20,6 +20,8 @@ import ssl
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+import picows
+
 from . import _transport
 from ._redaction import REDACTED, redact_url
 from ._transport import Transport
@@ -111,6 +113,7 @@ class SocketLifecycle:
         "_events",
         "_handshake_timeout",
         "_loop",
+        "_max_redirects",
         "_proxy",
         "_reading_held",
         "_ssl_context",
@@ -125,12 +128,14 @@ class SocketLifecycle:
         ssl_context: ssl.SSLContext | None,
         proxy: str | None,
         handshake_timeout: float,
+        max_redirects: int = 0,
     ) -> None:
         self._loop = loop
         self._events = events
         self._ssl_context = ssl_context
         self._proxy = proxy
         self._handshake_timeout = handshake_timeout
+        self._max_redirects = max_redirects
         self._attempts = 0
         # The connection attempts' tasks not finished yet; None when there are none
         # (an empty set would cost 216 bytes on every idle connection).
@@ -235,6 +240,7 @@ class SocketLifecycle:
                 ssl_context=self._ssl_context,
                 proxy=self._proxy,
                 handshake_timeout=self._handshake_timeout,
+                max_redirects=self._max_redirects,
             )
         except asyncio.CancelledError:
             if attempt.live:  # cancelled from outside (the loop is closing)
@@ -254,6 +260,16 @@ class SocketLifecycle:
     def _describe_failure(self, exc: Exception) -> str:
         """Why an attempt failed, in one line that shows no proxy password."""
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        response = getattr(exc, "response", None)
+        if isinstance(exc, picows.WSError) and response is not None:
+            location = response.headers.get("Location")
+            if 300 <= response.status < 400 and location:
+                reason += (
+                    f" (a redirect to {redact_url(location)}; max_handshake_redirects="
+                    f"{self._max_redirects} allows "
+                    + ("none" if self._max_redirects == 0 else "no more")
+                    + ")"
+                )
         return _without_password(reason, self._proxy)
 
 

@@ -226,11 +226,14 @@ async def connect_websocket(
     ssl_context: ssl.SSLContext | None,
     proxy: str | None,
     handshake_timeout: float,
+    max_redirects: int = 0,
 ) -> Transport:
     """Open a WebSocket to ``url`` for one attempt; raise ``OSError``/``picows.WSError``.
 
-    Cancelling the call closes the TCP connection at once, whatever stage the
-    handshake (proxy, TLS, upgrade) has reached.
+    ``max_redirects`` HTTP redirects of the upgrade request are followed (picows
+    follows 5 by default, to any host: here none unless asked). Cancelling the call
+    closes the TCP connection at once, whatever stage the handshake (proxy, TLS,
+    upgrade) has reached.
     """
     tcp_sockets: list[socket.socket] = []
 
@@ -249,6 +252,7 @@ async def connect_websocket(
             url,
             ssl_context=ssl_context,
             proxy=proxy,
+            max_redirects=max_redirects,
             socket_factory=open_tcp,
             websocket_handshake_timeout=handshake_timeout,
             max_frame_size=MAX_MESSAGE_SIZE,

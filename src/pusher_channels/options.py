@@ -141,6 +141,9 @@ class ClientOptions:
             ``ws://`` and ``http://``, then ``ALL_PROXY``; ``NO_PROXY`` lists hosts
             reached directly (lower-case names too). They are read when the client
             is configured. ``False`` ignores them.
+        max_handshake_redirects: how many HTTP redirects the WebSocket handshake may
+            follow (default 0: a redirect fails the attempt, which is retried like
+            any failed attempt). A redirect never goes from ``wss`` to ``ws``.
         callbacks: the ``on_*`` callbacks, by name.
     """
 
@@ -173,6 +176,7 @@ class ClientOptions:
     log_to_console: bool = False
     proxy: str | None = None
     trust_env: bool = True
+    max_handshake_redirects: int = 0
     callbacks: Mapping[str, Callback] = field(default_factory=dict)
 
     @property
@@ -447,6 +451,11 @@ def _check_server(settings: dict[str, Any]) -> None:
     ]
     if "proxy" in settings:
         check_proxy(settings["proxy"], for_http_client=bool(endpoints))
+    redirects = settings.get("max_handshake_redirects", 0)
+    if isinstance(redirects, bool) or not isinstance(redirects, int) or redirects < 0:
+        raise PusherConfigError(
+            f"max_handshake_redirects must be a non-negative int, got {redirects!r}"
+        )
 
 
 def _check_timing(settings: dict[str, Any]) -> None:
