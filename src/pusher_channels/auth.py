@@ -138,7 +138,7 @@ class _FormPoster:
         self._params = params
         self._headers = headers
         self._proxy = proxy
-        self._verify: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        self._ssl_context = ssl_context
         self._timeout = timeout
         self._http: httpx.AsyncClient | None = None
 
@@ -148,8 +148,11 @@ class _FormPoster:
             # and a client without an auth endpoint never needs it.
             import httpx
 
+            # The WebSocket's trust: ssl_context, else the system's store (which
+            # SSL_CERT_FILE and SSL_CERT_DIR extend), not httpx's own CA list.
+            verify = self._ssl_context or ssl.create_default_context()
             self._http = httpx.AsyncClient(
-                proxy=self._proxy, verify=self._verify, timeout=self._timeout, trust_env=False
+                proxy=self._proxy, verify=verify, timeout=self._timeout, trust_env=False
             )
         return self._http
 

@@ -1,4 +1,5 @@
-"""TLS: verification on by default, a custom CA through ``ssl_context``."""
+"""TLS: verification on by default, a custom CA through ``ssl_context``, one trust
+for the socket and the auth requests."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import pytest
 import trustme
-from devtools.soketi import SoketiServer
+from devtools.auth_server import AuthServer
+from devtools.proxies import TinyProxy
+from devtools.soketi import SoketiServer, free_port
 
 from pusher_channels import ConnectionState, PusherChannelsClient, PusherConnectionError
 from tests.support.recorder import Recorder, wait_until
@@ -20,18 +23,40 @@ def certificate_authority() -> trustme.CA:
     return trustme.CA()
 
 
-@pytest.fixture
-def tls_soketi(tmp_path: Path, certificate_authority: trustme.CA) -> Iterator[SoketiServer]:
-    """soketi serving wss with a certificate for 127.0.0.1 from a private CA."""
-    certificate = certificate_authority.issue_cert("127.0.0.1", "localhost")
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+def tls_soketi_server(directory: Path, authority: trustme.CA, port: int) -> SoketiServer:
+    """soketi serving wss on ``port`` with a certificate for 127.0.0.1 from ``authority``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    certificate = authority.issue_cert("127.0.0.1", "localhost")
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     certificate.private_key_pem.write_to_path(str(key_path))
     certificate.cert_chain_pems[0].write_to_path(str(cert_path))
-    server = SoketiServer(
-        log_path=tmp_path / "soketi.log",
+    return SoketiServer(
+        port=port,
+        log_path=directory / "soketi.log",
         extra_env={"SOKETI_SSL_CERT": str(cert_path), "SOKETI_SSL_KEY": str(key_path)},
         scheme="https",
     )
+
+
+@pytest.fixture
+def tls_soketi(tmp_path: Path, certificate_authority: trustme.CA) -> Iterator[SoketiServer]:
+    """soketi serving wss with a certificate for 127.0.0.1 from a private CA."""
+    server = tls_soketi_server(tmp_path, certificate_authority, free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def tls_auth_server(
+    tls_soketi: SoketiServer, certificate_authority: trustme.CA
+) -> Iterator[AuthServer]:
+    """An HTTPS auth endpoint with a certificate from the same private CA."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate_authority.issue_cert("127.0.0.1").configure_cert(context)
+    server = AuthServer(tls_soketi.server_sdk(), tls=context)
     server.start()
     try:
         yield server
@@ -72,3 +97,46 @@ async def test_unknown_ca_fails_at_once_with_a_clear_error(tls_soketi: SoketiSer
     assert time.monotonic() - started < 5, "not retried: a retry cannot fix a certificate"
     assert client.connection_state is ConnectionState.DISCONNECTED
     assert any("CERTIFICATE_VERIFY_FAILED" in message for message, _, _ in recorder.errors)
+
+
+async def test_one_trust_for_the_socket_and_the_auth_requests(
+    tls_soketi: SoketiServer,
+    tls_auth_server: AuthServer,
+    certificate_authority: trustme.CA,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without ``ssl_context`` both trust the system's store, which ``SSL_CERT_FILE``
+    extends: the auth requests do not bring a CA list of their own (certifi)."""
+    ca_path = tmp_path / "ca.pem"
+    certificate_authority.cert_pem.write_to_path(str(ca_path))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_path))
+    async with PusherChannelsClient(
+        **tls_options(tls_soketi), auth_endpoint=tls_auth_server.url
+    ) as client:
+        channel = await client.subscribe("private-one-trust")
+        await wait_until(lambda: channel.subscribed, what="authorized over https")
+    assert tls_auth_server.requests_for("private-one-trust")
+
+
+async def test_https_proxy_from_the_environment_carries_wss_and_https(
+    tls_soketi: SoketiServer,
+    tls_auth_server: AuthServer,
+    certificate_authority: trustme.CA,
+    tinyproxy: TinyProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``wss://`` and ``https://`` take HTTPS_PROXY, not HTTP_PROXY (here a dead port)."""
+    monkeypatch.setenv("HTTPS_PROXY", tinyproxy.url)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")
+    context = ssl.create_default_context()
+    certificate_authority.configure_trust(context)
+    async with PusherChannelsClient(
+        **tls_options(tls_soketi), ssl_context=context, auth_endpoint=tls_auth_server.url
+    ) as client:
+        channel = await client.subscribe("private-via-https-proxy")
+        await wait_until(lambda: channel.subscribed, what="subscribed through the proxy")
+    assert tinyproxy.requests() == [
+        f"CONNECT 127.0.0.1:{tls_soketi.port} HTTP/1.1",
+        f"CONNECT 127.0.0.1:{tls_auth_server.port} HTTP/1.1",
+    ]
