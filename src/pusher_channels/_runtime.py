@@ -421,9 +421,9 @@ class Runtime:
         self._core.socket_closed(code, reason, self._clock())
         self._perform()
 
-    def socket_open_failed(self, reason: str, fatal: bool) -> None:
+    def socket_open_failed(self, reason: str, certificate: bool) -> None:
         """The current attempt could not open its socket."""
-        self._core.socket_open_failed(reason, self._clock(), fatal=fatal)
+        self._core.socket_open_failed(reason, self._clock(), certificate=certificate)
         self._perform()
 
     # ------------------------------------------------- the authorizers' answers

@@ -46,8 +46,9 @@ class SocketEvents(Protocol):
     def socket_closed(self, code: int | None, reason: str) -> None:
         """The current socket is gone."""
 
-    def socket_open_failed(self, reason: str, fatal: bool) -> None:
-        """The current attempt could not open its socket."""
+    def socket_open_failed(self, reason: str, certificate: bool) -> None:
+        """The current attempt could not open its socket; ``certificate``: because
+        the server's TLS certificate did not verify."""
 
 
 class Attempt:
@@ -254,7 +255,7 @@ class SocketLifecycle:
             reason = self._describe_failure(exc)
             logger.info("connection attempt %d failed: %s", attempt.number, reason)
             self._events.socket_open_failed(
-                reason, fatal=isinstance(exc, ssl.SSLCertVerificationError)
+                reason, certificate=isinstance(exc, ssl.SSLCertVerificationError)
             )
 
     def _describe_failure(self, exc: Exception) -> str:

@@ -1,8 +1,11 @@
 """TLS: verification on by default, a custom CA through ``ssl_context``, one trust
-for the socket and the auth requests."""
+for the socket and the auth requests, and a certificate that fails verification
+retried until it is fixed."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import ssl
 import time
 from collections.abc import Iterator
@@ -14,7 +17,12 @@ from devtools.auth_server import AuthServer
 from devtools.proxies import TinyProxy
 from devtools.soketi import SoketiServer, free_port
 
-from pusher_channels import ConnectionState, PusherChannelsClient, PusherConnectionError
+from pusher_channels import (
+    ConnectionState,
+    PusherChannelsClient,
+    PusherError,
+    PusherTimeoutError,
+)
 from tests.support.recorder import Recorder, wait_until
 
 
@@ -88,15 +96,67 @@ async def test_custom_ca_through_ssl_context(
     assert recorder.events[0].json() == {"ok": True}
 
 
-async def test_unknown_ca_fails_at_once_with_a_clear_error(tls_soketi: SoketiServer) -> None:
-    recorder = Recorder()
-    client = PusherChannelsClient(**tls_options(tls_soketi), **recorder.callbacks())
-    started = time.monotonic()
-    with pytest.raises(PusherConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
-        await client.connect(timeout=10)
-    assert time.monotonic() - started < 5, "not retried: a retry cannot fix a certificate"
+class TimedErrors:
+    """``on_error``, keeping when each error came."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, str]] = []
+
+    def __call__(self, message: str, code: int | None, error: PusherError) -> None:
+        self.seen.append((time.monotonic(), message))
+
+    @property
+    def messages(self) -> list[str]:
+        return [message for _, message in self.seen]
+
+
+async def test_a_certificate_that_fails_verification_is_retried_and_reported_each_time(
+    tls_soketi: SoketiServer,
+) -> None:
+    """Not stopped for good: retried with backoff (no quick attempts, at least 1 s
+    apart), and each failure told to ``on_error``, since each needs someone to act."""
+    errors = TimedErrors()
+    client = PusherChannelsClient(**tls_options(tls_soketi), on_error=errors)
+    with pytest.raises(PusherTimeoutError):
+        await client.connect(timeout=3.5)
     assert client.connection_state is ConnectionState.DISCONNECTED
-    assert any("CERTIFICATE_VERIFY_FAILED" in message for message, _, _ in recorder.errors)
+    assert len(errors.seen) >= 3, errors.messages
+    assert all("CERTIFICATE_VERIFY_FAILED" in message for message in errors.messages)
+    times = [at for at, _ in errors.seen]
+    assert min(later - earlier for earlier, later in itertools.pairwise(times)) > 0.9
+
+
+async def test_the_client_comes_back_by_itself_once_the_certificate_is_fixed(
+    tmp_path: Path, certificate_authority: trustme.CA
+) -> None:
+    """The server first shows a certificate from a CA the client does not trust (an
+    expired or wrongly issued one), then is restarted with a good one: the client,
+    left alone, connects."""
+    port = free_port()
+    wrong = tls_soketi_server(tmp_path / "wrong", trustme.CA(), port)
+    wrong.start()
+    fixed = tls_soketi_server(tmp_path / "fixed", certificate_authority, port)
+    context = ssl.create_default_context()
+    certificate_authority.configure_trust(context)
+    errors = TimedErrors()
+    client = PusherChannelsClient(
+        api_key=wrong.key, host="127.0.0.1", wss_port=port, ssl_context=context, on_error=errors
+    )
+    try:
+        connecting = asyncio.create_task(client.connect(timeout=20))
+        await wait_until(lambda: len(errors.seen) >= 2, what="two refused certificates")
+        assert not connecting.done()
+        await asyncio.to_thread(wrong.stop)
+        await asyncio.to_thread(fixed.start)
+        await connecting
+        assert client.connection_state is ConnectionState.CONNECTED
+        channel = await client.subscribe("after-the-fix")
+        await wait_until(lambda: channel.subscribed, what="a subscription")
+    finally:
+        await client.disconnect()
+        wrong.stop()
+        fixed.stop()
+    assert all("CERTIFICATE_VERIFY_FAILED" in message for message in errors.messages)
 
 
 async def test_one_trust_for_the_socket_and_the_auth_requests(
