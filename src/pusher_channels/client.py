@@ -81,8 +81,8 @@ class PusherChannelsClient(BindsEvents):
         ``user_auth_params``, ``secret``, ``user_data``, ``presence_channel_data``,
         ``encryption_master_key_base64``, ``enabled_transports``,
         ``disabled_transports``, ``enable_stats``, ``ignore_null_origin``,
-        ``log_to_console``, ``proxy``; see :class:`~pusher_channels.options.ClientOptions`
-        for what each does.
+        ``log_to_console``, ``proxy``, ``trust_env``, ``max_handshake_redirects``; see
+        :class:`~pusher_channels.options.ClientOptions` for what each does.
 
         Callbacks (plain functions or coroutines): ``on_connection_state_change``,
         ``on_subscription_succeeded``, ``on_subscription_error``,
