@@ -7,6 +7,7 @@ milliseconds and restarts instantly.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -30,6 +31,19 @@ def pytest_configure(config: pytest.Config) -> None:
         from pusher_channels.testing import plugin
 
         config.pluginmanager.register(plugin, "pusher_channels")
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test inherits the caller's proxy variables (``HTTPS_PROXY``, ``no_proxy``...).
+
+    The client honours them by default, and every server of the suite is on
+    127.0.0.1: a test that wants a proxy variable sets it itself.
+    """
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    monkeypatch.delenv("REQUEST_METHOD", raising=False)
 
 
 @pytest.fixture(scope="session")

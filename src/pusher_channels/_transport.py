@@ -242,11 +242,14 @@ async def connect_websocket(
     ssl_context: ssl.SSLContext | None,
     proxy: str | None,
     handshake_timeout: float,
+    max_redirects: int = 0,
 ) -> Transport:
     """Open a WebSocket to ``url`` for one attempt; raise ``OSError``/``picows.WSError``.
 
-    Cancelling the call closes the TCP connection at once, whatever stage the
-    handshake (proxy, TLS, upgrade) has reached.
+    ``max_redirects`` HTTP redirects of the upgrade request are followed (picows
+    follows 5 by default, to any host: here none unless asked). Cancelling the call
+    closes the TCP connection at once, whatever stage the handshake (proxy, TLS,
+    upgrade) has reached.
 
     A ``wss`` URL (without a proxy) whose handshake fails, or has not finished after
     :data:`PLAIN_TEXT_CHECK_DELAY` seconds, is checked for a server that does not speak
@@ -260,6 +263,7 @@ async def connect_websocket(
         ssl_context=ssl_context,
         proxy=proxy,
         handshake_timeout=handshake_timeout,
+        max_redirects=max_redirects,
     )
     if proxy is not None or not url.startswith("wss://"):
         return await opening
@@ -384,6 +388,7 @@ async def _open_websocket(
     ssl_context: ssl.SSLContext | None,
     proxy: str | None,
     handshake_timeout: float,
+    max_redirects: int,
 ) -> Transport:
     """Open the WebSocket with picows; the TCP sockets it opens go to ``tcp_sockets``."""
 
@@ -402,6 +407,7 @@ async def _open_websocket(
             url,
             ssl_context=ssl_context,
             proxy=proxy,
+            max_redirects=max_redirects,
             socket_factory=open_tcp,
             websocket_handshake_timeout=handshake_timeout,
             max_frame_size=MAX_MESSAGE_SIZE,

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
+from ._proxies import BYPASSED
 from ._redaction import hide_from_http_logs, redact_url
 from .exceptions import AuthorizationError, PusherConfigError, SigninError
 from .options import ClientOptions
@@ -38,6 +39,8 @@ __all__ = [
     "build_user_authenticator",
     "normalize_authorization",
 ]
+
+logger = logging.getLogger("pusher_channels")
 
 Authorization = dict[str, Any]
 UserAuthentication = dict[str, str]
@@ -135,6 +138,10 @@ class _FormPoster:
     new credentials for it: ``on_auth_failure(error)`` decides (and may fetch a new
     token first); without it, the request is retried when the params or headers are
     callables (evaluated again), and not when they are fixed.
+
+    ``proxy`` is the proxy already chosen for this endpoint (by the same rule as the
+    WebSocket's, see ``ClientOptions.proxy_route``), or ``None`` for none: httpx is
+    told not to read the environment itself, so that it cannot decide otherwise.
     """
 
     def __init__(
@@ -155,7 +162,7 @@ class _FormPoster:
         self._params = params
         self._headers = headers
         self._proxy = proxy
-        self._verify: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        self._ssl_context = ssl_context
         self._timeout = timeout
         self._max_response_bytes = max_response_bytes
         self._on_auth_failure = on_auth_failure
@@ -168,8 +175,11 @@ class _FormPoster:
             # and a client without an auth endpoint never needs it.
             import httpx
 
+            # The WebSocket's trust: ssl_context, else the system's store (which
+            # SSL_CERT_FILE and SSL_CERT_DIR extend), not httpx's own CA list.
+            verify = self._ssl_context or ssl.create_default_context()
             self._http = httpx.AsyncClient(
-                proxy=self._proxy, verify=self._verify, timeout=self._timeout
+                proxy=self._proxy, verify=verify, timeout=self._timeout, trust_env=False
             )
         return self._http
 
@@ -669,6 +679,14 @@ Authorizer = Callable[[str, str], Awaitable[Authorization]]
 UserAuthenticator = Callable[[str], Awaitable[UserAuthentication]]
 
 
+def _endpoint_proxy(options: ClientOptions, endpoint: str) -> str | None:
+    """The proxy for an endpoint's requests, by the WebSocket's rule."""
+    route = options.proxy_route(endpoint, for_http_client=True)
+    if route.url is not None or route.source == BYPASSED:
+        logger.info("requests to %s go %s", redact_url(endpoint), route.describe())
+    return route.url
+
+
 def build_authorizer(options: ClientOptions) -> Authorizer | None:
     """The authorizer the options ask for: callback, then endpoint, then secret."""
     callback = options.callbacks.get("on_authorizer")
@@ -682,7 +700,7 @@ def build_authorizer(options: ClientOptions) -> Authorizer | None:
             size=options.auth_batch_size,
             params=params.get("params"),
             headers=params.get("headers"),
-            proxy=options.proxy_url,
+            proxy=_endpoint_proxy(options, options.auth_endpoint),
             ssl_context=options.ssl_context,
             timeout=options.auth_timeout,
             max_response_bytes=options.max_auth_response_bytes,
@@ -693,7 +711,7 @@ def build_authorizer(options: ClientOptions) -> Authorizer | None:
             options.auth_endpoint,
             params=params.get("params"),
             headers=params.get("headers"),
-            proxy=options.proxy_url,
+            proxy=_endpoint_proxy(options, options.auth_endpoint),
             ssl_context=options.ssl_context,
             timeout=options.auth_timeout,
             max_response_bytes=options.max_auth_response_bytes,
@@ -721,7 +739,7 @@ def build_user_authenticator(options: ClientOptions) -> UserAuthenticator | None
             options.user_auth_endpoint,
             params=params.get("params"),
             headers=params.get("headers"),
-            proxy=options.proxy_url,
+            proxy=_endpoint_proxy(options, options.user_auth_endpoint),
             ssl_context=options.ssl_context,
             timeout=options.auth_timeout,
             max_response_bytes=options.max_auth_response_bytes,
