@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import json
 import os
 import resource
@@ -74,20 +75,45 @@ class Window:
     all the threads of the process, the same figure as ``utime + stime`` in
     ``/proc/<pid>/stat``, at a finer resolution.
 
+    It also counts the cyclic garbage collector's collections (per generation) and
+    their CPU time within the window (``gc.callbacks``).
+
     With ``profile`` (a path), the window also runs under cProfile (the calling
-    thread only) and the statistics are written there when it stops; the times
-    are then inflated by the profiler.
+    thread only) and the statistics are written there when it stops (the
+    collector's figures beside them, in ``PATH.gc.json``); the times are then
+    inflated by the profiler.
     """
 
-    __slots__ = ("_profile_path", "_profiler", "cpu0", "cpu1", "wall0", "wall1")
+    __slots__ = (
+        "_gc_started",
+        "_profile_path",
+        "_profiler",
+        "cpu0",
+        "cpu1",
+        "gc_collections",
+        "gc_s",
+        "wall0",
+        "wall1",
+    )
 
     def __init__(self, profile: str | None = None) -> None:
         self.wall0 = self.wall1 = 0.0
         self.cpu0 = self.cpu1 = 0.0
+        self.gc_collections = [0, 0, 0]
+        self.gc_s = 0.0
+        self._gc_started = 0.0
         self._profile_path = profile
         self._profiler: cProfile.Profile | None = None
 
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.process_time()
+        else:
+            self.gc_collections[info["generation"]] += 1
+            self.gc_s += time.process_time() - self._gc_started
+
     def start(self) -> None:
+        gc.callbacks.append(self._on_gc)
         if self._profile_path:
             self._profiler = cProfile.Profile()
             self._profiler.enable()
@@ -97,17 +123,26 @@ class Window:
     def stop(self) -> None:
         self.wall1 = time.perf_counter()
         self.cpu1 = time.process_time()
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
         profiler, self._profiler = self._profiler, None
         if profiler is not None and self._profile_path:
             profiler.disable()
             profiler.dump_stats(self._profile_path)
+            with open(self._profile_path + ".gc.json", "w", encoding="utf-8") as sidecar:
+                json.dump({"collections": self.gc_collections, "seconds": self.gc_s}, sidecar)
 
     @property
     def stopped(self) -> bool:
         return self.wall1 != 0.0
 
-    def result(self) -> dict[str, float]:
-        return {"wall_s": self.wall1 - self.wall0, "cpu_s": self.cpu1 - self.cpu0}
+    def result(self) -> dict[str, Any]:
+        return {
+            "wall_s": self.wall1 - self.wall0,
+            "cpu_s": self.cpu1 - self.cpu0,
+            "gc_s": self.gc_s,
+            "gc_collections": self.gc_collections,
+        }
 
 
 class SeqCheck:

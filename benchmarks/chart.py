@@ -84,9 +84,10 @@ def targets_panel(ax: Any, results: dict[str, Any]) -> None:
     ax.axvline(1.0, color="black", linewidth=1, linestyle="--")
     ax.invert_yaxis()
     ax.tick_params(axis="y", labelsize=7)
-    ax.set_xlabel("figure / limit (≤ 1 is met; green met, red missed)")
+    ax.set_xscale("log")
+    ax.set_xlabel("figure / limit, log scale (≤ 1 is met; green met, red missed)")
     ax.set_title("Targets, judged on this run", fontsize=10)
-    ax.set_xlim(0, max([*shares, 1.0]) * 1.35)
+    ax.set_xlim(min([*shares, 1.0]) / 2, max([*shares, 1.0]) * 8)
 
 
 def throughput_panel(ax: Any, results: dict[str, Any]) -> None:
@@ -271,6 +272,17 @@ def restart_panel(ax: Any, results: dict[str, Any]) -> None:
         linewidth=1,
         label="soketi answers",
     )
+    stalls = [(t, lag) for t, lag in run.get("stalls_after_kill", []) if lag >= 20]
+    if stalls:
+        top = max(bins, default=1)
+        ax.scatter(
+            [t for t, _ in stalls],
+            [top * 1.05] * len(stalls),
+            s=[lag for _, lag in stalls],
+            marker="v",
+            color=MISSED,
+            label="event-loop stall ≥ 20 ms, at its end (size: ms)",
+        )
     ax.set_xlabel("s after soketi was killed")
     ax.set_ylabel("connection attempts per 10 ms")
     back = run["back_after_kill_s"]

@@ -323,6 +323,8 @@ async def pc_scale(args: Any) -> None:
             "connected_s": t_connected - t0,
             "subscribed_s": t_subscribed - t0,
             "cpu_per_connection_us": (cpu1 - cpu0) * 1e6 / count,
+            "gc_s": window.gc_s,
+            "gc_collections": window.gc_collections,
             "rss_before_kib": rss0,
             "rss_after_kib": rss1,
             "rss_per_connection_kib": (rss1 - rss0) / count,
@@ -442,6 +444,8 @@ async def raw_scale(args: Any) -> None:
     url = f"ws://{args.host}:{args.port}/app/{args.key}?protocol=7&client=raw&version=0"
     gc.collect()
     rss0 = rss_kib()
+    window = Window(args.profile)
+    window.start()
     cpu0, t0 = time.process_time(), time.perf_counter()
 
     def factory(index: int) -> Callable[[], picows.WSListener]:
@@ -465,6 +469,7 @@ async def raw_scale(args: Any) -> None:
     if not failures:
         await asyncio.wait_for(tally.everyone.wait(), args.max_seconds / 2)
     t_subscribed, cpu1 = time.perf_counter(), time.process_time()
+    window.stop()
     await asyncio.sleep(0.5)
     gc.collect()
     rss1 = rss_kib()
@@ -482,6 +487,8 @@ async def raw_scale(args: Any) -> None:
             "connected_s": t_connected - t0,
             "subscribed_s": t_subscribed - t0,
             "cpu_per_connection_us": (cpu1 - cpu0) * 1e6 / count,
+            "gc_s": window.gc_s,
+            "gc_collections": window.gc_collections,
             "rss_before_kib": rss0,
             "rss_after_kib": rss1,
             "rss_per_connection_kib": (rss1 - rss0) / count,

@@ -583,8 +583,21 @@ def profile_tables(
     by_own = sorted(rows, key=lambda row: row[2], reverse=True)[:top]
     library = [row for row in rows if ours in row[0][0]]
     by_cum = sorted(library, key=lambda row: row[3], reverse=True)[:top]
+    collector = ""
+    sidecar = Path(f"{stats_path}.gc.json")
+    if sidecar.exists():
+        gc_figures = json.loads(sidecar.read_text())
+        collections = "/".join(map(str, gc_figures["collections"]))
+        collector = (
+            f" The cyclic garbage collector ran {collections} collections (generations"
+            f" 0/1/2) for {gc_figures['seconds'] * 1e3:.1f} ms = "
+            f"{gc_figures['seconds'] * 1e6 / per:.2f} µs/{unit}, counted in the own time of"
+            " whichever function allocated when it triggered."
+        )
     return (
-        f"Profiled: {total * 1e6 / per:.2f} µs/{unit} in all (cProfile's own cost included).\n\n"
+        f"Profiled: {total * 1e6 / per:.2f} µs/{unit} in all (cProfile's own cost included)."
+        + collector
+        + "\n\n"
         + render("function (most own time)", by_own)
         + "\n\n"
         + render(f"{ours} function (most cumulative time)", by_cum)

@@ -108,7 +108,7 @@ def measure(result: dict[str, Any], count: int, t_kill: float, t_up: float) -> d
     last_back = [max(times) for times in back if times]
     stalls = [(t, lag) for t, lag in result.get("stalls", []) if t > t_kill]
     # A stall ends with the late wake-up: timers that came due meanwhile fire at once.
-    before_busiest = [lag for t, lag in stalls if busiest and at - 0.002 <= t <= at + WINDOW_S]
+    before_busiest = [lag for t, lag in stalls if busiest and at - WINDOW_S <= t <= at + WINDOW_S]
     out: dict[str, Any] = {
         "ok": missing == 0,
         "error": f"{missing} of {count} clients not resubscribed" if missing else None,

@@ -97,6 +97,7 @@ def run(bench: Bench) -> dict[str, Any]:
                         "connected_s": median(r["connected_s"] for r in good),
                         "rss_per_connection_kib": median(r["rss_per_connection_kib"] for r in good),
                         "cpu_per_connection_us": median(r["cpu_per_connection_us"] for r in good),
+                        "gc_ms": median(r.get("gc_s", 0.0) * 1e3 for r in good),
                         "runs": runs[name],
                     }
                 )
@@ -116,7 +117,8 @@ def rows(section: dict[str, Any]) -> Iterator[Row]:
             fmt(row["rss_per_connection_kib"], ".1f", " KiB RSS/conn"),
             check(
                 row["ok"],
-                f"all subscribed, {fmt(row['cpu_per_connection_us'], '.0f')} CPU µs/conn",
+                f"all subscribed, {fmt(row['cpu_per_connection_us'], '.0f')} CPU µs/conn"
+                f" (cyclic GC {fmt(row.get('gc_ms'), ',.0f', ' ms')})",
                 row["error"],
             ),
         )
