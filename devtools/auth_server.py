@@ -14,6 +14,7 @@ body that is not JSON. It listens on 127.0.0.1 and runs in a thread of its own.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -69,6 +70,8 @@ class AuthServer:
     batch_omits: set[str] = field(default_factory=set)
     """Channels a batch answer leaves out."""
     requests: list[RecordedRequest] = field(default_factory=list)
+    tls: ssl.SSLContext | None = None
+    """A server-side TLS context: the endpoint then speaks HTTPS."""
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -82,7 +85,7 @@ class AuthServer:
     @property
     def url(self) -> str:
         """The channel authorization endpoint."""
-        return f"http://127.0.0.1:{self.port}/pusher/auth"
+        return f"{self._scheme}://127.0.0.1:{self.port}/pusher/auth"
 
     @property
     def batch_url(self) -> str:
@@ -92,7 +95,11 @@ class AuthServer:
     @property
     def user_auth_url(self) -> str:
         """The user authentication (sign-in) endpoint."""
-        return f"http://127.0.0.1:{self.port}/pusher/user-auth"
+        return f"{self._scheme}://127.0.0.1:{self.port}/pusher/user-auth"
+
+    @property
+    def _scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
 
     def start(self) -> None:
         """Listen on a free port of 127.0.0.1."""
@@ -109,6 +116,8 @@ class AuthServer:
             request_queue_size = 128  # the default backlog of 5 drops concurrent connects
 
         self._server = Server(("127.0.0.1", 0), Handler)
+        if self.tls is not None:
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="auth-server", daemon=True

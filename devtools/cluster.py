@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools.proxies import _stop, _wait_for_port
-from devtools.soketi import SoketiServer, free_port
+from devtools.soketi import ServerOptions, SoketiServer, free_port
 
 __all__ = ["SoketiCluster"]
 
@@ -90,7 +90,7 @@ class SoketiCluster:
         _wait_for_port(self.balancer_port, self._haproxy)
         time.sleep(0.5)  # the first health checks
 
-    def balanced_options(self) -> dict[str, object]:
+    def balanced_options(self) -> ServerOptions:
         """Client keywords that go through the balancer."""
         return {**self.nodes[0].client_options(), "ws_port": self.balancer_port}
 

@@ -2,17 +2,20 @@
 
 Both come from Debian (``apt-get install tinyproxy microsocks``; the README's test
 command installs them when it runs as root). They listen on 127.0.0.1 on a free
-port and are stopped by their PID.
+port and are stopped by their PID. Each keeps a log of what it carried, so that a
+test can tell whether a connection really went through it.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from devtools.soketi import free_port
 
@@ -93,15 +96,33 @@ class TinyProxy:
         """What tinyproxy logged so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def requests(self) -> list[str]:
+        """The request line of every request it received, in order:
+        ``CONNECT 127.0.0.1:6001 HTTP/1.1`` for a tunnel (the WebSocket),
+        ``POST http://127.0.0.1:8000/pusher/auth HTTP/1.1`` for a forwarded request.
+        (Its own start-up check connects without a request, and is not listed.)"""
+        return re.findall(r"Request \(file descriptor \d+\): (.*)", self.log())
+
 
 @dataclass
 class MicroSocks:
-    """microsocks as a SOCKS5 proxy that requires a user and password."""
+    """microsocks as a SOCKS5 proxy that requires a user and password.
+
+    With a ``directory``, what it logs (one line per connection it made for a
+    client) goes to ``microsocks.log`` there.
+    """
 
     user: str = "socks-user"
     password: str = "socks-pass"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    directory: Path | None = None
+    _log: IO[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path | None:
+        """microsocks's log, if it keeps one."""
+        return self.directory / "microsocks.log" if self.directory is not None else None
 
     @property
     def url(self) -> str:
@@ -110,6 +131,8 @@ class MicroSocks:
 
     def start(self) -> None:
         """Start microsocks."""
+        if self.log_path is not None:
+            self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
                 _binary("microsocks"),
@@ -123,7 +146,7 @@ class MicroSocks:
                 self.password,
             ],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self._log or subprocess.DEVNULL,
         )
         _wait_for_port(self.port, self.process)
 
@@ -131,3 +154,14 @@ class MicroSocks:
         """Stop it."""
         _stop(self.process)
         self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def connections(self) -> list[str]:
+        """Where it connected for its clients, in order: ``["127.0.0.1:6001", ...]``
+        (a client refused for its password is not listed)."""
+        if self.log_path is None or not self.log_path.exists():
+            return []
+        text = self.log_path.read_text(errors="replace")
+        return re.findall(r"connected to (\S+)", text)

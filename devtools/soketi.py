@@ -15,7 +15,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 SERVERS_DIR = Path(__file__).resolve().parent
 SOKETI_SCRIPT = SERVERS_DIR / "node_modules" / "@soketi" / "soketi" / "bin" / "server.js"
@@ -25,6 +25,16 @@ APP_KEY = "app-key"
 APP_SECRET = "app-secret"
 MASTER_KEY_BASE64 = "OHRXNUZRTG5pUTFzQlFGd3J3N3Q2VFZFc0paZDEweVk="
 """The encryption master key (32 bytes, base64) for private-encrypted channels."""
+
+
+class ServerOptions(TypedDict):
+    """The keywords that point a client at a local server: part of the client's
+    ``OptionKeywords``, each one given, so that more keywords can follow them."""
+
+    api_key: str
+    host: str
+    ws_port: int
+    use_tls: bool
 
 
 class MissingServerError(RuntimeError):
@@ -163,7 +173,7 @@ class SoketiServer:
         if process.poll() is None:
             os.kill(process.pid, signum)
 
-    def client_options(self) -> dict[str, object]:
+    def client_options(self) -> ServerOptions:
         """The keywords that point a client at this server."""
         return {"api_key": self.key, "host": "127.0.0.1", "ws_port": self.port, "use_tls": False}
 

@@ -272,6 +272,8 @@ class PusherApp(App[None]):
         tls = self.query_one("#tls", Checkbox).value
         options: dict[str, Any] = {"api_key": key, "use_tls": tls}
         host, cluster = value("host"), value("cluster")
+        if host and cluster:
+            raise ValueError("give a cluster or a host, not both")
         if host:
             options["host"] = host
         elif cluster:
@@ -357,7 +359,7 @@ class PusherApp(App[None]):
         if event.event_name == "pusher:subscription_succeeded":
             return
         sender = f" from {event.user_id}" if event.user_id is not None else ""
-        data = event.data if isinstance(event.data, str) else json.dumps(event.data)
+        data = event.data if event.data is not None else ""
         self.log_line("event", f"{event.channel_name} {event.event_name}{sender}: {data}")
 
     def on_pusher_error(self, message: str, code: int | None, error: object) -> None:

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -345,6 +346,86 @@ def test_headers_and_params_reach_the_auth_endpoint(
     soketi.server_sdk().trigger(channel, "secret", {"ok": True})
     assert command.json_lines(1)[0]["data"] == {"ok": True}
     assert command.stop()[0] == 0
+
+
+def test_headers_from_the_environment_and_a_file_stay_off_the_command_line(
+    soketi: SoketiServer, auth_server: AuthServer, cli: Callable[..., Cli], tmp_path: Path
+) -> None:
+    """``PUSHER_CHANNELS_HEADERS`` and ``--header-file`` (one ``Name: value`` a line):
+    a token there is not in the process's arguments, which ``ps`` shows to anyone.
+    The file wins over the environment, and ``--header`` over both, name by name."""
+    channel = unique("private")
+    header_file = tmp_path / "headers"
+    header_file.write_text(
+        "# the bearer token, rotated by the deploy\n"
+        "\n"
+        "Authorization: Bearer from-the-file\n"
+        "X-Level:   file  \n"
+        "x-flag-wins: file\n"
+    )
+    command = cli(
+        "listen",
+        channel,
+        *server_flags(soketi, auth_server),
+        "--header-file",
+        str(header_file),
+        "--header",
+        "X-Flag-Wins: flag",
+        PUSHER_CHANNELS_HEADERS="X-Level: env\nX-From-Env: yes\n",
+    )
+    command.wait_for_stderr(f"subscribed: {channel}")
+    [request] = auth_server.requests_for(channel)
+    assert request.headers["authorization"] == "Bearer from-the-file"
+    assert request.headers["x-level"] == "file"
+    assert request.headers["x-from-env"] == "yes"
+    assert request.headers["x-flag-wins"] == "flag"
+    assert isinstance(command.process.args, list)
+    assert not any("from-the-file" in str(arg) for arg in command.process.args)
+    assert command.stop()[0] == 0
+
+
+@pytest.mark.parametrize("source", ["file", "environment"])
+def test_a_malformed_header_line_is_a_usage_error_that_shows_no_value(
+    tmp_path: Path, source: str
+) -> None:
+    text = "X-Ok: fine\nAuthorization Bearer s3cret-token\n"
+    args = ["listen", "private-x", "--key", "k", "--host", "h", "--auth-endpoint", "http://a.test/"]
+    env: dict[str, str] = {}
+    if source == "file":
+        header_file = tmp_path / "headers"
+        header_file.write_text(text)
+        args += ["--header-file", str(header_file)]
+    else:
+        env["PUSHER_CHANNELS_HEADERS"] = text
+    result = run(args, 10.0, **env)
+    assert result.returncode == 2, result.stderr
+    assert "line 2" in result.stderr
+    assert "Name: value" in result.stderr
+    assert "s3cret" not in result.stderr
+    assert (str(tmp_path / "headers") if source == "file" else "PUSHER_CHANNELS_HEADERS") in (
+        result.stderr
+    )
+
+
+def test_header_file_usage_errors(tmp_path: Path) -> None:
+    base = ["listen", "private-x", "--key", "k", "--host", "h"]
+    missing = run([*base, "--auth-endpoint", "http://a.test/", "--header-file", "/nonexistent"])
+    assert missing.returncode == 2
+    assert "/nonexistent" in missing.stderr
+    header_file = tmp_path / "headers"
+    header_file.write_text("X-A: b\n")
+    without_endpoint = run([*base, "--header-file", str(header_file)])
+    assert without_endpoint.returncode == 2
+    assert "--auth-endpoint" in without_endpoint.stderr
+
+
+def test_environment_headers_without_an_auth_endpoint_are_ignored() -> None:
+    """They only go to an auth endpoint; set for a whole shell, they do not stop a
+    public channel's listener (here: a refused connection, exit 1, not a usage error)."""
+    port = free_port()
+    args = ["listen", "news", "--key", "k", "--host", "127.0.0.1", "--port", str(port), "--no-tls"]
+    result = run(args, PUSHER_CHANNELS_HEADERS="Authorization: Bearer t")
+    assert result.returncode == 1, result.stderr
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses a Linux pseudo-terminal")

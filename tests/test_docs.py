@@ -24,11 +24,14 @@ Where the examples connect
       wrong key is really refused); ``secret=`` and
       ``encryption_master_key_base64=`` become soketi's;
     - ``auth_endpoint=`` and ``user_auth_endpoint=`` become the local endpoints,
-      which sign with the official ``pusher`` server SDK (``devtools/auth_server.py``).
+      which sign with the official ``pusher`` server SDK (``devtools/auth_server.py``);
+      with ``auth_batching=True``, the endpoint that answers batches.
 
     The environment also has ``REVERB_APP_KEY``, ``REVERB_HOST``, ``REVERB_PORT`` and
     ``REVERB_SCHEME`` pointing at the local soketi, for the Laravel Reverb examples.
-    At the end of a page no client may be left connected.
+    A block marked ``connect="as-written"`` is left alone: its clients connect where
+    it says (to the ``PusherTestServer`` it starts itself). At the end of a page no
+    client may be left connected.
 
 Markers
     An HTML comment on the last non-blank line before a block (invisible on the site)
@@ -53,6 +56,8 @@ Markers
         task; a block with a top-level ``await`` has its task cancelled).
     ``timeout=seconds``
         The limit for the block (default 10): a block still running then fails.
+    ``connect="as-written"``
+        The block's clients are not pointed at the local servers (see above).
 
     A marker anywhere else (not right before a Python block), an unknown key or a
     malformed value fails ``test_every_python_block_runs_or_is_marked``.
@@ -88,7 +93,7 @@ README = ROOT / "README.md"
 PYTHON_LANGUAGES = frozenset({"python", "py", "python3", "py3"})
 REFUSED_LANGUAGES = frozenset({"pycon", "python-repl"})
 MARKER_KEYS = frozenset(
-    {"skip", "publish", "event", "data", "send-to-user", "output", "until", "timeout"}
+    {"skip", "publish", "event", "data", "send-to-user", "output", "until", "timeout", "connect"}
 )
 DEFAULT_TIMEOUT = 10.0
 PUBLISH_INTERVAL = 0.2
@@ -152,6 +157,8 @@ def _parse_marker(text: str) -> dict[str, str]:
         float(marker["timeout"])
     if "data" in marker:
         json.loads(marker["data"])
+    if marker.get("connect", "as-written") != "as-written":
+        raise ValueError('connect takes one value: connect="as-written"')
     return marker
 
 
@@ -313,6 +320,7 @@ def test_page_examples_run(page: Page, docs_soketi: SoketiServer, docs_auth: Aut
         "port": docs_soketi.port,
         "master_key": MASTER_KEY_BASE64,
         "auth_url": docs_auth.url,
+        "batch_auth_url": docs_auth.batch_url,
         "user_auth_url": docs_auth.user_auth_url,
     }
     job = {
@@ -369,16 +377,18 @@ def test_markers_are_checked(tmp_path: Path) -> None:
         "<!-- docs-test: colour=blue -->\n\n```python\nx = 2\n```\n\n"
         "<!-- docs-test: output=x -->\n\n```sh\necho\n```\n\n"
         "<!-- docs-test: output=x -->\n\ntext\n\n```python\nx = 3\n```\n\n"
+        "<!-- docs-test: connect=elsewhere -->\n```python\nx = 4\n```\n\n"
         '<!-- docs-test: output="printed" timeout=3 -->\n\n'
         '    ```py title="indented"\n    print("printed")\n    ```\n',
         encoding="utf-8",
     )
     page = parse_page(probe, root=tmp_path)
-    assert len(page.problems) == 5, page.problems
-    assert [block.line for block in page.blocks] == [2, 12, 26, 32]
-    assert [block.skipped for block in page.blocks] == [False, False, False, False]
-    assert page.blocks[3].marker == {"output": "printed", "timeout": "3"}
-    assert page.blocks[3].code == 'print("printed")'
+    assert len(page.problems) == 6, page.problems
+    assert any("connect takes one value" in problem for problem in page.problems)
+    assert [block.line for block in page.blocks] == [2, 12, 26, 31, 37]
+    assert [block.skipped for block in page.blocks] == [False] * 5
+    assert page.blocks[4].marker == {"output": "printed", "timeout": "3"}
+    assert page.blocks[4].code == 'print("printed")'
 
 
 # ------------------------------------------------------------- the page's process
@@ -410,8 +420,10 @@ class _Tee:
 
 
 def _redirect(values: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]:
-    """The options of an example, pointed at the local servers."""
+    """The options of an example, pointed at the local servers (unless it says not to)."""
     values = dict(values)
+    if servers.get("as_written"):
+        return values
     if values.get("cluster") or values.get("host"):
         for name in (
             "cluster",
@@ -434,7 +446,8 @@ def _redirect(values: dict[str, Any], servers: dict[str, Any]) -> dict[str, Any]
     if values.get("encryption_master_key_base64") is not None:
         values["encryption_master_key_base64"] = servers["master_key"]
     if values.get("auth_endpoint") is not None:
-        values["auth_endpoint"] = servers["auth_url"]
+        batched = values.get("auth_batching")
+        values["auth_endpoint"] = servers["batch_auth_url" if batched else "auth_url"]
     if values.get("user_auth_endpoint") is not None:
         values["user_auth_endpoint"] = servers["user_auth_url"]
     return values
@@ -566,6 +579,7 @@ def _run_block(
                 stopper.stop("timeout")
 
     print(f"----- {block.where}", file=sys.stderr, flush=True)
+    servers["as_written"] = block.marker.get("connect") == "as-written"
     watcher = threading.Thread(target=watch, name="docs watcher", daemon=True)
     publisher.start()
     watcher.start()

@@ -168,6 +168,11 @@ async def test_mistakes_are_logged_not_raised(soketi: SoketiServer) -> None:
         assert app.history[-1] == "error connect to a channel first"
 
         app.query_one("#host", Input).value = "127.0.0.1"
+        app.query_one("#cluster", Input).value = "eu"
+        await press(pilot, "#connect")
+        assert app.history[-1] == "error give a cluster or a host, not both"
+
+        app.query_one("#cluster", Input).value = ""
         app.query_one("#port", Input).value = str(soketi.port)
         app.query_one("#tls", Checkbox).value = False
         await press(pilot, "#connect")

@@ -85,6 +85,7 @@ def test_defaults_follow_the_documentation() -> None:
     assert options.max_reconnection_attempts is None
     assert options.max_reconnect_gap_in_seconds == 30
     assert options.use_tls is True
+    assert options.max_client_event_bytes == 10_240  # Pusher's 10 KB
     settings = options.connection_settings()
     assert settings.backoff.maximum == 30
     assert settings.max_reconnection_attempts is None

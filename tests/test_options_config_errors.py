@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -16,7 +17,9 @@ from pusher_channels.options import build_url, parse_options
 
 
 def parse(**options: Any) -> Any:
-    return parse_options({"api_key": "k", "cluster": "eu", **options})
+    """Parse ``options`` with a key and, unless a host is given, a cluster."""
+    where = {} if "host" in options else {"cluster": "eu"}
+    return parse_options({"api_key": "k", **where, **options})
 
 
 @pytest.mark.parametrize(
@@ -24,7 +27,7 @@ def parse(**options: Any) -> Any:
     [
         # proxy: what picows (http, https; socks4, socks5 through python-socks) opens
         ({"proxy": "ftp://p.test:21"}, "proxy scheme 'ftp'"),
-        ({"proxy": "socks5h://p.test:1080"}, "proxy scheme 'socks5h'"),
+        ({"proxy": "socks4a://p.test:1080"}, "proxy scheme 'socks4a'"),
         ({"proxy": "http://:3128"}, "proxy has no host"),
         ({"proxy": "http://p.test:99999"}, "proxy port"),
         ({"proxy": "p.test:0"}, "proxy port"),
@@ -52,6 +55,9 @@ def parse(**options: Any) -> Any:
         ({"host": "[not-ipv6]"}, "ws_port"),
         ({"host": ""}, "host must be"),
         ({"host": 127001}, "host must be"),
+        # cluster or host: one of them, not both (host used to win, silently)
+        ({"host": "h.test", "cluster": "eu"}, "cluster= or host=, not both"),
+        ({"host": "127.0.0.1", "cluster": "mt1", "ws_port": 6001}, "not both"),
         # cluster: a name such as eu or mt1, not a host
         ({"cluster": "ws-eu.pusher.com"}, "cluster"),
         ({"cluster": "eu/1"}, "cluster"),
@@ -78,6 +84,11 @@ def parse(**options: Any) -> Any:
         ({"max_reconnect_gap_in_seconds": -3}, "max_reconnect_gap_in_seconds"),
         ({"max_reconnect_gap_in_seconds": math.inf}, "max_reconnect_gap_in_seconds"),
         ({"max_reconnection_attempts": 1.5}, "max_reconnection_attempts"),
+        # the client event size limit: a positive number of bytes
+        ({"max_client_event_bytes": 0}, "max_client_event_bytes"),
+        ({"max_client_event_bytes": True}, "max_client_event_bytes"),
+        ({"max_client_event_bytes": "10k"}, "max_client_event_bytes"),
+        ({"max_client_event_bytes": 10.5}, "max_client_event_bytes"),
         # callbacks
         ({"on_event": "print"}, "on_event must be callable"),
         ({"on_authorizer": 42}, "on_authorizer must be callable"),
@@ -125,7 +136,6 @@ def test_a_configuration_mistake_is_refused_at_init(options: dict[str, Any], mes
         {"host": "soketi_1.local"},
         {"cluster": "mt1"},
         {"cluster": "ap-southeast-1"},
-        {"host": "h.test", "cluster": "ignored.when.host.is.given"},
         {"path": ""},
         {"path": "/"},
         {"path": "/ws/"},
@@ -147,3 +157,54 @@ def test_the_proxy_error_does_not_show_its_password() -> None:
     with pytest.raises(PusherConfigError) as caught:
         parse(proxy="ftp://user:hunter2@p.test:21")
     assert "hunter2" not in str(caught.value)
+
+
+# -------------------------------------------- where the client connects (issue 13)
+
+_REFUSED_SERVERS = [
+    {"cluster": "attacker.example/x?"},
+    {"cluster": "attacker.example#"},
+    {"cluster": "attacker.example"},
+    {"cluster": "eu@attacker.example"},
+    {"cluster": "eu\n"},
+    {"cluster": "-"},
+    {"host": "attacker.example\\@ws-eu.pusher.com"},
+    {"host": "ws.example.test\x00.attacker.example"},
+    {"host": "ws.example.test\x01"},
+    {"host": "h%2fattacker.example"},
+    {"host": "h;x.test"},
+    {"host": "h..test"},
+    {"host": "h\uff20attacker.example"},  # a full-width @, an @ after NFKC
+    {"host": "h\uff0fx"},  # a full-width /
+    {"path": "/x\x00"},
+    {"path": "/x\x7f"},
+    {"path": "//attacker.example/x"},
+]
+
+
+@pytest.mark.parametrize("server", _REFUSED_SERVERS, ids=ascii)
+def test_a_cluster_host_or_path_that_could_lead_elsewhere_is_refused(
+    server: dict[str, Any],
+) -> None:
+    """``cluster="attacker.example/x?"`` must never connect to ``ws-attacker.example``:
+    only a plain name or address reaches the URL, or nothing does."""
+    with pytest.raises(PusherConfigError, match=r"cluster|host|path"):
+        parse_options({"api_key": "k", **({"cluster": "eu"} if "path" in server else {}), **server})
+
+
+@pytest.mark.parametrize(
+    ("server", "host"),
+    [
+        ({"cluster": "eu"}, "ws-eu.pusher.com"),
+        ({"cluster": "ap-southeast-1"}, "ws-ap-southeast-1.pusher.com"),
+        ({"host": "ws.example.test"}, "ws.example.test"),
+        ({"host": "ws.example.test."}, "ws.example.test."),
+        ({"host": "soketi_1.local"}, "soketi_1.local"),
+        ({"host": "bücher.example"}, "bücher.example"),
+        ({"host": "10.0.0.7"}, "10.0.0.7"),
+        ({"host": "::1"}, "::1"),
+    ],
+)
+def test_the_url_reaches_exactly_the_host_given(server: dict[str, Any], host: str) -> None:
+    url = build_url(parse_options({"api_key": "k", **server}))
+    assert urlsplit(url).hostname == host

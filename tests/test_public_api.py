@@ -5,15 +5,19 @@ from __future__ import annotations
 import inspect
 
 import pusher_channels
+import pusher_channels.callbacks
 import pusher_channels.sync
+import pusher_channels.testing
 
 EXPECTED = {
     "AuthorizationError",
     "CallbackError",
     "ChannelKind",
     "ClientEventError",
+    "ClientKeywords",
     "ConnectionEvents",
     "ConnectionState",
+    "OptionKeywords",
     "PusherChannel",
     "PusherChannelsClient",
     "PusherConfigError",
@@ -30,6 +34,28 @@ EXPECTED = {
     "__version__",
 }
 EXPECTED_SYNC = {"PusherChannel", "PusherChannelsClient", "SyncEventIterator"}
+EXPECTED_CALLBACKS = {
+    "AuthFailureCallback",
+    "AuthorizerCallback",
+    "CallbackKeywords",
+    "ChannelCallbackKeywords",
+    "ChannelMemberCallback",
+    "ChannelSubscriptionCountCallback",
+    "ChannelSubscriptionSucceededCallback",
+    "ConnectionStateChangeCallback",
+    "DecryptionFailureCallback",
+    "ErrorCallback",
+    "EventCallback",
+    "MemberCallback",
+    "ResubscribedCallback",
+    "SigninSucceededCallback",
+    "SubscriptionCountCallback",
+    "SubscriptionErrorCallback",
+    "SubscriptionSucceededCallback",
+    "UserAuthenticatorCallback",
+    "WatchlistEventCallback",
+}
+EXPECTED_TESTING = {"AppSettings", "ChannelInfo", "ConnectionInfo", "Limits", "PusherTestServer"}
 
 CLIENT_METHODS = {
     "get_instance",
@@ -68,13 +94,23 @@ CHANNEL_MEMBERS = {
 def test_exported_names_are_pinned() -> None:
     assert set(pusher_channels.__all__) == EXPECTED
     assert set(pusher_channels.sync.__all__) == EXPECTED_SYNC
+    assert set(pusher_channels.callbacks.__all__) == EXPECTED_CALLBACKS
+    assert set(pusher_channels.testing.__all__) == EXPECTED_TESTING
     for name in EXPECTED:
         assert hasattr(pusher_channels, name)
+    for name in EXPECTED_TESTING:
+        assert hasattr(pusher_channels.testing, name)
 
 
 def test_every_export_and_public_member_has_a_docstring() -> None:
     missing = []
-    for module in (pusher_channels, pusher_channels.sync):
+    modules = (
+        pusher_channels,
+        pusher_channels.sync,
+        pusher_channels.callbacks,
+        pusher_channels.testing,
+    )
+    for module in modules:
         for name in module.__all__:
             if name.startswith("__"):
                 continue

@@ -112,7 +112,7 @@ async def test_the_iterator_yields_everything_in_order_across_full_and_drained()
     iterator = EventIterator(stream, closed.append)
     for n in range(50):
         stream.put(event(n))
-    seen: list[str] = []
+    seen: list[str | None] = []
     async for item in iterator:
         seen.append(item.data)
         if len(seen) == 50:

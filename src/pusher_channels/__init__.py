@@ -32,6 +32,7 @@ from .exceptions import (
     SlowConsumerError,
     SubscriptionError,
 )
+from .options import ClientKeywords, OptionKeywords
 from .protocol.actions import ConnectionState
 from .protocol.channels import ChannelKind
 
@@ -43,8 +44,10 @@ __all__ = [
     "CallbackError",
     "ChannelKind",
     "ClientEventError",
+    "ClientKeywords",
     "ConnectionEvents",
     "ConnectionState",
+    "OptionKeywords",
     "PusherChannel",
     "PusherChannelsClient",
     "PusherConfigError",

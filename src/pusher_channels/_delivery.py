@@ -327,16 +327,9 @@ class Delivery:
     def _subscription_failed(self, output: SubscriptionFailed) -> None:
         error = output.error
         name = error.channel_name
+        logger.warning("subscription to %r failed: %s", name, error.message)  # says any retry
         if output.retry_in is None:
-            logger.warning("subscription to %r failed: %s", name, error.message)
             self.finish_streams(name, error)
-        else:
-            logger.warning(
-                "subscription to %r failed: %s (retrying in %.1f s)",
-                name,
-                error.message,
-                output.retry_in,
-            )
         self.call("on_subscription_error", error.message, error)
         self.call_channel(name, "on_subscription_error", error.message, error)
         self._emit(

@@ -28,6 +28,7 @@ from ._authorization import Authorizations, Authorizer, UserAuthenticator
 from ._bindings import Bindings
 from ._delivery import ChannelCallbacks, Delivery
 from ._flow import FlowControl
+from ._proxies import BYPASSED
 from ._sockets import SocketLifecycle
 from ._streams import EventStream
 from ._waits import Waits
@@ -85,8 +86,9 @@ class _LoopParts:
             loop,
             runtime,
             ssl_context=options.ssl_context,
-            proxy=options.proxy_url,
+            proxy=runtime.socket_route.url,
             handshake_timeout=runtime.handshake_timeout,
+            max_redirects=options.max_handshake_redirects,
         )
         self.flow = FlowControl(loop, self.sockets.hold_reading, self.sockets.release_reading)
         self.delivery = Delivery(
@@ -124,6 +126,7 @@ class Runtime:
         "handshake_timeout",
         "listeners",
         "options",
+        "socket_route",
         "user_authenticator",
     )
 
@@ -140,6 +143,11 @@ class Runtime:
         settings = options.connection_settings()
         self._core = Connection(settings)
         self.handshake_timeout = settings.handshake_timeout
+        self.socket_route = options.proxy_route(settings.url)
+        """The proxy of every socket, decided now from ``proxy``, ``trust_env`` and
+        the environment, as the auth endpoints' are."""
+        if self.socket_route.url is not None or self.socket_route.source == BYPASSED:
+            logger.info("the WebSocket goes %s", self.socket_route.describe())
         self.authorizer = authorizer
         self.user_authenticator = user_authenticator
         self.callbacks: Mapping[str, Callable[..., Any]] = options.callbacks
@@ -413,9 +421,9 @@ class Runtime:
         self._core.socket_closed(code, reason, self._clock())
         self._perform()
 
-    def socket_open_failed(self, reason: str, fatal: bool) -> None:
+    def socket_open_failed(self, reason: str, certificate: bool, fatal: bool = False) -> None:
         """The current attempt could not open its socket."""
-        self._core.socket_open_failed(reason, self._clock(), fatal=fatal)
+        self._core.socket_open_failed(reason, self._clock(), certificate=certificate, fatal=fatal)
         self._perform()
 
     # ------------------------------------------------- the authorizers' answers

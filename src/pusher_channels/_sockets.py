@@ -18,8 +18,12 @@ import asyncio
 import logging
 import ssl
 from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+import picows
 
 from . import _transport
+from ._redaction import REDACTED, redact_url
 from ._transport import Transport
 
 __all__ = ["Attempt", "SocketEvents", "SocketLifecycle"]
@@ -42,8 +46,9 @@ class SocketEvents(Protocol):
     def socket_closed(self, code: int | None, reason: str) -> None:
         """The current socket is gone."""
 
-    def socket_open_failed(self, reason: str, fatal: bool) -> None:
-        """The current attempt could not open its socket."""
+    def socket_open_failed(self, reason: str, certificate: bool, fatal: bool) -> None:
+        """The current attempt could not open its socket; ``certificate``: because
+        the server's TLS certificate did not verify; ``fatal``: no retry can work."""
 
 
 class Attempt:
@@ -109,6 +114,7 @@ class SocketLifecycle:
         "_events",
         "_handshake_timeout",
         "_loop",
+        "_max_redirects",
         "_proxy",
         "_reading_held",
         "_ssl_context",
@@ -123,12 +129,14 @@ class SocketLifecycle:
         ssl_context: ssl.SSLContext | None,
         proxy: str | None,
         handshake_timeout: float,
+        max_redirects: int = 0,
     ) -> None:
         self._loop = loop
         self._events = events
         self._ssl_context = ssl_context
         self._proxy = proxy
         self._handshake_timeout = handshake_timeout
+        self._max_redirects = max_redirects
         self._attempts = 0
         # The connection attempts' tasks not finished yet; None when there are none
         # (an empty set would cost 216 bytes on every idle connection).
@@ -233,6 +241,7 @@ class SocketLifecycle:
                 ssl_context=self._ssl_context,
                 proxy=self._proxy,
                 handshake_timeout=self._handshake_timeout,
+                max_redirects=self._max_redirects,
             )
         except asyncio.CancelledError:
             if attempt.live:  # cancelled from outside (the loop is closing)
@@ -243,8 +252,50 @@ class SocketLifecycle:
             attempt.live = False
             if self.current is attempt:
                 self.current = None
-            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            reason = self._describe_failure(exc)
             logger.info("connection attempt %d failed: %s", attempt.number, reason)
+            # A port seen to speak WebSocket without TLS: trying TLS again cannot work.
+            fatal = isinstance(exc, _transport.NotTLSError) and exc.certain
             self._events.socket_open_failed(
-                reason, fatal=isinstance(exc, ssl.SSLCertVerificationError)
+                reason, certificate=isinstance(exc, ssl.SSLCertVerificationError), fatal=fatal
             )
+
+    def _describe_failure(self, exc: Exception) -> str:
+        """Why an attempt failed, in one line that shows no proxy password."""
+        if isinstance(exc, _transport.NotTLSError):
+            return _without_password(str(exc), self._proxy)  # says it all
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        response = getattr(exc, "response", None)
+        if isinstance(exc, picows.WSError) and response is not None:
+            location = response.headers.get("Location")
+            if 300 <= response.status < 400 and location:
+                reason += (
+                    f" (a redirect to {redact_url(location)}; max_handshake_redirects="
+                    f"{self._max_redirects} allows "
+                    + ("none" if self._max_redirects == 0 else "no more")
+                    + ")"
+                )
+        return _without_password(reason, self._proxy)
+
+
+def _without_password(text: str, proxy: str | None) -> str:
+    """``text`` with the proxy's URL and password (as typed or decoded) redacted.
+
+    The errors of the proxy libraries do not show them today; this holds if one
+    ever does, since the reason reaches ``on_error``, logs and exceptions. A
+    password shorter than 4 characters is only redacted within the URL, so as not
+    to blank out every digit of a message.
+    """
+    if proxy is None:
+        return text
+    try:
+        password = urlsplit(proxy).password
+    except ValueError:
+        return text
+    if not password:
+        return text
+    text = text.replace(proxy, redact_url(proxy))
+    for shown in (password, unquote(password)):
+        if len(shown) >= 4:
+            text = text.replace(shown, REDACTED)
+    return text

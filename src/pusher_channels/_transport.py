@@ -20,17 +20,21 @@ handshake) and never reports to the sink again.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import ipaddress
 import logging
+import os
 import socket
 import ssl
 from typing import Any, Final, Protocol
+from urllib.parse import urlsplit
 
 import picows
 
 __all__ = [
     "MAX_MESSAGE_SIZE",
+    "NotTLSError",
     "SocketSink",
     "Transport",
     "WebSocket",
@@ -219,6 +223,18 @@ class WebSocket(picows.WSListener):
         self._sink.closed(self._close_code, self._close_reason)
 
 
+class NotTLSError(ConnectionError):
+    """A ``wss`` connection found a server that does not speak TLS on its port.
+
+    ``certain`` when the port was seen to accept a plain ``ws`` WebSocket: trying TLS
+    again cannot work. Otherwise the TLS handshake failed in a way that suggests it.
+    """
+
+    def __init__(self, message: str, *, certain: bool) -> None:
+        super().__init__(message)
+        self.certain = certain
+
+
 async def connect_websocket(
     sink: SocketSink,
     url: str,
@@ -226,13 +242,155 @@ async def connect_websocket(
     ssl_context: ssl.SSLContext | None,
     proxy: str | None,
     handshake_timeout: float,
+    max_redirects: int = 0,
 ) -> Transport:
     """Open a WebSocket to ``url`` for one attempt; raise ``OSError``/``picows.WSError``.
 
-    Cancelling the call closes the TCP connection at once, whatever stage the
-    handshake (proxy, TLS, upgrade) has reached.
+    ``max_redirects`` HTTP redirects of the upgrade request are followed (picows
+    follows 5 by default, to any host: here none unless asked). Cancelling the call
+    closes the TCP connection at once, whatever stage the handshake (proxy, TLS,
+    upgrade) has reached.
+
+    A ``wss`` URL (without a proxy) whose handshake fails, or has not finished after
+    :data:`PLAIN_TEXT_CHECK_DELAY` seconds, is checked for a server that does not speak
+    TLS (see :func:`_speaks_plain_websocket`); :class:`NotTLSError` then says so.
     """
     tcp_sockets: list[socket.socket] = []
+    opening = _open_websocket(
+        sink,
+        url,
+        tcp_sockets,
+        ssl_context=ssl_context,
+        proxy=proxy,
+        handshake_timeout=handshake_timeout,
+        max_redirects=max_redirects,
+    )
+    if proxy is not None or not url.startswith("wss://"):
+        return await opening
+    return await _open_checking_tls(url, asyncio.ensure_future(opening), tcp_sockets)
+
+
+async def _open_checking_tls(
+    url: str, opening: asyncio.Future[Transport], tcp_sockets: list[socket.socket]
+) -> Transport:
+    """Await ``opening`` (a ``wss`` handshake); if it fails after the TCP connection
+    was made, or takes long, ask the port in plain text and say what was found."""
+    probe: asyncio.Future[bool] | None = None
+    try:
+        await asyncio.wait({opening}, timeout=PLAIN_TEXT_CHECK_DELAY)
+        if not opening.done():
+            # A TLS server answers the handshake at once; soketi, for one, keeps
+            # silent on a plain port until its idle timeout.
+            probe = asyncio.ensure_future(_speaks_plain_websocket(url))
+            either: set[asyncio.Future[Any]] = {opening, probe}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+            if not opening.done() and probe.result():
+                raise _plain_text_server(url)
+        try:
+            return await opening
+        except (ssl.SSLCertVerificationError, picows.WSError):
+            raise  # TLS itself worked, or said precisely what is wrong
+        except (ssl.SSLError, ConnectionError) as exc:
+            if not tcp_sockets or isinstance(exc, ConnectionRefusedError):
+                raise  # no connection at all: nothing to say about TLS
+            if probe is None:
+                probe = asyncio.ensure_future(_speaks_plain_websocket(url))
+            if await probe:
+                raise _plain_text_server(url) from exc
+            raise _maybe_plain_text_server(url, exc) from exc
+    finally:
+        for task in (opening, probe):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.wait({task})
+
+
+PLAIN_TEXT_CHECK_DELAY: Final = 1.0
+"""Seconds a ``wss`` handshake may take before the port is asked in plain text."""
+PLAIN_TEXT_CHECK_TIMEOUT: Final = 3.0
+"""Seconds that plain-text question may take."""
+
+
+def _host_and_port(url: str) -> tuple[str, int, str]:
+    """The host, port and resource (path and query) of a ``ws``/``wss`` URL."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    resource = parts.path + (f"?{parts.query}" if parts.query else "")
+    return parts.hostname, port, resource or "/"
+
+
+def _where(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 address in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _plain_text_server(url: str) -> NotTLSError:
+    host, port, _ = _host_and_port(url)
+    where = _where(host, port)
+    return NotTLSError(
+        f"the server at {where} does not speak TLS: it accepted a plain-text WebSocket "
+        f"(ws://) on that port. Connect with use_tls=False and ws_port={port}",
+        certain=True,
+    )
+
+
+def _maybe_plain_text_server(url: str, exc: BaseException) -> NotTLSError:
+    host, port, _ = _host_and_port(url)
+    where = _where(host, port)
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return NotTLSError(
+        f"the TLS handshake with {where} failed ({detail}): the server may not speak TLS "
+        "on that port (use_tls=False connects without TLS)",
+        certain=False,
+    )
+
+
+async def _speaks_plain_websocket(url: str) -> bool:
+    """Whether the ``wss`` URL's port accepts a plain-text WebSocket upgrade.
+
+    Only a ``101 Switching Protocols`` answer counts: a TLS server that receives plain
+    HTTP answers 400 or closes, so a slow TLS server is never taken for a plain one.
+    Any failure counts as no.
+    """
+    host, port, resource = _host_and_port(url)
+    key = base64.b64encode(os.urandom(16)).decode("ascii")
+    request = (
+        f"GET {resource} HTTP/1.1\r\nHost: {_where(host, port)}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    ).encode("ascii", "replace")
+    loop = asyncio.get_running_loop()
+    tcp: socket.socket | None = None
+    try:
+        async with asyncio.timeout(PLAIN_TEXT_CHECK_TIMEOUT):
+            tcp = await _connect_tcp(host, port)
+            await loop.sock_sendall(tcp, request)
+            answer = b""
+            while b"\r\n" not in answer and len(answer) < 64:
+                chunk = await loop.sock_recv(tcp, 64)
+                if not chunk:
+                    break
+                answer += chunk
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        if tcp is not None:
+            tcp.close()
+    return answer.startswith((b"HTTP/1.1 101", b"HTTP/1.0 101"))
+
+
+async def _open_websocket(
+    sink: SocketSink,
+    url: str,
+    tcp_sockets: list[socket.socket],
+    *,
+    ssl_context: ssl.SSLContext | None,
+    proxy: str | None,
+    handshake_timeout: float,
+    max_redirects: int,
+) -> Transport:
+    """Open the WebSocket with picows; the TCP sockets it opens go to ``tcp_sockets``."""
 
     async def open_tcp(parsed_url: picows.WSParsedURL) -> socket.socket:
         tcp = await _connect_tcp(parsed_url.host, parsed_url.port)
@@ -249,6 +407,7 @@ async def connect_websocket(
             url,
             ssl_context=ssl_context,
             proxy=proxy,
+            max_redirects=max_redirects,
             socket_factory=open_tcp,
             websocket_handshake_timeout=handshake_timeout,
             max_frame_size=MAX_MESSAGE_SIZE,

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
-import hmac
 import inspect
 import json
 import logging
@@ -23,9 +21,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
+from ._proxies import BYPASSED
 from ._redaction import hide_from_http_logs, redact_url
 from .exceptions import AuthorizationError, PusherConfigError, SigninError
 from .options import ClientOptions
+from .protocol.signatures import authorization, shared_secret
 
 if TYPE_CHECKING:
     import httpx
@@ -39,6 +39,8 @@ __all__ = [
     "build_user_authenticator",
     "normalize_authorization",
 ]
+
+logger = logging.getLogger("pusher_channels")
 
 Authorization = dict[str, Any]
 UserAuthentication = dict[str, str]
@@ -136,6 +138,10 @@ class _FormPoster:
     new credentials for it: ``on_auth_failure(error)`` decides (and may fetch a new
     token first); without it, the request is retried when the params or headers are
     callables (evaluated again), and not when they are fixed.
+
+    ``proxy`` is the proxy already chosen for this endpoint (by the same rule as the
+    WebSocket's, see ``ClientOptions.proxy_route``), or ``None`` for none: httpx is
+    told not to read the environment itself, so that it cannot decide otherwise.
     """
 
     def __init__(
@@ -156,7 +162,7 @@ class _FormPoster:
         self._params = params
         self._headers = headers
         self._proxy = proxy
-        self._verify: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        self._ssl_context = ssl_context
         self._timeout = timeout
         self._max_response_bytes = max_response_bytes
         self._on_auth_failure = on_auth_failure
@@ -169,8 +175,11 @@ class _FormPoster:
             # and a client without an auth endpoint never needs it.
             import httpx
 
+            # The WebSocket's trust: ssl_context, else the system's store (which
+            # SSL_CERT_FILE and SSL_CERT_DIR extend), not httpx's own CA list.
+            verify = self._ssl_context or ssl.create_default_context()
             self._http = httpx.AsyncClient(
-                proxy=self._proxy, verify=self._verify, timeout=self._timeout
+                proxy=self._proxy, verify=verify, timeout=self._timeout, trust_env=False
             )
         return self._http
 
@@ -195,8 +204,8 @@ class _FormPoster:
         once after a 401/403 when new credentials may help (see the class).
 
         Raises:
-            _EndpointError: no answer in time, unreachable, non-2xx, too large, or
-                not JSON.
+            _EndpointError: no answer in time, no connection, no answer on the
+                connection, non-2xx, too large, or not JSON.
         """
         try:
             return await self._post_once(form, what, size_limit)
@@ -241,15 +250,9 @@ class _FormPoster:
             raise _EndpointError(
                 f"{what} timed out: no answer from {endpoint} within {self._timeout:g} s"
             ) from None
-        except httpx.ConnectError as exc:
-            raise _EndpointError(
-                f"{what} failed: cannot reach {endpoint}: {type(exc).__name__}: "
-                f"{_redacted_cause(exc, self.endpoint, endpoint)}"
-            ) from None
         except httpx.HTTPError as exc:
             raise _EndpointError(
-                f"{what} failed: {endpoint} did not answer properly: {type(exc).__name__}: "
-                f"{_redacted_cause(exc, self.endpoint, endpoint)}"
+                f"{what} failed: {_what_went_wrong(exc, self.endpoint, endpoint)}"
             ) from None
         if content is None:
             raise _EndpointError(
@@ -288,11 +291,6 @@ async def _read_at_most(response: httpx.Response, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _redacted_cause(exc: Exception, endpoint: str, shown: str) -> str:
-    """An HTTP error's text, with the endpoint's secret-bearing parts taken out."""
-    return str(exc).replace(endpoint, shown)
-
-
 def _warn_if_credentials_in_the_clear(
     endpoint: str, shown: str, headers: Mapping[str, str]
 ) -> None:
@@ -313,6 +311,39 @@ def _warn_if_credentials_in_the_clear(
         )
         logger.warning("%s", message)
         warnings.warn(message, UserWarning, stacklevel=2)
+
+
+def _what_went_wrong(exc: httpx.HTTPError, endpoint: str, shown: str) -> str:
+    """Say what happened to a request that got no HTTP answer: whether the endpoint
+    was reached at all, and if so what it did. ``endpoint`` appears as ``shown``."""
+    import httpx
+
+    endpoint, detail = shown, _root_detail(exc).replace(endpoint, shown)
+    if isinstance(exc, httpx.ProxyError):
+        return f"the proxy did not pass the request to {endpoint} on ({detail})"
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect to {endpoint} ({detail})"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        if "without sending a response" in str(exc):
+            return f"{endpoint} was reached but closed the connection without an answer"
+        return f"{endpoint} answered with something that is not HTTP ({detail})"
+    if isinstance(exc, httpx.NetworkError):  # read or write error on an open connection
+        return f"the connection to {endpoint} broke before it answered ({detail})"
+    return f"the request to {endpoint} failed ({detail})"
+
+
+def _root_detail(exc: BaseException) -> str:
+    """``Type: message`` of the deepest exception of the chain that has a message:
+    httpx's own are often empty or vague, the ``OSError`` behind them is not."""
+    detail = type(exc).__name__
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            break
+        if str(seen):
+            detail = f"{type(seen).__name__}: {seen}"
+        seen = seen.__cause__ or seen.__context__
+    return detail
 
 
 class UserEndpointAuthenticator(_FormPoster):
@@ -595,7 +626,7 @@ class LocalSigner:
     ) -> None:
         self._key = key
         self._user_data = user_data
-        self._secret = secret.encode("utf-8")
+        self._secret = secret
         self._channel_data = channel_data
         self._master_key = (
             base64.b64decode(encryption_master_key_base64) if encryption_master_key_base64 else None
@@ -606,8 +637,7 @@ class LocalSigner:
 
     def sign(self, text: str) -> str:
         """``key:hex(HMAC-SHA256(secret, text))``."""
-        digest = hmac.new(self._secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
-        return f"{self._key}:{digest}"
+        return authorization(self._key, self._secret, text)
 
     async def authenticate_user(self, socket_id: str) -> UserAuthentication:
         """Sign ``user_data`` for ``signin()``: ``socket_id::user::user_data``."""
@@ -639,7 +669,7 @@ class LocalSigner:
                     "encryption_master_key_base64",
                     channel_name,
                 )
-            shared = hashlib.sha256(channel_name.encode("utf-8") + self._master_key).digest()
+            shared = shared_secret(channel_name, self._master_key)
             answer["shared_secret"] = base64.b64encode(shared).decode("ascii")
         answer["auth"] = self.sign(to_sign)
         return normalize_authorization(channel_name, answer)
@@ -647,6 +677,14 @@ class LocalSigner:
 
 Authorizer = Callable[[str, str], Awaitable[Authorization]]
 UserAuthenticator = Callable[[str], Awaitable[UserAuthentication]]
+
+
+def _endpoint_proxy(options: ClientOptions, endpoint: str) -> str | None:
+    """The proxy for an endpoint's requests, by the WebSocket's rule."""
+    route = options.proxy_route(endpoint, for_http_client=True)
+    if route.url is not None or route.source == BYPASSED:
+        logger.info("requests to %s go %s", redact_url(endpoint), route.describe())
+    return route.url
 
 
 def build_authorizer(options: ClientOptions) -> Authorizer | None:
@@ -662,7 +700,7 @@ def build_authorizer(options: ClientOptions) -> Authorizer | None:
             size=options.auth_batch_size,
             params=params.get("params"),
             headers=params.get("headers"),
-            proxy=options.proxy_url,
+            proxy=_endpoint_proxy(options, options.auth_endpoint),
             ssl_context=options.ssl_context,
             timeout=options.auth_timeout,
             max_response_bytes=options.max_auth_response_bytes,
@@ -673,7 +711,7 @@ def build_authorizer(options: ClientOptions) -> Authorizer | None:
             options.auth_endpoint,
             params=params.get("params"),
             headers=params.get("headers"),
-            proxy=options.proxy_url,
+            proxy=_endpoint_proxy(options, options.auth_endpoint),
             ssl_context=options.ssl_context,
             timeout=options.auth_timeout,
             max_response_bytes=options.max_auth_response_bytes,
@@ -701,7 +739,7 @@ def build_user_authenticator(options: ClientOptions) -> UserAuthenticator | None
             options.user_auth_endpoint,
             params=params.get("params"),
             headers=params.get("headers"),
-            proxy=options.proxy_url,
+            proxy=_endpoint_proxy(options, options.user_auth_endpoint),
             ssl_context=options.ssl_context,
             timeout=options.auth_timeout,
             max_response_bytes=options.max_auth_response_bytes,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from ._bindings import Bindings, BindsEvents
@@ -70,9 +72,13 @@ class PusherChannel(BindsEvents):
         return self._record.status is ChannelStatus.SUBSCRIBED
 
     @property
-    def members(self) -> dict[str, PusherMember]:
-        """Presence members by user id; empty until subscribed, and for other kinds."""
-        return self._record.members
+    def members(self) -> Mapping[str, PusherMember]:
+        """Presence members by user id; empty until subscribed, and for other kinds.
+
+        A read-only view: it follows arrivals and departures while the subscription
+        lasts (take ``dict(channel.members)`` for a snapshot).
+        """
+        return MappingProxyType(self._record.members)
 
     @property
     def me(self) -> PusherMember | None:
@@ -132,7 +138,10 @@ class PusherChannel(BindsEvents):
         if event is None:
             if event_name is None:
                 raise ClientEventError("give a PusherEvent or event_name=")
-            event = PusherEvent(self.channel_name, event_name, data)
+            try:
+                event = PusherEvent(self.channel_name, event_name, data)
+            except (TypeError, ValueError) as exc:  # not JSON, or bytes not UTF-8
+                raise ClientEventError(str(exc)) from None
         elif event.channel_name != self.channel_name:
             raise ClientEventError(
                 f"event is for channel {event.channel_name!r}, not {self.channel_name!r}"

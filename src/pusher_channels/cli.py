@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final, TextIO
 
 from ._version import __version__
+from .callbacks import CallbackKeywords
 from .client import PusherChannelsClient
 from .exceptions import ClientEventError, PusherConfigError, PusherConnectionError, PusherError
 from .options import build_url, parse_options
@@ -54,6 +55,9 @@ ENV_KEY: Final = "PUSHER_APP_KEY"
 ENV_CLUSTER: Final = "PUSHER_CLUSTER"
 ENV_HOST: Final = "PUSHER_HOST"
 ENV_PORT: Final = "PUSHER_PORT"
+ENV_HEADERS: Final = "PUSHER_CHANNELS_HEADERS"
+"""Headers for the auth endpoint, one ``Name: value`` a line: off the command line,
+which ``ps`` shows to every user of the machine."""
 
 _LIBRARY_LOGGER: Final = "pusher_channels"
 """The library logs why a socket could not be opened under this message, and only there."""
@@ -61,7 +65,10 @@ _LIBRARY_LOGGER: Final = "pusher_channels"
 _EPILOG: Final = f"""\
 environment:
   {ENV_KEY}, {ENV_CLUSTER}, {ENV_HOST}, {ENV_PORT} stand in for --key, --cluster,
-  --host and --port; flags win. NO_COLOR turns colours off.
+  --host and --port; flags win. {ENV_HEADERS} holds headers for the auth
+  endpoint, one "Name: value" a line (--header-file, then --header, win name by
+  name). HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured.
+  NO_COLOR turns colours off.
 
 exit status:
   0 success (also after Ctrl-C, SIGINT or SIGTERM), 1 runtime failure (connection
@@ -71,7 +78,7 @@ examples:
   {PROG} listen my-channel --key KEY --cluster eu
   {PROG} listen orders --host 127.0.0.1 --port 6001 --no-tls --key app-key | jq .data
   {PROG} listen private-chat --key KEY --cluster eu \\
-      --auth-endpoint https://example.com/pusher/auth --header "Authorization: Bearer T"
+      --auth-endpoint https://example.com/pusher/auth --header-file ~/.pusher-headers
   {PROG} trigger private-chat client-typing '{{"typing": true}}' --key KEY --cluster eu \\
       --auth-endpoint https://example.com/pusher/auth
   {PROG} members presence-room --key KEY --cluster eu --auth-endpoint URL --json
@@ -168,7 +175,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_header,
         action="append",
         default=[],
-        help="an HTTP header sent to the auth endpoint (repeatable)",
+        help="an HTTP header sent to the auth endpoint (repeatable; visible in ps: "
+        f"keep secrets in --header-file or ${ENV_HEADERS})",
+    )
+    auth.add_argument(
+        "--header-file",
+        metavar="PATH",
+        help='headers for the auth endpoint from a file, one "Name: value" a line',
     )
     auth.add_argument(
         "--auth-param",
@@ -256,6 +269,51 @@ def _env(name: str) -> str | None:
     return value or None
 
 
+def _headers(args: argparse.Namespace) -> dict[str, str]:
+    """The auth endpoint's headers: ``$PUSHER_CHANNELS_HEADERS``, then
+    ``--header-file``, then each ``--header``; a later one replaces an earlier one
+    of the same name (whatever its case).
+
+    Raises:
+        UsageError: a line that is not ``Name: value`` (its value never shown), or
+            a file that cannot be read.
+    """
+    by_name: dict[str, tuple[str, str]] = {}
+    sources: list[list[tuple[str, str]]] = []
+    environment = os.environ.get(ENV_HEADERS)
+    if environment:
+        sources.append(_header_lines(environment, f"${ENV_HEADERS}"))
+    if args.header_file:
+        try:
+            with open(args.header_file, encoding="utf-8") as file:
+                text = file.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise UsageError(f"--header-file: cannot read {args.header_file}: {reason}") from None
+        sources.append(_header_lines(text, args.header_file))
+    sources.append(args.headers)
+    for headers in sources:
+        for name, value in headers:
+            by_name[name.lower()] = (name, value)
+    return dict(by_name.values())
+
+
+def _header_lines(text: str, source: str) -> list[tuple[str, str]]:
+    """``Name: value`` lines; blank lines and lines starting with ``#`` are skipped."""
+    headers = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            headers.append(_header(line))
+        except argparse.ArgumentTypeError:
+            raise UsageError(
+                f"{source}, line {number}: a header is 'Name: value' (the line is not "
+                "shown: it may hold a secret)"
+            ) from None
+    return headers
+
+
 def client_options(args: argparse.Namespace) -> dict[str, Any]:
     """The client keywords for the parsed arguments, environment variables filling in.
 
@@ -291,14 +349,15 @@ def client_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.auth_endpoint:
         options["auth_endpoint"] = args.auth_endpoint
         auth_params: dict[str, dict[str, str]] = {}
-        if args.headers:
-            auth_params["headers"] = dict(args.headers)
+        headers = _headers(args)
+        if headers:
+            auth_params["headers"] = headers
         if args.auth_params:
             auth_params["params"] = dict(args.auth_params)
         if auth_params:
             options["auth_params"] = auth_params
-    elif args.headers or args.auth_params:
-        raise UsageError("--header and --auth-param need --auth-endpoint")
+    elif args.headers or args.auth_params or args.header_file:
+        raise UsageError("--header, --header-file and --auth-param need --auth-endpoint")
     try:
         parse_options(options)
     except PusherConfigError as exc:
@@ -471,7 +530,7 @@ class _Command:
         """The channels to subscribe to."""
         raise NotImplementedError
 
-    def callbacks(self) -> dict[str, Callable[..., Any]]:
+    def callbacks(self) -> CallbackKeywords:
         """The client callbacks; commands add theirs."""
         return {
             "on_connection_state_change": self.on_state_change,
@@ -607,7 +666,7 @@ class _Listen(_Command):
     def channel_names(self) -> list[str]:
         return list(self.args.channels)
 
-    def callbacks(self) -> dict[str, Callable[..., Any]]:
+    def callbacks(self) -> CallbackKeywords:
         return {
             **super().callbacks(),
             "on_event": self.on_event,
@@ -691,7 +750,7 @@ class _Trigger(_Command):
     def channel_names(self) -> list[str]:
         return [self.args.channel]
 
-    def callbacks(self) -> dict[str, Callable[..., Any]]:
+    def callbacks(self) -> CallbackKeywords:
         self.subscribed = asyncio.get_running_loop().create_future()
         return {**super().callbacks(), "on_subscription_succeeded": self.on_subscribed}
 
@@ -752,7 +811,7 @@ class _Members(_Command):
     def channel_names(self) -> list[str]:
         return [self.args.channel]
 
-    def callbacks(self) -> dict[str, Callable[..., Any]]:
+    def callbacks(self) -> CallbackKeywords:
         return {
             **super().callbacks(),
             "on_subscription_succeeded": self.on_subscribed,

@@ -7,16 +7,24 @@ import logging
 import sys
 import types
 from collections.abc import Mapping
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, Unpack
 
 from ._bindings import Bindings, BindsEvents, ConnectionEvents
 from ._delivery import CHANNEL_CALLBACK_NAMES, ChannelCallbacks
 from ._runtime import Runtime
 from ._streams import DEFAULT_CAPACITY, EventIterator
 from .auth import build_authorizer, build_user_authenticator
+from .callbacks import (
+    ChannelMemberCallback,
+    ChannelSubscriptionCountCallback,
+    ChannelSubscriptionSucceededCallback,
+    EventCallback,
+    ResubscribedCallback,
+    SubscriptionErrorCallback,
+)
 from .channel import PusherChannel
 from .exceptions import ClientEventError, PusherConfigError, PusherTimeoutError
-from .options import ClientOptions, parse_options
+from .options import ClientKeywords, ClientOptions, parse_options
 from .protocol.actions import ConnectionState
 from .protocol.channels import ChannelKind, ChannelStatus, validate_channel_name
 from .protocol.messages import CLIENT_EVENT_PREFIX, PusherEvent, encode_message
@@ -48,7 +56,7 @@ class PusherChannelsClient(BindsEvents):
 
     _default_instance: ClassVar[PusherChannelsClient | None] = None
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, **options: Unpack[ClientKeywords]) -> None:
         """Make an independent client; keywords as for :meth:`init`, if any."""
         self._options: ClientOptions | None = None
         self._runtime: Runtime | None = None
@@ -70,26 +78,14 @@ class PusherChannelsClient(BindsEvents):
         assert isinstance(instance, cls)
         return instance
 
-    async def init(self, **options: Any) -> None:
+    async def init(self, **options: Unpack[ClientKeywords]) -> None:
         """(Re)configure the client with options and callbacks.
 
-        Options: ``api_key`` (required), ``cluster`` or ``host``, ``use_tls``,
-        ``ws_port``, ``wss_port``, ``path``, ``ssl_context``, ``activity_timeout``,
-        ``pong_timeout``, ``max_reconnection_attempts``,
-        ``max_reconnect_gap_in_seconds``, ``auth_endpoint``, ``auth_params``,
-        ``auth_transport``, ``auth_timeout``, ``user_auth_endpoint``,
-        ``user_auth_params``, ``secret``, ``user_data``, ``presence_channel_data``,
-        ``encryption_master_key_base64``, ``enabled_transports``,
-        ``disabled_transports``, ``enable_stats``, ``ignore_null_origin``,
-        ``log_to_console``, ``proxy``; see :class:`~pusher_channels.options.ClientOptions`
-        for what each does.
-
-        Callbacks (plain functions or coroutines): ``on_connection_state_change``,
-        ``on_subscription_succeeded``, ``on_subscription_error``,
-        ``on_decryption_failure``, ``on_event``, ``on_member_added``,
-        ``on_member_removed``, ``on_authorizer``, ``on_error``,
-        ``on_subscription_count``, ``on_user_authenticator``, ``on_signin_succeeded``,
-        ``on_user_event``, ``on_watchlist_event``.
+        The keywords, typed by :class:`~pusher_channels.ClientKeywords`, are the
+        options (``api_key`` and ``cluster`` or ``host`` are required; every option
+        is described under :class:`~pusher_channels.options.ClientOptions`) and the
+        callbacks, plain functions or coroutines, such as ``on_event`` and
+        ``on_error`` (each one's arguments are in :mod:`pusher_channels.callbacks`).
 
         Calling ``init`` again disconnects first and starts afresh: channels
         subscribed under the previous configuration are forgotten.
@@ -195,13 +191,13 @@ class PusherChannelsClient(BindsEvents):
         self,
         channel_name: str,
         *,
-        on_subscription_succeeded: Any = None,
-        on_subscription_error: Any = None,
-        on_member_added: Any = None,
-        on_member_removed: Any = None,
-        on_event: Any = None,
-        on_subscription_count: Any = None,
-        on_resubscribed: Any = None,
+        on_subscription_succeeded: ChannelSubscriptionSucceededCallback | None = None,
+        on_subscription_error: SubscriptionErrorCallback | None = None,
+        on_member_added: ChannelMemberCallback | None = None,
+        on_member_removed: ChannelMemberCallback | None = None,
+        on_event: EventCallback | None = None,
+        on_subscription_count: ChannelSubscriptionCountCallback | None = None,
+        on_resubscribed: ResubscribedCallback | None = None,
     ) -> PusherChannel:
         """Subscribe to a channel, now if connected, else as soon as connected.
 
@@ -329,13 +325,16 @@ class PusherChannelsClient(BindsEvents):
     async def trigger(self, event: PusherEvent) -> None:
         """Send a client event (``client-*``) on a private or presence channel.
 
-        ``event.data`` may be a string, a dict or a list; it is sent as that JSON
-        value. The server does not echo the event back to this connection.
+        ``event.data`` is sent as the text it holds: the JSON text of the dict or
+        list the event was made with, or the string given. Receivers get that text
+        (pusher-js decodes it from JSON). The server does not echo the event back to
+        this connection.
 
         Raises:
             ClientEventError: the name does not start with ``client-``, the channel
-                is public or encrypted, not subscribed (yet), or there is no
-                connection. Nothing is dropped silently.
+                is public or encrypted, not subscribed (yet), the data is over 10 KB
+                (``max_client_event_bytes``), or there is no connection. Nothing is
+                dropped silently.
         """
         name, channel_name = event.event_name, event.channel_name
         if not isinstance(name, str) or not name.startswith(CLIENT_EVENT_PREFIX):
@@ -353,11 +352,11 @@ class PusherChannelsClient(BindsEvents):
             raise ClientEventError("client events are not supported on encrypted channels")
         if channel._record.status is not ChannelStatus.SUBSCRIBED:
             raise ClientEventError(f"channel {channel_name!r} is not subscribed yet")
-        try:
-            payload = encode_message(name, event.data, channel_name)
-        except TypeError as exc:
-            raise ClientEventError(str(exc)) from None
-        if not self._live.send(payload):
+        runtime = self._live
+        if event.data is not None:
+            _check_size(event.data, runtime.options.max_client_event_bytes)
+        payload = encode_message(name, event.data, channel_name)
+        if not runtime.send(payload):
             raise ClientEventError("not connected")
 
     # -------------------------------------------------------------- async with
@@ -371,6 +370,19 @@ class PusherChannelsClient(BindsEvents):
 
     def __repr__(self) -> str:
         return f"<PusherChannelsClient {self.connection_state} channels={len(self._channels)}>"
+
+
+def _check_size(data: str, limit: int) -> None:
+    """Refuse client event data over ``limit`` UTF-8 bytes, counted as servers do."""
+    size = len(data.encode("utf-8"))
+    if size > limit:
+        most = f"{limit:,} bytes"
+        if limit % 1024 == 0:
+            most = f"{limit // 1024} KB ({most})"
+        raise ClientEventError(
+            f"client event data is {size:,} bytes, over the {most} the server "
+            "accepts (max_client_event_bytes): send less, such as a link to the content"
+        )
 
 
 _console_handler: logging.Handler | None = None

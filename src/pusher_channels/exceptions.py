@@ -79,6 +79,12 @@ class SubscriptionError(PusherError):
 
     ``channel_name`` names the channel; ``status`` is the HTTP status (authorization
     endpoint) or the server's status, when known; ``code`` the server's error code.
+
+    ``attempt`` counts the attempts to subscribe the channel on the current
+    connection (1 for the first); ``retry_in`` is the number of seconds until the
+    client tries again by itself, or ``None`` when it will not. Both are in the
+    message of an attempt that is retried, or that was the last of its retries:
+    ``"... (attempt 3, retrying in 2.0 s)"``.
     """
 
     def __init__(
@@ -92,6 +98,18 @@ class SubscriptionError(PusherError):
         super().__init__(message, code)
         self.channel_name = channel_name
         self.status = status
+        self.attempt = 1
+        self.retry_in: float | None = None
+
+    def _note_attempt(self, attempt: int, retry_in: float | None) -> None:
+        """Record which attempt failed and when the next comes, in the message too."""
+        self.attempt = attempt
+        self.retry_in = retry_in
+        if retry_in is not None:
+            self.message = f"{self.message} (attempt {attempt}, retrying in {retry_in:.1f} s)"
+        else:
+            self.message = f"{self.message} (attempt {attempt}, no more retries on this connection)"
+        self.args = (self.message,)
 
 
 class AuthorizationError(SubscriptionError):

@@ -16,20 +16,26 @@ import re
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal, TypedDict
 from urllib.parse import SplitResult, quote, urlencode, urlsplit
 
+from ._proxies import ProxyRoute, check_proxy, normalize_proxy, proxy_route
 from ._redaction import redact_headers, redact_url
 from ._version import __version__
+from .callbacks import CallbackKeywords
 from .exceptions import PusherConfigError
 from .protocol.backoff import Backoff
 from .protocol.connection import MIN_ACTIVITY_TIMEOUT, ConnectionSettings
+from .protocol.messages import MAX_CLIENT_EVENT_BYTES
 
 __all__ = [
     "CALLBACK_NAMES",
     "CLIENT_NAME",
     "PROTOCOL_VERSION",
+    "AuthParams",
+    "ClientKeywords",
     "ClientOptions",
+    "OptionKeywords",
     "build_url",
     "parse_options",
 ]
@@ -41,21 +47,19 @@ CLIENT_NAME: Final = "pusher-channels-python"
 
 _TRANSPORTS: Final = frozenset({"ws", "wss"})
 _BROWSER_TRANSPORTS: Final = frozenset({"xhr_streaming", "xhr_polling", "sockjs", "xdr"})
-_PROXY_SCHEMES: Final = frozenset({"http", "https", "socks4", "socks5"})
-"""What the WebSocket connection can go through (picows; SOCKS by python-socks)."""
-_SOCKS_SCHEMES: Final = frozenset({"socks4", "socks5"})
-_HTTP_CLIENT_PROXY_SCHEMES: Final = frozenset({"http", "https", "socks5"})
-"""What the auth endpoints' HTTP client (httpx) can go through."""
 _FLAGS: Final = (
     "use_tls",
     "enable_stats",
     "ignore_null_origin",
     "log_to_console",
     "auth_batching",
+    "trust_env",
 )
-_CLUSTER_NAME: Final = re.compile(r"[A-Za-z0-9-]+")
+_CLUSTER_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _NOT_IN_HOST: Final = re.compile(r"[/?#@\s]")
-_NOT_IN_PATH: Final = re.compile(r"[?#\s]")
+_HOST_NAME: Final = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?")
+"""A host name once IDNA-encoded: labels of letters, digits, ``-`` and ``_``."""
+_NOT_IN_PATH: Final = re.compile(r"[?#\s\x00-\x1f\x7f]")
 
 CALLBACK_NAMES: Final = (
     "on_connection_state_change",
@@ -77,6 +81,70 @@ CALLBACK_NAMES: Final = (
 
 Callback = Callable[..., Any | Awaitable[Any]]
 
+AuthParams = Mapping[str, Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None]
+"""``{"params": {...}, "headers": {...}}``: each a mapping, or a function returning one
+(called for every request)."""
+
+
+class OptionKeywords(TypedDict, total=False):
+    """The options of ``init()`` and of the constructors, typed (no callbacks): what a
+    configuration dict holds. Each is described under :class:`ClientOptions`.
+
+    ``api_key`` and one of ``cluster`` or ``host`` are required: ``init()`` refuses
+    their absence at run time (the constructor may also be called with no keywords at
+    all, and ``init()`` later). ``None`` is the same as leaving a keyword out::
+
+        options: OptionKeywords = {"api_key": "KEY", "cluster": "eu"}
+        pusher = PusherChannelsClient(**options, on_event=print)
+    """
+
+    api_key: str
+    cluster: str | None
+    host: str | None
+    use_tls: bool
+    ws_port: int
+    wss_port: int
+    path: str
+    ssl_context: ssl.SSLContext | None
+    activity_timeout: float
+    pong_timeout: float
+    max_reconnection_attempts: int | None
+    max_reconnect_gap_in_seconds: float
+    auth_endpoint: str | None
+    auth_params: AuthParams | None
+    auth_transport: Literal["ajax", "jsonp"]
+    auth_timeout: float
+    auth_batching: bool
+    auth_batch_delay: float
+    auth_batch_size: int
+    max_auth_response_bytes: int
+    secret: str | None
+    user_auth_endpoint: str | None
+    user_auth_params: AuthParams | None
+    user_data: Mapping[str, Any] | None
+    presence_channel_data: Mapping[str, Any] | Callable[[str], Mapping[str, Any]] | None
+    encryption_master_key_base64: str | None
+    enabled_transports: Sequence[str] | None
+    disabled_transports: Sequence[str] | None
+    enable_stats: bool
+    ignore_null_origin: bool
+    log_to_console: bool
+    proxy: str | None
+    max_client_event_bytes: int
+    trust_env: bool
+    max_handshake_redirects: int
+
+
+class ClientKeywords(OptionKeywords, CallbackKeywords, total=False):
+    """Every keyword of ``init()`` and of the constructors, typed: the options
+    (:class:`OptionKeywords`) and the callbacks
+    (:class:`~pusher_channels.callbacks.CallbackKeywords`).
+
+    ``PusherChannelsClient(**options: Unpack[ClientKeywords])``: an IDE completes the
+    keywords, and a type checker refuses a misspelt one, a value of the wrong type or
+    a callback with the wrong arguments.
+    """
+
 
 @dataclass(frozen=True, slots=True)
 class ClientOptions:
@@ -84,8 +152,9 @@ class ClientOptions:
 
     Attributes:
         api_key: the application key, sent in the URL path.
-        cluster: the cluster name (``eu``, ``mt1``, ...); the host is
-            ``ws-{cluster}.pusher.com`` unless ``host`` is given.
+        cluster: the cluster name (``eu``, ``mt1``, ...) of Pusher's hosted service:
+            the host is ``ws-{cluster}.pusher.com``. Give ``cluster`` or ``host``,
+            not both.
         use_tls: ``True`` (default) connects with ``wss`` on ``wss_port``; ``False``
             with ``ws`` on ``ws_port``.
         host: the WebSocket host, for self-hosted servers (soketi, Laravel Reverb): a
@@ -146,7 +215,22 @@ class ClientOptions:
             log at DEBUG level, frames included.
         proxy: an HTTP proxy as ``"host:port"`` (as in the Java client), or a URL
             ``http://``, ``https://``, ``socks4://`` or ``socks5://`` (SOCKS with a
-            port). Auth endpoints use it too, which a ``socks4`` proxy cannot carry.
+            port; ``socks5h://`` is taken as ``socks5://``, which lets the proxy
+            resolve names). Auth endpoints use it too, which a ``socks4`` proxy
+            cannot carry. Given, it always wins over the environment.
+        max_client_event_bytes: the most data a client event may carry, in UTF-8
+            bytes of its JSON text, as servers count it (default 10,240: Pusher's
+            10 KB). ``trigger()`` refuses more. Raise it for a server that accepts
+            more (soketi's default is 100 KB).
+        trust_env: ``True`` (default) honours the proxy environment variables when
+            ``proxy`` is not given, for the WebSocket and the auth endpoints alike:
+            ``HTTPS_PROXY`` for ``wss://`` and ``https://``, ``HTTP_PROXY`` for
+            ``ws://`` and ``http://``, then ``ALL_PROXY``; ``NO_PROXY`` lists hosts
+            reached directly (lower-case names too). They are read when the client
+            is configured. ``False`` ignores them.
+        max_handshake_redirects: how many HTTP redirects the WebSocket handshake may
+            follow (default 0: a redirect fails the attempt, which is retried like
+            any failed attempt). A redirect never goes from ``wss`` to ``ws``.
         callbacks: the ``on_*`` callbacks, by name.
     """
 
@@ -182,6 +266,9 @@ class ClientOptions:
     ignore_null_origin: bool = False
     log_to_console: bool = False
     proxy: str | None = None
+    max_client_event_bytes: int = MAX_CLIENT_EVENT_BYTES
+    trust_env: bool = True
+    max_handshake_redirects: int = 0
     callbacks: Mapping[str, Callback] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -243,10 +330,19 @@ class ClientOptions:
 
     @property
     def proxy_url(self) -> str | None:
-        """The proxy as a URL, or ``None``."""
-        if self.proxy is None:
-            return None
-        return self.proxy if "://" in self.proxy else f"http://{self.proxy}"
+        """The ``proxy`` option as a URL, or ``None`` (the environment not consulted)."""
+        return normalize_proxy(self.proxy) if self.proxy is not None else None
+
+    def proxy_route(self, url: str, *, for_http_client: bool = False) -> ProxyRoute:
+        """The proxy for a connection to ``url``: ``proxy``, else the environment
+        unless ``trust_env`` is ``False`` (see :mod:`pusher_channels._proxies`).
+
+        Raises:
+            PusherConfigError: the environment names a proxy that cannot be used.
+        """
+        return proxy_route(
+            url, proxy=self.proxy, trust_env=self.trust_env, for_http_client=for_http_client
+        )
 
 
 def build_url(options: ClientOptions) -> str:
@@ -321,6 +417,18 @@ def _host(value: Any) -> str:
                 f"host {value!r} is neither a host name nor an IPv6 address; "
                 "give a port as ws_port/wss_port"
             ) from None
+        return value
+    # What is connected to is the name as IDNA encodes it (NFKC first, so that a
+    # full-width "@" or "/" becomes one): check that, not only what was typed.
+    try:
+        encoded = value.encode("idna").decode("ascii")
+    except UnicodeError:
+        encoded = ""
+    if _HOST_NAME.fullmatch(encoded) is None:
+        raise PusherConfigError(
+            f"host must be a host name (letters, digits, '-', '_' and dots) or an IP "
+            f"address, got {value!r}"
+        )
     return value
 
 
@@ -338,9 +446,10 @@ def _path(value: Any) -> str:
         raise PusherConfigError(f"path must be a string such as '/ws', got {value!r}")
     if value and not value.startswith("/"):
         raise PusherConfigError(f"path must start with '/' (such as '/ws'), got {value!r}")
-    if _NOT_IN_PATH.search(value):
+    if _NOT_IN_PATH.search(value) or value.startswith("//"):
         raise PusherConfigError(
-            f"path must be a plain path prefix (no query, fragment or spaces), got {value!r}"
+            f"path must be a plain path prefix such as '/ws' (no query, fragment, spaces, "
+            f"control characters or leading '//'), got {value!r}"
         )
     return value
 
@@ -357,46 +466,6 @@ def _http_url(name: str, value: Any) -> str:
         _url_port(parts)
     except ValueError:
         raise PusherConfigError(f"{name} has an invalid port: {value!r}") from None
-    return value
-
-
-def _proxy(value: Any, *, for_http_client: bool) -> str:
-    """Check ``proxy``: ``"host:port"`` or a URL that both connections can use.
-
-    ``for_http_client``: an auth endpoint will send its requests through it too.
-    Error messages never show the URL itself, which may hold a password.
-    """
-    if not isinstance(value, str) or not value.strip():
-        raise PusherConfigError(
-            f"proxy must be 'host:port' or a proxy URL, got {type(value).__name__} {value!r}"
-        )
-    parts = urlsplit(value if "://" in value else f"http://{value}")
-    scheme = parts.scheme.lower()
-    if scheme not in _PROXY_SCHEMES:
-        raise PusherConfigError(
-            f"proxy scheme {parts.scheme!r} is not supported: use http://, https://, "
-            "socks4:// or socks5://"
-        )
-    if not parts.hostname:
-        raise PusherConfigError(f"proxy has no host (a {scheme}:// URL)")
-    try:
-        port = _url_port(parts)
-    except ValueError:
-        raise PusherConfigError(
-            f"proxy port must be a number from 1 to 65535 (proxy host {parts.hostname!r})"
-        ) from None
-    if port is None and scheme in _SOCKS_SCHEMES:
-        raise PusherConfigError(f"a {scheme} proxy needs a port: {scheme}://host:port")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise PusherConfigError(
-            f"proxy must be scheme://host:port, with no path or query (proxy host "
-            f"{parts.hostname!r})"
-        )
-    if for_http_client and scheme not in _HTTP_CLIENT_PROXY_SCHEMES:
-        raise PusherConfigError(
-            f"a {scheme} proxy cannot carry the auth endpoint's HTTP requests (httpx "
-            "takes http, https and socks5 proxies): use a socks5:// proxy"
-        )
     return value
 
 
@@ -463,11 +532,26 @@ def parse_options(values: Mapping[str, Any]) -> ClientOptions:
         raise PusherConfigError("ssl_context must be an ssl.SSLContext")
     options = ClientOptions(**settings, callbacks=callbacks)
     options.scheme  # noqa: B018 - validates the transports against use_tls now
+    _check_proxy_routes(options)
     return options
+
+
+def _check_proxy_routes(options: ClientOptions) -> None:
+    """A proxy named by the environment must be usable by the connections it serves:
+    connecting directly instead would leave the network's proxy out."""
+    options.proxy_route(build_url(options))
+    for endpoint in (options.auth_endpoint, options.user_auth_endpoint):
+        if endpoint is not None:
+            options.proxy_route(endpoint, for_http_client=True)
 
 
 def _check_server(settings: dict[str, Any]) -> None:
     """Where to connect: host or cluster, ports, path, transports and proxy."""
+    if "host" in settings and "cluster" in settings:
+        raise PusherConfigError(
+            "give cluster= or host=, not both: cluster= names a Pusher cluster, host= "
+            "a self-hosted server"
+        )
     if "host" in settings:
         _host(settings["host"])
     elif "cluster" in settings:
@@ -481,9 +565,16 @@ def _check_server(settings: dict[str, Any]) -> None:
         _path(settings["path"])
     for name in ("enabled_transports", "disabled_transports"):
         settings[name] = _transports(name, settings.get(name))
+    endpoints = [
+        settings[name] for name in ("auth_endpoint", "user_auth_endpoint") if name in settings
+    ]
     if "proxy" in settings:
-        endpoints = ("auth_endpoint", "user_auth_endpoint")
-        _proxy(settings["proxy"], for_http_client=any(name in settings for name in endpoints))
+        check_proxy(settings["proxy"], for_http_client=bool(endpoints))
+    redirects = settings.get("max_handshake_redirects", 0)
+    if isinstance(redirects, bool) or not isinstance(redirects, int) or redirects < 0:
+        raise PusherConfigError(
+            f"max_handshake_redirects must be a non-negative int, got {redirects!r}"
+        )
 
 
 def _check_timing(settings: dict[str, Any]) -> None:
@@ -494,6 +585,11 @@ def _check_timing(settings: dict[str, Any]) -> None:
     if "activity_timeout" in settings:
         settings["activity_timeout"] = _seconds(
             "activity_timeout", settings["activity_timeout"], MIN_ACTIVITY_TIMEOUT
+        )
+    limit = settings.get("max_client_event_bytes")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise PusherConfigError(
+            f"max_client_event_bytes must be a positive number of bytes, got {limit!r}"
         )
     attempts = settings.get("max_reconnection_attempts")
     if attempts is not None and (

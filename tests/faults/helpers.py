@@ -6,14 +6,15 @@ from __future__ import annotations
 import asyncio
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from devtools.soketi import SoketiServer
 
 from pusher_channels import ConnectionState, PusherEvent, PusherMember
-from tests.support.recorder import Recorder
+from pusher_channels.callbacks import ChannelCallbackKeywords, DecryptionFailureCallback
+from tests.support.recorder import Recorder, RecorderCallbacks
 
 CONNECTED = ConnectionState.CONNECTED
 RECONNECTING = ConnectionState.RECONNECTING
@@ -37,6 +38,12 @@ Entry = tuple[str, str, Any]
 """``(kind, channel_name, payload)``: one callback, as :class:`Timeline` logs it."""
 
 
+class TimelineCallbacks(RecorderCallbacks):
+    """A recorder's callbacks, and ``on_decryption_failure``."""
+
+    on_decryption_failure: DecryptionFailureCallback
+
+
 @dataclass
 class Timeline(Recorder):
     """A :class:`Recorder` that also logs every callback, in order, in one list.
@@ -53,8 +60,10 @@ class Timeline(Recorder):
     log: list[Entry] = field(default_factory=list)
     decryption_failures: list[tuple[str, str]] = field(default_factory=list)
 
-    def callbacks(self) -> dict[str, Callable[..., None]]:
-        base = super().callbacks()
+    def callbacks(self) -> TimelineCallbacks:
+        # The recorder's own callbacks, called before each logs its entry.
+        recorded = super().callbacks()
+        base = cast(Mapping[str, Callable[..., None]], recorded)
 
         def on_state(current: ConnectionState, previous: ConnectionState) -> None:
             base["on_connection_state_change"](current, previous)
@@ -81,7 +90,7 @@ class Timeline(Recorder):
             self.log.append(("event", event.channel_name, event))
 
         return {
-            **base,
+            **recorded,
             "on_connection_state_change": on_state,
             "on_subscription_succeeded": on_succeeded,
             "on_subscription_error": on_subscription_error,
@@ -93,7 +102,7 @@ class Timeline(Recorder):
             ),
         }
 
-    def channel_callbacks(self, channel_name: str) -> dict[str, Callable[..., None]]:
+    def channel_callbacks(self, channel_name: str) -> ChannelCallbackKeywords:
         """Per-channel callbacks for ``subscribe()``, logged as ``channel_*``."""
         return {
             "on_subscription_succeeded": lambda data: self.log.append(

@@ -167,7 +167,7 @@ async def restart_under_load(soketi: SoketiServer, restarts: int) -> Figures:
     auth = AuthServer(soketi.server_sdk(), users=dict(USERS))
     auth.start()
     alice, bob = Timeline(), Timeline()
-    options = {**soketi.client_options(), "auth_endpoint": auth.url}
+    options: dict[str, Any] = {**soketi.client_options(), "auth_endpoint": auth.url}
     try:
         async with (
             PusherChannelsClient(
@@ -216,7 +216,7 @@ async def kills_during_resubscription(soketi: SoketiServer, kills: int) -> list[
     auth.start()
     alice, bob = Timeline(), Timeline()
     rng = random.Random(11)
-    options = {**soketi.client_options(), "auth_endpoint": auth.url}
+    options: dict[str, Any] = {**soketi.client_options(), "auth_endpoint": auth.url}
     try:
         async with (
             PusherChannelsClient(

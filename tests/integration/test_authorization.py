@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import socket
+import struct
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ from pusher_channels import (
     ClientEventError,
     PusherChannelsClient,
     PusherEvent,
+    PusherMember,
 )
 from tests.support.recorder import Recorder, wait_until
 
@@ -142,6 +146,28 @@ async def test_endpoint_failures_reach_subscription_error_and_retry_works(
     assert len(recorder.subscription_errors) == 1
 
 
+async def test_each_automatic_retry_that_fails_is_reported_with_its_attempt(
+    soketi: SoketiServer, auth_server: AuthServer
+) -> None:
+    recorder = Recorder()
+    name = unique("private")
+    auth_server.failure = Failure(status=503, body="try later")
+    async with PusherChannelsClient(
+        **soketi.client_options(), auth_endpoint=auth_server.url, **recorder.callbacks()
+    ) as client:
+        channel = await client.subscribe(name)
+        await wait_until(lambda: len(recorder.subscription_errors) == 2, what="two failures")
+        auth_server.failure = None
+        await wait_until(lambda: channel.subscribed, what="the third, automatic, attempt")
+    [(first, first_error), (second, second_error)] = recorder.subscription_errors
+    assert first.endswith("HTTP 503: try later (attempt 1, retrying in 0.5 s)")
+    assert second.endswith("HTTP 503: try later (attempt 2, retrying in 1.0 s)")
+    assert isinstance(first_error, AuthorizationError)
+    assert isinstance(second_error, AuthorizationError)
+    assert (first_error.attempt, first_error.retry_in) == (1, 0.5)
+    assert (second_error.attempt, second_error.retry_in) == (2, 1.0)
+
+
 async def test_unreachable_and_slow_endpoints(
     soketi: SoketiServer, auth_server: AuthServer
 ) -> None:
@@ -151,7 +177,56 @@ async def test_unreachable_and_slow_endpoints(
     ) as client:
         await client.subscribe(unique("private"))
         await wait_until(lambda: len(recorder.subscription_errors) == 1, what="refused")
-    assert "cannot reach" in recorder.subscription_errors[0][0]
+    assert "cannot connect to http://127.0.0.1:9/none" in recorder.subscription_errors[0][0]
+
+
+@contextlib.asynccontextmanager
+async def misbehaving_endpoint(reset: bool) -> AsyncIterator[str]:
+    """An endpoint that accepts the connection, reads the request and then closes it
+    without answering (``reset``: with a TCP reset); yields its URL."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        if reset:
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/pusher/auth"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("reset", "expected"),
+    [
+        (False, "closed the connection without an answer"),
+        (True, "the connection to {url} broke before it answered"),
+    ],
+)
+async def test_an_endpoint_that_closes_is_not_called_unreachable(
+    soketi: SoketiServer, reset: bool, expected: str
+) -> None:
+    """The endpoint was reached: the message says what it did instead."""
+    recorder = Recorder()
+    async with (
+        misbehaving_endpoint(reset) as url,
+        PusherChannelsClient(
+            **soketi.client_options(), auth_endpoint=url, **recorder.callbacks()
+        ) as client,
+    ):
+        await client.subscribe(unique("private"))
+        await wait_until(lambda: len(recorder.subscription_errors) >= 1, what="the failure")
+    message, error = recorder.subscription_errors[0]
+    assert expected.format(url=url) in message
+    assert "cannot reach" not in message
+    assert "cannot connect" not in message
+    assert isinstance(error, AuthorizationError)
+    assert error.retryable
 
 
 async def test_twenty_channels_authorize_concurrently(
@@ -202,6 +277,16 @@ async def test_presence_members_and_client_events(
             await wait_until(lambda: bob_channel.subscribed, what="bob subscribed")
             assert set(bob_channel.members) == {"1", "2"}
             assert bob_channel.members["1"].user_info == {"name": "Ada"}
+            # Ada's numeric id is a string everywhere: members, and the ids given to
+            # on_subscription_succeeded.
+            [(_, bob_data)] = bob_log.succeeded
+            assert sorted(bob_data["presence"]["ids"]) == ["1", "2"]
+            assert set(bob_data["presence"]["hash"]) == {"1", "2"}
+            # members is a read-only view of the live member list.
+            members = bob_channel.members
+            with pytest.raises(TypeError):
+                members["3"] = PusherMember("3")  # type: ignore[index]
+            assert set(members) == {"1", "2"}
             await wait_until(lambda: len(ada_log.members_added) == 1, what="bob joins")
             assert ada_log.members_added[0][0] == name
             assert ada_log.members_added[0][1].user_id == "2"
@@ -216,6 +301,7 @@ async def test_presence_members_and_client_events(
     wave_to_ada = ada_log.events_named("client-wave")[0]
     assert wave_to_ada.user_id == "2"
     assert wave_to_ada.json() == {"from": "bob"}
+    assert wave_to_ada.data == '{"from":"bob"}'
     wave_to_bob = bob_log.events_named("client-wave")[0]
     assert wave_to_bob.user_id == "1"
     assert wave_to_bob.data == "hi from ada"

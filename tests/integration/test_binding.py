@@ -168,7 +168,7 @@ async def test_bound_handlers_see_the_notifications_as_pusher_events(
     on_event: list[PusherEvent] = []
     name = channel_name("presence-bind")
     auth_server.users["ann"] = {"user_id": 42, "user_info": {"name": "Ann"}}
-    options = {**soketi.client_options(), "auth_endpoint": auth_server.url}
+    options: dict[str, Any] = {**soketi.client_options(), "auth_endpoint": auth_server.url}
     async with (
         PusherChannelsClient(**options, on_event=on_event.append) as watcher,
         PusherChannelsClient(**options, auth_params={"params": {"user": "ann"}}) as ann,
@@ -188,6 +188,7 @@ async def test_bound_handlers_see_the_notifications_as_pusher_events(
         "pusher:member_removed",
     ]
     assert all(isinstance(e.data, str) and e.channel_name == name for e in seen)
+    assert seen[1].data is not None
     assert json.loads(seen[1].data) == {"user_id": "42", "user_info": {"name": "Ann"}}
     assert seen[2].json()["user_id"] == "42"
     assert "presence" in seen[0].json()
@@ -283,7 +284,7 @@ async def test_error_listeners_hear_callback_failures_without_on_error(
 async def test_wait_subscribed_returns_raises_and_ends(
     soketi: SoketiServer, auth_server: AuthServer
 ) -> None:
-    options = {**soketi.client_options(), "auth_endpoint": auth_server.url}
+    options: dict[str, Any] = {**soketi.client_options(), "auth_endpoint": auth_server.url}
     async with PusherChannelsClient(**options) as client:
         public = await client.subscribe(channel_name())
         assert not public.subscribed

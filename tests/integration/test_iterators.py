@@ -1,4 +1,4 @@
-"""``events()`` async iterators against a real soketi: order, bounds, and how they end."""
+"""``events()`` async iterators against PusherTestServer: order, bounds, and how they end."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import gc
 import itertools
 import json
 
+import pusher
 import pytest
-from devtools.soketi import SoketiServer
 
 from pusher_channels import (
     PusherChannelsClient,
@@ -16,6 +16,7 @@ from pusher_channels import (
     SlowConsumerError,
     SubscriptionError,
 )
+from pusher_channels.testing import PusherTestServer
 from tests.support.recorder import Recorder, wait_until
 from tests.support.scripted_server import ScriptedServer
 
@@ -26,9 +27,9 @@ def unique() -> str:
     return f"stream-{next(_names)}"
 
 
-async def trigger_many(server: SoketiServer, channel: str, count: int) -> None:
+async def trigger_many(server: PusherTestServer, channel: str, count: int) -> None:
     """Trigger ``count`` numbered events in one batch call per ten."""
-    sdk = server.server_sdk()
+    sdk = pusher.Pusher(**server.sdk_kwargs())
     for start in range(0, count, 10):
         batch = [
             {"channel": channel, "name": "seq", "data": {"n": n}}
@@ -38,16 +39,16 @@ async def trigger_many(server: SoketiServer, channel: str, count: int) -> None:
 
 
 async def test_iterators_and_callbacks_see_the_same_events_in_order(
-    soketi: SoketiServer,
+    pusher_server: PusherTestServer,
 ) -> None:
     name = unique()
     by_callback: list[int] = []
-    async with PusherChannelsClient(**soketi.client_options()) as client:
+    async with PusherChannelsClient(**pusher_server.client_kwargs()) as client:
         channel = await client.subscribe(name, on_event=lambda e: by_callback.append(e.json()["n"]))
         everything = client.events()
         only_this = channel.events()
         await wait_until(lambda: channel.subscribed)
-        await trigger_many(soketi, name, 30)
+        await trigger_many(pusher_server, name, 30)
         from_channel = [(await anext(only_this)).json()["n"] for _ in range(30)]
         from_client = [(await anext(everything)).json()["n"] for _ in range(30)]
     assert from_channel == list(range(30))
@@ -55,15 +56,19 @@ async def test_iterators_and_callbacks_see_the_same_events_in_order(
     assert by_callback == from_channel
 
 
-async def test_a_full_buffer_pauses_reading_and_loses_nothing(soketi: SoketiServer) -> None:
+async def test_a_full_buffer_pauses_reading_and_loses_nothing(
+    pusher_server: PusherTestServer,
+) -> None:
     """Backpressure: past max_buffer the socket is not read until the consumer catches up."""
     name = unique()
     recorder = Recorder()
-    async with PusherChannelsClient(**soketi.client_options(), **recorder.callbacks()) as client:
+    async with PusherChannelsClient(
+        **pusher_server.client_kwargs(), **recorder.callbacks()
+    ) as client:
         channel = await client.subscribe(name)
         await wait_until(lambda: channel.subscribed)
         events = channel.events(max_buffer=5)
-        await trigger_many(soketi, name, 40)
+        await trigger_many(pusher_server, name, 40)
         await asyncio.sleep(0.5)
         assert len(recorder.events) < 40, "the socket was paused while the buffer was full"
         received = [(await asyncio.wait_for(anext(events), 5)).json()["n"] for _ in range(40)]
@@ -96,23 +101,25 @@ async def test_a_burst_beyond_the_hard_limit_is_dropped_and_reported_once(
 
 
 async def test_iteration_ends_on_unsubscribe_after_the_buffered_events(
-    soketi: SoketiServer,
+    pusher_server: PusherTestServer,
 ) -> None:
     name = unique()
     seen: list[PusherEvent] = []
-    async with PusherChannelsClient(**soketi.client_options(), on_event=seen.append) as client:
+    async with PusherChannelsClient(
+        **pusher_server.client_kwargs(), on_event=seen.append
+    ) as client:
         channel = await client.subscribe(name)
         events = channel.events()
         await wait_until(lambda: channel.subscribed)
-        await trigger_many(soketi, name, 3)
+        await trigger_many(pusher_server, name, 3)
         await wait_until(lambda: len(seen) == 3, what="the three events")
         await channel.unsubscribe()
         received = [event.json()["n"] async for event in events]
     assert received == [0, 1, 2]
 
 
-async def test_iteration_ends_on_disconnect(soketi: SoketiServer) -> None:
-    client = PusherChannelsClient(**soketi.client_options())
+async def test_iteration_ends_on_disconnect(pusher_server: PusherTestServer) -> None:
+    client = PusherChannelsClient(**pusher_server.client_kwargs())
     await client.connect(timeout=10)
     await client.subscribe(unique())
     received: list[PusherEvent] = []
@@ -128,8 +135,10 @@ async def test_iteration_ends_on_disconnect(soketi: SoketiServer) -> None:
     assert received == []
 
 
-async def test_iteration_raises_when_the_subscription_fails(soketi: SoketiServer) -> None:
-    async with PusherChannelsClient(**soketi.client_options()) as client:
+async def test_iteration_raises_when_the_subscription_fails(
+    pusher_server: PusherTestServer,
+) -> None:
+    async with PusherChannelsClient(**pusher_server.client_kwargs()) as client:
         channel = await client.subscribe("private-no-authorizer")
         with pytest.raises(SubscriptionError) as raised:
             async for _ in channel.events():
@@ -137,13 +146,13 @@ async def test_iteration_raises_when_the_subscription_fails(soketi: SoketiServer
     assert raised.value.channel_name == "private-no-authorizer"
 
 
-async def test_leaving_the_loop_closes_the_stream(soketi: SoketiServer) -> None:
+async def test_leaving_the_loop_closes_the_stream(pusher_server: PusherTestServer) -> None:
     name = unique()
-    async with PusherChannelsClient(**soketi.client_options()) as client:
+    async with PusherChannelsClient(**pusher_server.client_kwargs()) as client:
         channel = await client.subscribe(name)
         await wait_until(lambda: channel.subscribed)
         events = channel.events()
-        await trigger_many(soketi, name, 2)
+        await trigger_many(pusher_server, name, 2)
         async for event in events:
             assert event.json() == {"n": 0}
             break

@@ -207,7 +207,7 @@ async def test_sign_in_is_retried_after_on_auth_failure_too(signin_soketi: Soket
     token = {"value": "expired"}
     asked: list[int | None] = []
 
-    def on_auth_failure(error: SigninError) -> bool:
+    def on_auth_failure(error: AuthorizationError | SigninError) -> bool:
         asked.append(error.status)
         token["value"] = "fresh"
         return True

@@ -2,7 +2,8 @@
 
 pusher-js runs in ``devtools/pusher_js_peer.js`` as a subprocess that reports what it
 sees as JSON lines and takes commands on stdin. If Node or pusher-js is missing the
-test fails, it never skips: ``npm ci`` in ``devtools/`` installs pusher-js.
+test fails, it never skips: ``npm ci`` in ``devtools/`` installs pusher-js. The same
+exchange runs through soketi and through ``PusherTestServer``.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pusher
 import pytest
 from devtools.auth_server import AuthServer
 from devtools.soketi import SoketiServer
 
 from pusher_channels import PusherChannel, PusherChannelsClient
+from pusher_channels.testing import PusherTestServer
 from tests.support.recorder import Recorder, wait_until
 
 DEVTOOLS = Path(__file__).resolve().parents[2] / "devtools"
@@ -118,9 +121,36 @@ class JsPeer:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+@dataclass
+class Endpoint:
+    """The server both clients meet on, and the authorization endpoint signing for it."""
+
+    key: str
+    port: int
+    client_options: dict[str, Any]
+    auth_server: AuthServer
+
+
+@pytest.fixture(params=["soketi", "test-server"])
+def endpoint(request: pytest.FixtureRequest) -> Iterator[Endpoint]:
+    """soketi (the session's), or a PusherTestServer of the test's own."""
+    if request.param == "soketi":
+        soketi: SoketiServer = request.getfixturevalue("soketi")
+        auth: AuthServer = request.getfixturevalue("auth_server")
+        yield Endpoint(soketi.key, soketi.port, dict(soketi.client_options()), auth)
+        return
+    with PusherTestServer() as server:
+        auth = AuthServer(pusher.Pusher(**server.sdk_kwargs()))
+        auth.start()
+        try:
+            yield Endpoint(server.key, server.port, server.client_kwargs(), auth)
+        finally:
+            auth.stop()
+
+
 @contextlib.asynccontextmanager
 async def js_peer(
-    soketi: SoketiServer, auth_server: AuthServer, user: str, channel: str, events: list[str]
+    endpoint: Endpoint, user: str, channel: str, events: list[str]
 ) -> AsyncIterator[JsPeer]:
     """Start the pusher-js peer for ``user`` in ``channel``; kill it by PID on the way out."""
     node, _ = node_and_pusher_js()
@@ -128,13 +158,13 @@ async def js_peer(
         node,
         str(PEER_SCRIPT),
         "--key",
-        soketi.key,
+        endpoint.key,
         "--host",
         "127.0.0.1",
         "--port",
-        str(soketi.port),
+        str(endpoint.port),
         "--auth-endpoint",
-        auth_server.url,
+        endpoint.auth_server.url,
         "--user",
         user,
         "--channel",
@@ -256,6 +286,9 @@ async def check_js_to_python(js: JsPeer, one: PythonPeer, two: PythonPeer) -> No
         assert event.channel_name == one.channel.channel_name
         assert event.user_id == "js-1"
         assert event.json() == FROM_JS
+        # pusher-js sends the object itself; data is its JSON text, as the seed says.
+        assert isinstance(event.data, str)
+        assert json.loads(event.data) == FROM_JS
         [plain] = [e for e in peer.log.events_named("client-plain") if e.user_id == "js-1"]
         assert plain.data == "plain text from node"
     # The Python clients hear each other too; nobody hears itself.
@@ -293,16 +326,15 @@ async def check_js_leaves(js: JsPeer, one: PythonPeer) -> None:
     assert js.of_type("bye") == [{"type": "bye", "reason": "quit"}]
 
 
-async def test_presence_interop_with_pusher_js(
-    soketi: SoketiServer, auth_server: AuthServer
-) -> None:
+async def test_presence_interop_with_pusher_js(endpoint: Endpoint) -> None:
     _, pusher_js_version = node_and_pusher_js()
     name = f"presence-interop-{int(time.time() * 1000) % 10_000_000}"
+    auth_server = endpoint.auth_server
     auth_server.users = USERS
 
     def client_for(user: str, recorder: Recorder) -> PusherChannelsClient:
         return PusherChannelsClient(
-            **soketi.client_options(),
+            **endpoint.client_options,
             auth_endpoint=auth_server.url,
             auth_params={"params": {"user": user}},
             **recorder.callbacks(),
@@ -316,7 +348,7 @@ async def test_presence_interop_with_pusher_js(
         assert one.channel.me.user_id == "py-1"
         assert one.member_ids == {"py-1"}
         bound = ["client-from-python", "client-plain"]
-        async with js_peer(soketi, auth_server, "js-1", name, bound) as js:
+        async with js_peer(endpoint, "js-1", name, bound) as js:
             await check_js_joins(js, one, auth_server)
             async with client_for("py-2", two_log) as client_two:
                 two = await python_joins(client_two, two_log, name)

@@ -1,15 +1,22 @@
-"""Keeping the connection up against a real soketi: restarts, freezes, disconnects."""
+"""Keeping the connection up against PusherTestServer: restarts, freezes, disconnects.
+
+A restart is ``stop(graceful=False)`` (sockets dropped, as a killed process drops
+them) or ``stop()`` (4200, as a server shutting down closes them), then ``start()``
+on the same port; a freeze is ``pause()``, as SIGSTOP freezes a process.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import Counter
+from typing import Any
 
+import pusher
 from devtools.auth_server import AuthServer
-from devtools.soketi import SoketiServer
 
 from pusher_channels import ConnectionState, PusherChannelsClient
+from pusher_channels.testing import PusherTestServer
 from tests.support.recorder import Recorder, wait_until
 
 CONNECTED = ConnectionState.CONNECTED
@@ -17,26 +24,31 @@ RECONNECTING = ConnectionState.RECONNECTING
 DISCONNECTED = ConnectionState.DISCONNECTED
 
 
-async def trigger(server: SoketiServer, channel: str, event: str, data: object) -> None:
+def sdk_for(server: PusherTestServer) -> Any:
+    """The official server SDK, pointed at ``server``."""
+    return pusher.Pusher(**server.sdk_kwargs())
+
+
+async def trigger(server: PusherTestServer, channel: str, event: str, data: object) -> None:
     """Trigger an event through the official server SDK."""
-    await asyncio.to_thread(server.server_sdk().trigger, channel, event, data)
+    await asyncio.to_thread(sdk_for(server).trigger, channel, event, data)
 
 
-async def test_restart_reconnects_and_resubscribes_once(own_soketi: SoketiServer) -> None:
+async def test_restart_reconnects_and_resubscribes_once(pusher_server: PusherTestServer) -> None:
     recorder = Recorder()
     channels = ["feed-a", "feed-b", "feed-c"]
     async with PusherChannelsClient(
-        **own_soketi.client_options(), **recorder.callbacks()
+        **pusher_server.client_kwargs(), **recorder.callbacks()
     ) as client:
         for name in channels:
             await client.subscribe(name)
         await wait_until(lambda: len(recorder.succeeded) == 3, what="first subscriptions")
         first_socket = await client.get_socket_id()
 
-        own_soketi.kill()
+        pusher_server.stop(graceful=False)
         killed_at = time.monotonic()
         await wait_until(lambda: RECONNECTING in recorder.current_states, what="RECONNECTING")
-        await asyncio.to_thread(own_soketi.start)
+        pusher_server.start()
         await wait_until(lambda: len(recorder.succeeded) == 6, timeout=20, what="resubscribed")
         back_after = time.monotonic() - killed_at
 
@@ -49,7 +61,7 @@ async def test_restart_reconnects_and_resubscribes_once(own_soketi: SoketiServer
         assert ConnectionState.CONNECTING in recorder.current_states[lost:]
 
         for name in channels:
-            await trigger(own_soketi, name, "after-restart", {"channel": name})
+            await trigger(pusher_server, name, "after-restart", {"channel": name})
         await wait_until(lambda: len(recorder.events) == 3, what="events after the restart")
         assert sorted(e.channel_name for e in recorder.events) == channels
         await asyncio.sleep(0.3)
@@ -57,31 +69,31 @@ async def test_restart_reconnects_and_resubscribes_once(own_soketi: SoketiServer
     print(f"back to subscribed {back_after:.2f} s after the kill (restart included)")
 
 
-async def test_graceful_server_shutdown_reconnects(own_soketi: SoketiServer) -> None:
+async def test_graceful_server_shutdown_reconnects(pusher_server: PusherTestServer) -> None:
     recorder = Recorder()
     async with PusherChannelsClient(
-        **own_soketi.client_options(), **recorder.callbacks()
+        **pusher_server.client_kwargs(), **recorder.callbacks()
     ) as client:
         await client.subscribe("graceful")
         await wait_until(lambda: len(recorder.succeeded) == 1, what="subscription")
-        await asyncio.to_thread(own_soketi.stop)
+        pusher_server.stop()
         await wait_until(lambda: RECONNECTING in recorder.current_states, what="RECONNECTING")
-        await asyncio.to_thread(own_soketi.start)
+        pusher_server.start()
         await wait_until(lambda: len(recorder.succeeded) == 2, timeout=20, what="resubscribed")
         assert client.connection_state is CONNECTED
 
 
-async def test_disconnect_means_no_reconnection(own_soketi: SoketiServer) -> None:
+async def test_disconnect_means_no_reconnection(pusher_server: PusherTestServer) -> None:
     recorder = Recorder()
-    client = PusherChannelsClient(**own_soketi.client_options(), **recorder.callbacks())
+    client = PusherChannelsClient(**pusher_server.client_kwargs(), **recorder.callbacks())
     await client.subscribe("quiet")
     await client.connect(timeout=10)
     await wait_until(lambda: len(recorder.succeeded) == 1, what="subscription")
     await client.disconnect()
     states = list(recorder.states)
 
-    own_soketi.kill()
-    await asyncio.to_thread(own_soketi.start)
+    pusher_server.stop(graceful=False)
+    pusher_server.start()
     await asyncio.sleep(2.0)
 
     assert client.connection_state is DISCONNECTED
@@ -93,12 +105,12 @@ async def test_disconnect_means_no_reconnection(own_soketi: SoketiServer) -> Non
     await client.disconnect()
 
 
-async def test_frozen_server_is_detected_by_ping_and_pong(own_soketi: SoketiServer) -> None:
-    """SIGSTOP keeps the socket open but silent: only the heartbeat can notice."""
+async def test_frozen_server_is_detected_by_ping_and_pong(pusher_server: PusherTestServer) -> None:
+    """A frozen server keeps the socket open but silent: only the heartbeat can notice."""
     activity, pong = 1.0, 1.0
     recorder = Recorder()
     async with PusherChannelsClient(
-        **own_soketi.client_options(),
+        **pusher_server.client_kwargs(),
         activity_timeout=activity,
         pong_timeout=pong,
         **recorder.callbacks(),
@@ -109,7 +121,7 @@ async def test_frozen_server_is_detected_by_ping_and_pong(own_soketi: SoketiServ
         assert client.connection_state is CONNECTED
         assert RECONNECTING not in recorder.current_states
 
-        own_soketi.pause()
+        pusher_server.pause()
         try:
             detected_after = await wait_until(
                 lambda: RECONNECTING in recorder.current_states,
@@ -117,17 +129,17 @@ async def test_frozen_server_is_detected_by_ping_and_pong(own_soketi: SoketiServ
                 what="the dead connection to be noticed",
             )
         finally:
-            own_soketi.resume()
+            pusher_server.resume()
         await wait_until(lambda: len(recorder.succeeded) == 2, timeout=20, what="resubscribed")
         assert client.connection_state is CONNECTED
     print(f"frozen server noticed after {detected_after:.2f} s")
 
 
 async def test_restart_with_authorized_channels_resubscribes_each_exactly_once(
-    own_soketi: SoketiServer,
+    pusher_server: PusherTestServer,
 ) -> None:
     """20 private, 5 presence and 5 encrypted channels survive a server restart."""
-    auth = AuthServer(own_soketi.server_sdk())
+    auth = AuthServer(sdk_for(pusher_server))
     auth.start()
     recorder = Recorder()
     names = (
@@ -137,16 +149,16 @@ async def test_restart_with_authorized_channels_resubscribes_each_exactly_once(
     )
     try:
         async with PusherChannelsClient(
-            **own_soketi.client_options(), auth_endpoint=auth.url, **recorder.callbacks()
+            **pusher_server.client_kwargs(), auth_endpoint=auth.url, **recorder.callbacks()
         ) as client:
             for name in names:
                 await client.subscribe(name)
             await wait_until(lambda: len(recorder.succeeded) == 30, what="30 subscriptions")
             first_socket = await client.get_socket_id()
 
-            own_soketi.kill()
+            pusher_server.stop(graceful=False)
             await wait_until(lambda: RECONNECTING in recorder.current_states, what="RECONNECTING")
-            await asyncio.to_thread(own_soketi.start)
+            pusher_server.start()
             await wait_until(lambda: len(recorder.succeeded) == 60, timeout=20, what="resubscribed")
             await asyncio.sleep(0.3)
 
@@ -161,7 +173,7 @@ async def test_restart_with_authorized_channels_resubscribes_each_exactly_once(
                 assert channel.subscribed
                 if name.startswith("presence-"):
                     assert list(channel.members) == ["guest"], "no stale or duplicate members"
-            sdk = own_soketi.server_sdk()
+            sdk = sdk_for(pusher_server)
             await asyncio.to_thread(sdk.trigger, "private-encrypted-r0", "after", {"ok": True})
             await asyncio.to_thread(sdk.trigger, "private-r0", "after", {"ok": True})
             await wait_until(lambda: len(recorder.events) == 2, what="events after the restart")

@@ -1,4 +1,9 @@
-"""The blocking facade against a real soketi: threads, callbacks, nesting, shutdown."""
+"""The blocking facade against PusherTestServer: threads, callbacks, nesting, shutdown.
+
+The server runs on a thread of its own (the ``pusher_server`` fixture), named
+``PusherTestServer``: it exists before and after each client, so the thread
+accounting below is the client's alone.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pusher
 import pytest
 from devtools.auth_server import AuthServer
-from devtools.soketi import SoketiServer
 
 from pusher_channels import (
     CallbackError,
     ConnectionState,
+    PusherConfigError,
     PusherConnectionError,
     PusherEvent,
     SubscriptionError,
 )
 from pusher_channels.sync import PusherChannelsClient
+from pusher_channels.testing import PusherTestServer
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
@@ -31,8 +38,8 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0, what: str = "
         time.sleep(0.01)
 
 
-def trigger(server: SoketiServer, channel: str, event: str, data: Any) -> None:
-    server.server_sdk().trigger(channel, event, data)
+def trigger(server: PusherTestServer, channel: str, event: str, data: Any) -> None:
+    pusher.Pusher(**server.sdk_kwargs()).trigger(channel, event, data)
 
 
 def client_threads() -> set[threading.Thread]:
@@ -42,18 +49,18 @@ def client_threads() -> set[threading.Thread]:
 # These tests are plain functions: the blocking client must not need an event loop.
 
 
-def test_callbacks_run_on_one_callback_thread_in_order(soketi: SoketiServer) -> None:
+def test_callbacks_run_on_one_callback_thread_in_order(pusher_server: PusherTestServer) -> None:
     seen: list[tuple[str, int]] = []
     states: list[ConnectionState] = []
     with PusherChannelsClient(
-        **soketi.client_options(),
+        **pusher_server.client_kwargs(),
         on_event=lambda e: seen.append((threading.current_thread().name, e.json()["n"])),
         on_connection_state_change=lambda current, previous: states.append(current),
     ) as client:
         channel = client.subscribe("sync-order")
         wait_for(lambda: channel.subscribed, what="subscription")
         for n in range(10):
-            trigger(soketi, "sync-order", "seq", {"n": n})
+            trigger(pusher_server, "sync-order", "seq", {"n": n})
         wait_for(lambda: len(seen) == 10, what="ten events")
         assert client.connection_state is ConnectionState.CONNECTED
         assert client.get_socket_id() is not None
@@ -69,9 +76,9 @@ def test_callbacks_run_on_one_callback_thread_in_order(soketi: SoketiServer) -> 
     ]
 
 
-def test_no_thread_is_left_after_disconnect(soketi: SoketiServer) -> None:
+def test_no_thread_is_left_after_disconnect(pusher_server: PusherTestServer) -> None:
     before = set(threading.enumerate())
-    client = PusherChannelsClient(**soketi.client_options(), on_event=lambda e: None)
+    client = PusherChannelsClient(**pusher_server.client_kwargs(), on_event=lambda e: None)
     client.subscribe("sync-threads")
     client.connect(timeout=10)
     assert client_threads(), "the client runs its loop in a thread of its own"
@@ -83,7 +90,9 @@ def test_no_thread_is_left_after_disconnect(soketi: SoketiServer) -> None:
     assert set(threading.enumerate()) == before
 
 
-def test_callbacks_may_call_the_client(soketi: SoketiServer, auth_server: AuthServer) -> None:
+def test_callbacks_may_call_the_client(
+    pusher_server: PusherTestServer, auth_for_pusher_server: AuthServer
+) -> None:
     """subscribe, trigger and disconnect from inside callbacks: no deadlock."""
     done = threading.Event()
     log: list[str] = []
@@ -95,7 +104,7 @@ def test_callbacks_may_call_the_client(soketi: SoketiServer, auth_server: AuthSe
             client.subscribe("private-sync-nested")
         else:
             client.trigger(PusherEvent("private-sync-nested", "client-hello", {"from": "callback"}))
-            trigger(soketi, "sync-nested", "bye", {})
+            trigger(pusher_server, "sync-nested", "bye", {})
 
     def on_event(event: PusherEvent) -> None:
         log.append(f"event {event.event_name}")
@@ -105,8 +114,8 @@ def test_callbacks_may_call_the_client(soketi: SoketiServer, auth_server: AuthSe
 
     before = set(threading.enumerate())
     client = PusherChannelsClient(
-        **soketi.client_options(),
-        auth_endpoint=auth_server.url,
+        **pusher_server.client_kwargs(),
+        auth_endpoint=auth_for_pusher_server.url,
         on_subscription_succeeded=on_subscription_succeeded,
         on_event=on_event,
     )
@@ -122,37 +131,50 @@ def test_callbacks_may_call_the_client(soketi: SoketiServer, auth_server: AuthSe
     wait_for(lambda: set(threading.enumerate()) == before, what="the callback thread to end")
 
 
-def test_refused_connection_raises_and_leaves_no_thread(soketi: SoketiServer) -> None:
+def test_refused_connection_raises_and_leaves_no_thread(pusher_server: PusherTestServer) -> None:
     before = set(threading.enumerate())
-    client = PusherChannelsClient(**(soketi.client_options() | {"api_key": "wrong"}))
+    client = PusherChannelsClient(**(pusher_server.client_kwargs() | {"api_key": "wrong"}))
     with pytest.raises(PusherConnectionError) as raised:
         client.connect(timeout=10)
     assert raised.value.code == 4001
     assert set(threading.enumerate()) == before
 
 
-def test_raising_callback_is_reported_to_on_error(soketi: SoketiServer) -> None:
+def test_a_channel_callback_that_is_not_callable_is_refused_at_subscribe(
+    pusher_server: PusherTestServer,
+) -> None:
+    """As with the asyncio client: not later, on the callback thread, at each event."""
+    client = PusherChannelsClient(**pusher_server.client_kwargs())
+    try:
+        with pytest.raises(PusherConfigError, match="on_event must be callable"):
+            client.subscribe("news", on_event="print")  # type: ignore[arg-type]
+        assert client.get_channel("news") is None
+    finally:
+        client.disconnect()
+
+
+def test_raising_callback_is_reported_to_on_error(pusher_server: PusherTestServer) -> None:
     errors: list[Any] = []
 
     def fragile(event: PusherEvent) -> None:
         raise ValueError("bad callback")
 
     with PusherChannelsClient(
-        **soketi.client_options(),
+        **pusher_server.client_kwargs(),
         on_event=fragile,
         on_error=lambda message, code, error: errors.append(error),
     ) as client:
         channel = client.subscribe("sync-fragile")
         wait_for(lambda: channel.subscribed)
-        trigger(soketi, "sync-fragile", "x", {})
-        trigger(soketi, "sync-fragile", "y", {})
+        trigger(pusher_server, "sync-fragile", "x", {})
+        trigger(pusher_server, "sync-fragile", "y", {})
         wait_for(lambda: len(errors) == 2, what="two reports")
         assert client.connection_state is ConnectionState.CONNECTED
     assert all(isinstance(e, CallbackError) for e in errors)
 
 
-def test_blocking_iterators_and_on_authorizer(soketi: SoketiServer) -> None:
-    sdk = soketi.server_sdk()
+def test_blocking_iterators_and_on_authorizer(pusher_server: PusherTestServer) -> None:
+    sdk = pusher.Pusher(**pusher_server.sdk_kwargs())
     authorizer_threads: list[str] = []
 
     def on_authorizer(channel_name: str, socket_id: str, options: Any) -> dict[str, Any]:
@@ -162,13 +184,15 @@ def test_blocking_iterators_and_on_authorizer(soketi: SoketiServer) -> None:
         answer: dict[str, Any] = sdk.authenticate(channel_name, socket_id)
         return answer
 
-    with PusherChannelsClient(**soketi.client_options(), on_authorizer=on_authorizer) as client:
+    with PusherChannelsClient(
+        **pusher_server.client_kwargs(), on_authorizer=on_authorizer
+    ) as client:
         channel = client.subscribe("private-sync-iter")
         everything = client.events(timeout=5)
         events = channel.events(timeout=0.5)
         wait_for(lambda: channel.subscribed)
         for n in range(3):
-            trigger(soketi, "private-sync-iter", "seq", {"n": n})
+            trigger(pusher_server, "private-sync-iter", "seq", {"n": n})
         assert [event.json()["n"] for event in events] == [0, 1, 2]  # ends after 0.5 s idle
         assert [next(everything).json()["n"] for _ in range(3)] == [0, 1, 2]
         failing = client.subscribe("private-sync-refused")
@@ -180,10 +204,10 @@ def test_blocking_iterators_and_on_authorizer(soketi: SoketiServer) -> None:
 
 
 async def test_the_blocking_client_can_be_used_from_inside_async_code(
-    soketi: SoketiServer,
+    pusher_server: PusherTestServer,
 ) -> None:
     """It owns its loop, so even code running another loop may call it in a thread."""
-    client = PusherChannelsClient(**soketi.client_options())
+    client = PusherChannelsClient(**pusher_server.client_kwargs())
     await asyncio.to_thread(client.connect, 10)
     assert client.connection_state is ConnectionState.CONNECTED
     await asyncio.to_thread(client.disconnect)

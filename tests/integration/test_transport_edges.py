@@ -149,3 +149,40 @@ async def test_cancelling_an_attempt_closes_its_tcp_connection_at_once() -> None
     await asyncio.wait_for(closed.wait(), 2)
     server.close()
     await server.wait_closed()
+
+
+async def test_cancelling_a_wss_attempt_closes_the_plain_text_check_too() -> None:
+    """A silent ``wss`` port is asked in plain text after a second; giving the attempt
+    up then closes both TCP connections at once."""
+    accepted: list[asyncio.StreamReader] = []
+    closed: list[bool] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(reader)
+        await reader.read()  # answers nothing; returns at the client's close
+        closed.append(True)
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+
+    class Sink:
+        def __getattr__(self, name: str) -> Any:
+            return lambda *args: None
+
+    attempt = asyncio.create_task(
+        _transport.connect_websocket(
+            Sink(),
+            f"wss://127.0.0.1:{port}/app/k",
+            ssl_context=None,
+            proxy=None,
+            handshake_timeout=30,
+        )
+    )
+    await wait_until(lambda: len(accepted) == 2, what="the TLS attempt and the plain check")
+    attempt.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await attempt
+    await wait_until(lambda: len(closed) == 2, timeout=2, what="both connections closed")
+    server.close()
+    await server.wait_closed()

@@ -256,3 +256,65 @@ def test_the_client_options_retry_quickly_for_about_two_seconds() -> None:
     assert sum(quick) == pytest.approx(2.5)
     assert backoff.delay(11, CloseAction.BACKOFF, 0.0) == 0.5
     assert backoff.delay(100, CloseAction.BACKOFF, 0.0) == 30.0
+
+
+# ------------------------------------------- a certificate that fails verification
+
+
+def _fail_with_a_certificate(conn: Connection, now: float) -> float:
+    """One attempt refused by certificate verification; the seconds until the next."""
+    conn.socket_open_failed("SSLCertVerificationError: expired", now, certificate=True)
+    deadline = conn.next_deadline()
+    assert deadline is not None
+    return deadline - now
+
+
+def test_a_certificate_failure_is_retried_with_backoff_and_reported_each_time() -> None:
+    """A long-running service comes back by itself once the certificate is fixed
+    (renewed, the clock corrected, the CA installed): the client retries, slowly,
+    and tells ``on_error`` of every failure, since each needs someone to act."""
+    backoff = Backoff(initial=0.5, maximum=30.0, jitter=0.0, quick_attempts=10)
+    conn = make_connection(backoff=backoff)
+    conn.connect(0.0)
+    take(conn)
+    now, delays, reports = 0.0, [], []
+    for _ in range(8):
+        delay = _fail_with_a_certificate(conn, now)
+        outputs = take(conn)
+        reports += [e.error for e in errors(outputs)]
+        assert conn.state is ConnectionState.RECONNECTING
+        assert conn.fatal_error is None
+        delays.append(delay)
+        now += delay
+        conn.handle_timer(now)
+        assert of_type(take(conn), OpenSocket), "another attempt"
+    assert delays == [1.0, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0], "no quick attempts"
+    assert len(reports) == 8
+    assert all(isinstance(e, PusherConnectionError) for e in reports)
+    assert all("expired" in e.message for e in reports)
+
+
+def test_certificate_failures_count_towards_max_reconnection_attempts() -> None:
+    conn = make_connection(max_reconnection_attempts=2)
+    conn.connect(0.0)
+    now = 0.0
+    for _ in range(2):
+        now += _fail_with_a_certificate(conn, now)
+        conn.handle_timer(now)
+    conn.socket_open_failed("SSLCertVerificationError: expired", now, certificate=True)
+    assert conn.state is ConnectionState.DISCONNECTED
+    assert conn.fatal_error is not None
+    assert "gave up after 2 reconnection attempts" in conn.fatal_error.message
+    assert "expired" in conn.fatal_error.message
+
+
+def test_a_connection_after_a_certificate_failure_resets_the_count() -> None:
+    conn = make_connection()
+    conn.connect(0.0)
+    now = _fail_with_a_certificate(conn, 0.0)
+    conn.handle_timer(now)
+    conn.socket_opened(now)
+    conn.receive(established(), now)
+    assert conn.state is ConnectionState.CONNECTED
+    conn.socket_closed(1006, "", now + 1)
+    assert conn.next_deadline() == now + 2, "the first delay again"

@@ -61,9 +61,41 @@ def test_channel_event_is_returned_with_its_fields() -> None:
 def test_channel_event_data_object_and_missing_data() -> None:
     conn = subscribed("news")
     event = conn.receive(frame("update", {"a": 1}, channel="news", double_encode=False), 1.0)
-    assert event == PusherEvent("news", "update", {"a": 1}, None)
+    assert event == PusherEvent("news", "update", '{"a":1}', None)
     event = conn.receive(frame("update", channel="news"), 1.0)
     assert event == PusherEvent("news", "update", None, None)
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        ({"text": "grüße ✓", "n": [1, 2.5, None]}, '{"text":"grüße ✓","n":[1,2.5,null]}'),
+        ([1, "two"], '[1,"two"]'),
+        (42, "42"),
+        (True, "true"),
+        ("already text", "already text"),
+    ],
+)
+def test_channel_event_data_is_always_json_text(data: Any, text: str) -> None:
+    """As the seed says, ``data`` is the string representation of what was sent: a
+    frame carrying a JSON value (as pusher-js sends client events) gives its JSON text."""
+    conn = subscribed("presence-room")
+    event = conn.receive(
+        frame("client-x", data, channel="presence-room", user_id="7", double_encode=False), 1.0
+    )
+    assert event is not None
+    assert event.data == text
+    assert type(event.data) is str
+    if not isinstance(data, str):
+        assert event.json() == data
+
+
+def test_channel_event_text_data_is_the_very_string_of_the_frame() -> None:
+    """The common case, data already a string, is passed on as it is (not re-encoded)."""
+    conn = subscribed("news")
+    event = conn.receive(frame("update", '{"b":  2}', channel="news"), 1.0)
+    assert event is not None
+    assert event.data == '{"b":  2}'
 
 
 @pytest.mark.parametrize(
@@ -237,6 +269,10 @@ def test_other_internal_channel_events_are_given_as_pusher_events() -> None:
     assert event == PusherEvent("private-cache-a", "pusher:something_new", '{"x":1}', None)
     event = conn.receive(frame("pusher:cache_miss", channel="private-cache-a"), 1.0)
     assert event == PusherEvent("private-cache-a", "pusher:cache_miss", None, None)
+    event = conn.receive(
+        frame("pusher:cache_miss", {"n": 1}, channel="private-cache-a", double_encode=False), 1.0
+    )
+    assert event == PusherEvent("private-cache-a", "pusher:cache_miss", '{"n":1}', None)
     assert take(conn) == []
 
 
@@ -319,6 +355,18 @@ def test_presence_numeric_ids_become_strings() -> None:
         "1": PusherMember("1", None),
         "2": PusherMember("2", {"n": 2}),
     }
+
+
+def test_presence_numeric_ids_are_strings_in_the_subscription_data_too() -> None:
+    """``on_subscription_succeeded`` gets ``ids`` as the keys of ``members``: strings."""
+    conn = presence_connection()
+    payload = {"presence": {"ids": [1, 2], "hash": {"1": None, "2": {"n": 2}}, "count": 2}}
+    conn.receive(subscription_succeeded("presence-room", payload), 1.0)
+    [succeeded] = of_type(take(conn), SubscriptionSucceeded)
+    assert succeeded.data == {
+        "presence": {"ids": ["1", "2"], "hash": {"1": None, "2": {"n": 2}}, "count": 2}
+    }
+    assert succeeded.data["presence"]["ids"] == list(record_of(conn, "presence-room").members)
 
 
 def test_presence_member_added_and_removed() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import pickle
 from typing import Any
 
 import orjson
@@ -12,6 +15,7 @@ from hypothesis import strategies as st
 from pusher_channels.exceptions import PusherError, PusherProtocolError
 from pusher_channels.protocol.messages import (
     PusherEvent,
+    PusherMember,
     decode_data,
     decode_frame,
     encode_message,
@@ -261,14 +265,61 @@ def test_event_json_parses_a_string() -> None:
     assert event.json() == {"message": "hi", "n": [1, 2]}
 
 
-def test_event_json_parses_bytes() -> None:
-    assert PusherEvent("c", "e", b'{"a":1}').json() == {"a": 1}
+def test_event_data_given_as_bytes_is_kept_as_text() -> None:
+    event = PusherEvent("c", "e", b'{"a":1}')
+    assert event.data == '{"a":1}'
+    assert event.json() == {"a": 1}
 
 
-def test_event_json_returns_objects_and_none_as_they_are() -> None:
-    payload = {"already": "decoded"}
-    assert PusherEvent("c", "e", payload).json() is payload
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        ({"myName": "Bob", "n": [1, 2.5]}, '{"myName":"Bob","n":[1,2.5]}'),
+        (["é", None], '["é",null]'),
+        (7, "7"),
+        (False, "false"),
+        ("plain", "plain"),
+        ("", ""),
+    ],
+)
+def test_event_data_is_the_string_representation_of_what_was_passed(data: Any, text: str) -> None:
+    """The seed: "If you passed an object then that object will have been serialized
+    to JSON"; a string is kept as it is."""
+    event = PusherEvent("c", "e", data)
+    assert event.data == text
+    assert type(event.data) is str
+
+
+def test_event_json_decodes_what_was_passed() -> None:
+    payload = {"already": "decoded", "n": [1, None]}
+    assert PusherEvent("c", "e", payload).json() == payload
     assert PusherEvent("c", "e").json() is None
+
+
+def test_event_with_data_that_is_not_json_serializable_is_refused() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        PusherEvent("c", "e", {"when": object()})
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        PusherEvent("c", "e", 2**70)
+
+
+def test_event_is_frozen_and_hashable() -> None:
+    event = PusherEvent("c", "e", "d", "u")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.data = "changed"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del event.user_id
+    assert hash(event) == hash(PusherEvent("c", "e", "d", "u"))
+    assert {event, PusherEvent("c", "e", "d", "u")} == {event}
+    assert dataclasses.replace(event, event_name="f") == PusherEvent("c", "f", "d", "u")
+    assert copy.copy(event) == event
+    assert pickle.loads(pickle.dumps(event)) == event
+
+
+def test_member_is_frozen() -> None:
+    member = PusherMember("1", {"name": "Ann"})
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        member.user_id = "2"  # type: ignore[misc]
 
 
 def test_event_json_raises_value_error_on_non_json_string() -> None:

@@ -15,6 +15,7 @@ from pusher_channels.protocol.actions import (
 )
 from pusher_channels.protocol.channels import ChannelKind, ChannelStatus
 from pusher_channels.protocol.connection import Connection
+from pusher_channels.protocol.subscriptions import MAX_AUTHORIZATION_RETRIES
 
 from .helpers import (
     connect_and_establish,
@@ -393,6 +394,54 @@ def test_transient_authorization_failures_are_retried_with_backoff() -> None:
         conn.handle_timer(now)
         assert take(conn) == [AuthorizeChannel("private-retry", "1.2")]
     assert delays == [0.5, 1.0, 2.0]
+
+
+def test_each_failed_attempt_says_which_attempt_it_is_and_when_the_next_comes() -> None:
+    """on_subscription_error is called per failed attempt: the error says which one
+    (counted per connection) and when the next is, or that there is none."""
+    # A quiet server for the two minutes of retries: no heartbeat in the way.
+    conn = connected(socket_id="1.2", server_timeout=None, activity_timeout=1000.0)
+    conn.subscribe("private-retry")
+    take(conn)
+    seen = []
+    now = 10.0
+    for _ in range(MAX_AUTHORIZATION_RETRIES + 1):
+        error = AuthorizationError(
+            "authorization failed: HTTP 503", "private-retry", status=503, retryable=True
+        )
+        conn.channel_authorization_failed("private-retry", "1.2", error, now)
+        [failure] = [o for o in take(conn) if isinstance(o, SubscriptionFailed)]
+        assert failure.error is error
+        assert error.retry_in == failure.retry_in
+        seen.append((error.attempt, error.retry_in, error.message))
+        if failure.retry_in is not None:
+            now += failure.retry_in
+            conn.handle_timer(now)
+            take(conn)
+    assert [attempt for attempt, _, _ in seen] == list(range(1, MAX_AUTHORIZATION_RETRIES + 2))
+    assert seen[0] == (
+        1,
+        0.5,
+        "authorization failed: HTTP 503 (attempt 1, retrying in 0.5 s)",
+    )
+    assert seen[2][2] == "authorization failed: HTTP 503 (attempt 3, retrying in 2.0 s)"
+    last_attempt, last_retry_in, last_message = seen[-1]
+    assert last_retry_in is None
+    assert last_message == (
+        f"authorization failed: HTTP 503 (attempt {last_attempt}, no more retries on this "
+        "connection)"
+    )
+    assert str(error) == last_message
+
+
+def test_a_failure_that_is_not_retried_keeps_its_message() -> None:
+    conn = connected(socket_id="1.2")
+    conn.subscribe("private-denied")
+    take(conn)
+    error = AuthorizationError("HTTP 403", "private-denied", status=403)
+    conn.channel_authorization_failed("private-denied", "1.2", error, 5.0)
+    take(conn)
+    assert (error.attempt, error.retry_in, error.message) == (1, None, "HTTP 403")
 
 
 def test_permanent_authorization_failures_are_not_retried() -> None:

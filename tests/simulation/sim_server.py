@@ -531,6 +531,7 @@ class SimNetwork:
         ssl_context: Any = None,
         proxy: str | None = None,
         handshake_timeout: float = 10.0,
+        max_redirects: int = 0,
     ) -> SimSocket:
         """The fake ``connect_websocket``: open a simulated socket for ``sink``."""
         loop = asyncio.get_running_loop()

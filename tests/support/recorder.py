@@ -6,9 +6,30 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from pusher_channels import ConnectionState, PusherError, PusherEvent, PusherMember
+from pusher_channels.callbacks import (
+    ConnectionStateChangeCallback,
+    ErrorCallback,
+    EventCallback,
+    MemberCallback,
+    SubscriptionErrorCallback,
+    SubscriptionSucceededCallback,
+)
+
+
+class RecorderCallbacks(TypedDict):
+    """The callbacks a :class:`Recorder` gives: each one set, so that a client's
+    other callbacks can be given next to them."""
+
+    on_connection_state_change: ConnectionStateChangeCallback
+    on_event: EventCallback
+    on_error: ErrorCallback
+    on_subscription_succeeded: SubscriptionSucceededCallback
+    on_subscription_error: SubscriptionErrorCallback
+    on_member_added: MemberCallback
+    on_member_removed: MemberCallback
 
 
 @dataclass
@@ -23,7 +44,7 @@ class Recorder:
     members_added: list[tuple[str, PusherMember]] = field(default_factory=list)
     members_removed: list[tuple[str, PusherMember]] = field(default_factory=list)
 
-    def callbacks(self) -> dict[str, Callable[..., None]]:
+    def callbacks(self) -> RecorderCallbacks:
         """The ``on_*`` keywords for ``init()`` / the constructor."""
         return {
             "on_connection_state_change": lambda cur, prev: self.states.append((cur, prev)),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import picows
+from devtools.soketi import ServerOptions
 
 Reply = Callable[["ScriptedConnection", dict[str, Any]], None]
 
@@ -105,7 +106,7 @@ class ScriptedServer:
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 
-    def client_options(self) -> dict[str, Any]:
+    def client_options(self) -> ServerOptions:
         """Keywords that point a client here."""
         return {"api_key": "scripted", "host": "127.0.0.1", "ws_port": self.port, "use_tls": False}
 

@@ -42,10 +42,15 @@ class Backoff:
         ``random_value`` is a number in ``[0, 1)``. ``RECONNECT_NOW`` waits 0 s on
         the first attempt (then backs off, so a server that keeps asking for an
         immediate reconnect cannot cause a busy loop); ``BACKOFF_AT_LEAST_1S``
-        never waits less than one second.
+        never waits less than one second; ``BACKOFF_SLOWLY`` skips the quick
+        attempts and never waits less than one second either.
         """
         if action is CloseAction.RECONNECT_NOW and attempt <= 1:
             return 0.0
+        if action is CloseAction.BACKOFF_SLOWLY:
+            exponent = max(0, min(attempt - 1, 30))
+            base = min(self.maximum, self.initial * (2.0**exponent))
+            return max(1.0, base * (1.0 - self.jitter * random_value))
         if attempt <= self.quick_attempts:
             base = min(self.maximum, self.quick_delay)
         else:

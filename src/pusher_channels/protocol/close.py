@@ -24,12 +24,17 @@ __all__ = ["CLOSE_MESSAGES", "CloseAction", "close_action", "describe_close"]
 
 
 class CloseAction(enum.Enum):
-    """What the connection does after the socket closed with a given code."""
+    """What the connection does after the socket closed with a given code, or after
+    an attempt failed (``BACKOFF_SLOWLY``: a TLS certificate that did not verify)."""
 
     STOP = "stop"
     BACKOFF_AT_LEAST_1S = "backoff_at_least_1s"
     RECONNECT_NOW = "reconnect_now"
     BACKOFF = "backoff"
+    BACKOFF_SLOWLY = "backoff_slowly"
+    """Exponential backoff from its first step, without the quick attempts, and never
+    less than one second: for a failure that someone must mend (a certificate), which
+    a few quick retries will not."""
 
 
 CLOSE_MESSAGES: dict[int, str] = {

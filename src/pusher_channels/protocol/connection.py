@@ -60,6 +60,7 @@ from .messages import (
     decode_data,
     decode_frame,
     encode_message,
+    received_event,
 )
 from .subscriptions import Subscriptions
 from .user import SigninStatus, UserSession, parse_signin_success, parse_watchlist_events
@@ -232,12 +233,19 @@ class Connection:
         elif self.state in (ConnectionState.CONNECTING, ConnectionState.CONNECTED):
             self._connection_lost(code, reason, close_action(code), now)
 
-    def socket_open_failed(self, reason: str, now: float, *, fatal: bool = False) -> None:
+    def socket_open_failed(
+        self, reason: str, now: float, *, certificate: bool = False, fatal: bool = False
+    ) -> None:
         """The socket could not be opened (refused, DNS, TLS, HTTP error, timeout).
 
-        ``fatal`` failures, which trying again cannot mend (a certificate that does
-        not verify), stop the connection. Others are retried with backoff; the first
-        of a series is reported, so that an outage is heard of once, not per attempt.
+        A ``fatal`` failure, which no retry can mend (a port seen to speak WebSocket
+        without TLS when TLS was asked for), stops the connection. Every other
+        failure is retried with backoff, up to ``max_reconnection_attempts``.
+        The first of a series is reported, so that an outage is heard of once, not
+        per attempt. A ``certificate`` that did not verify is reported every time
+        and retried slowly (no quick attempts): someone has to act (renew it, fix
+        the clock, trust the CA), and once they have, a long-running service comes
+        back by itself.
         """
         if not self._socket_exists or self.state is not ConnectionState.CONNECTING:
             self.socket_closed(None, reason, now)
@@ -246,9 +254,19 @@ class Connection:
         if fatal:
             self._stop(PusherConnectionError(f"cannot connect: {reason}"))
             return
+        if certificate:
+            if self._attempts_left():
+                self._report(PusherConnectionError(f"cannot connect: {reason}"))
+            self._connection_lost(None, reason, CloseAction.BACKOFF_SLOWLY, now)
+            return
         if self._attempts == 0:
             self._report(PusherConnectionError(f"cannot connect: {reason}"))
         self._connection_lost(None, reason, CloseAction.BACKOFF, now)
+
+    def _attempts_left(self) -> bool:
+        """Whether the attempt that just failed is not the last one allowed."""
+        limit = self.settings.max_reconnection_attempts
+        return limit is None or self._attempts < limit
 
     def receive(self, text: str | bytes | bytearray | memoryview, now: float) -> PusherEvent | None:
         """Take one text frame from the server.
@@ -281,7 +299,7 @@ class Connection:
             record = self._records.get(channel)
             if record is None:
                 if channel == self.user.channel_name:
-                    return PusherEvent(channel, event, frame.get("data"), None)
+                    return received_event(channel, event, frame.get("data"), None)
                 return None
             user_id = frame.get("user_id")
             if user_id is not None and type(user_id) is not str:
@@ -290,7 +308,7 @@ class Connection:
                 return self.subscriptions.encrypted_event(record, event, frame.get("data"), user_id)
             # The record's own name: the frame's copy is freed with the frame, so a
             # buffered event holds one string less.
-            return PusherEvent(record.name, event, frame.get("data"), user_id)
+            return received_event(record.name, event, frame.get("data"), user_id)
         return self._receive_system(frame, event, channel, now)
 
     # ------------------------------------------------------------------ the timer

@@ -1,9 +1,9 @@
-"""Private encrypted channels: NaCl secretbox decryption of event data.
+"""Private encrypted channels: NaCl secretbox encryption and decryption of event data.
 
 The server sends ``data`` as ``{"nonce": b64(24 bytes), "ciphertext": b64(...)}``,
 encrypted with XSalsa20-Poly1305 under the channel's 32-byte shared secret. A wrong
 key and a malformed payload are told apart: only the first is worth fetching a new
-key for.
+key for. :func:`encrypt_data` is what a server SDK does before triggering.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import base64
 import binascii
 from typing import Any
 
+import orjson
 from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
+from nacl.utils import random as random_bytes
 
 from .messages import decode_data
 
-__all__ = ["MalformedEncryptedDataError", "WrongKeyError", "decrypt_data"]
+__all__ = ["MalformedEncryptedDataError", "WrongKeyError", "decrypt_data", "encrypt_data"]
 
 
 class MalformedEncryptedDataError(Exception):
@@ -60,3 +62,19 @@ def decrypt_data(data: Any, key: bytes) -> str:
         return plaintext.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedEncryptedDataError("decrypted data is not UTF-8 text") from None
+
+
+def encrypt_data(plaintext: str, key: bytes, nonce: bytes | None = None) -> str:
+    """Encrypt an event's data for an encrypted channel, as the server SDKs do.
+
+    Returns the JSON text ``{"nonce": b64, "ciphertext": b64}`` that is sent as the
+    event's ``data``; ``nonce`` (24 bytes) is random unless given (for test vectors).
+    """
+    if nonce is None:
+        nonce = random_bytes(SecretBox.NONCE_SIZE)
+    encrypted = SecretBox(key).encrypt(plaintext.encode("utf-8"), nonce)
+    payload = {
+        "nonce": base64.b64encode(nonce).decode("ascii"),
+        "ciphertext": base64.b64encode(encrypted.ciphertext).decode("ascii"),
+    }
+    return orjson.dumps(payload).decode("utf-8")

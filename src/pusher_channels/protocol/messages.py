@@ -19,6 +19,7 @@ from ..exceptions import PusherProtocolError
 __all__ = [
     "CLIENT_EVENT_PREFIX",
     "INTERNAL_PREFIX",
+    "MAX_CLIENT_EVENT_BYTES",
     "PUBLIC_PREFIX",
     "Frame",
     "PusherEvent",
@@ -26,56 +27,131 @@ __all__ = [
     "decode_data",
     "decode_frame",
     "encode_message",
+    "json_text",
     "public_event_name",
+    "received_event",
 ]
 
 INTERNAL_PREFIX: Final = "pusher_internal:"
 PUBLIC_PREFIX: Final = "pusher:"
 CLIENT_EVENT_PREFIX: Final = "client-"
 """The prefix every client event's name must have."""
+MAX_CLIENT_EVENT_BYTES: Final = 10_240
+"""Pusher's limit on an event's data: 10 KB, counted as the UTF-8 bytes of the
+``data`` string (of its JSON when it is an object), as the servers count them."""
 
 Frame = dict[str, Any]
 """A decoded frame: the JSON object as the server sent it."""
 
 
-@dataclass(slots=True)
+def json_text(data: Any) -> str:
+    """``data`` as text: a string as it is, bytes decoded as UTF-8, anything else
+    serialized to JSON.
+
+    Raises:
+        TypeError: ``data`` cannot be serialized to JSON.
+        UnicodeDecodeError: ``data`` is bytes that are not UTF-8.
+    """
+    if type(data) is str:
+        return data
+    if isinstance(data, str):  # a str subclass: plain text too
+        return str(data)
+    if isinstance(data, bytes | bytearray):
+        return bytes(data).decode("utf-8")
+    try:
+        return orjson.dumps(data).decode("utf-8")
+    except orjson.JSONEncodeError as exc:
+        raise TypeError(f"event data is not JSON serializable: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class PusherEvent:
-    """One event on a channel, as delivered to callbacks and iterators.
+    """One event on a channel, as delivered to callbacks and iterators (immutable).
 
     Attributes:
         channel_name: the channel the event arrived on.
         event_name: the event's name; ``pusher_internal:*`` names are given as
             ``pusher:*``, as in the Flutter client.
-        data: what the server sent, unchanged: usually a JSON string (for encrypted
-            channels, the decrypted text); an object or ``None`` if the server sent
-            that instead.
+        data: the string representation of the data the sender passed: its JSON text
+            when it was an object (client events from pusher-js are), the text itself
+            when it was a string, the decrypted text on encrypted channels; ``None``
+            when the event has no data. :meth:`json` decodes it.
         user_id: the sender's user id, set on client events received on presence
             channels (the server adds it, so it can be trusted).
     """
 
     channel_name: str
     event_name: str
-    data: Any = None
-    user_id: str | None = None
+    data: str | None
+    user_id: str | None
 
-    def json(self) -> Any:
-        """Return ``data`` decoded from JSON.
+    def __init__(
+        self,
+        channel_name: str,
+        event_name: str,
+        data: Any = None,
+        user_id: str | None = None,
+    ) -> None:
+        """Make an event, e.g. to :meth:`~pusher_channels.PusherChannelsClient.trigger`.
 
-        A string is parsed as JSON; anything else (an object the server sent
-        already decoded, or ``None``) is returned as it is.
+        ``data`` may be a string (kept as it is) or any value that JSON can
+        represent (a dict, a list, a number...), which is kept as its JSON text.
 
         Raises:
-            ValueError: ``data`` is a string that is not valid JSON.
+            TypeError: ``data`` cannot be serialized to JSON.
+        """
+        if data is not None and type(data) is not str:
+            data = json_text(data)
+        setter = object.__setattr__
+        setter(self, "channel_name", channel_name)
+        setter(self, "event_name", event_name)
+        setter(self, "data", data)
+        setter(self, "user_id", user_id)
+
+    def json(self) -> Any:
+        """Return ``data`` decoded from JSON (``None`` when there is no data).
+
+        Raises:
+            ValueError: ``data`` is not valid JSON (the sender passed plain text).
         """
         data = self.data
-        if type(data) is str or isinstance(data, bytes):
-            return orjson.loads(data)
-        return data
+        if data is None:
+            return None
+        return orjson.loads(data)
 
 
 @dataclass(slots=True)
+class _WireEvent:
+    """:class:`PusherEvent`'s layout without its frozen ``__setattr__``: what
+    :func:`received_event` builds, then turns into a :class:`PusherEvent`."""
+
+    channel_name: str
+    event_name: str
+    data: str | None
+    user_id: str | None
+
+
+def received_event(
+    channel_name: str, event_name: str, data: Any, user_id: str | None
+) -> PusherEvent:
+    """The :class:`PusherEvent` of a frame from the server: the hot path.
+
+    ``data`` is taken as it is when it is a string or ``None`` (the common case is
+    not re-encoded); a JSON value (an object, as pusher-js sends client events) is
+    given as its JSON text. The event is built as a plain slotted object, then given
+    the frozen class (the same slots): a frozen dataclass's ``__init__`` would cost
+    twice the whole construction, per event.
+    """
+    if data is not None and type(data) is not str:
+        data = json_text(data)
+    event = _WireEvent(channel_name, event_name, data, user_id)
+    event.__class__ = PusherEvent  # type: ignore[assignment]
+    return event  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
 class PusherMember:
-    """One member of a presence channel.
+    """One member of a presence channel (immutable).
 
     Attributes:
         user_id: the member's id, always a string (numeric ids are converted).

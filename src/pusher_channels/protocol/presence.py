@@ -17,6 +17,7 @@ __all__ = [
     "member_from_payload",
     "members_from_subscription",
     "user_id_from_channel_data",
+    "with_string_ids",
 ]
 
 MAX_PRESENCE_MEMBERS: Final = 10_000
@@ -53,6 +54,21 @@ def members_from_subscription(data: Any) -> dict[str, PusherMember]:
     for user_id in ordered[:MAX_PRESENCE_MEMBERS]:
         members[user_id] = PusherMember(user_id, infos.get(user_id))
     return members
+
+
+def with_string_ids(payload: Any) -> Any:
+    """A presence subscription payload whose ``ids`` are strings, as ``members``' keys.
+
+    ``{"presence": {"ids": [1, 2], ...}}`` becomes ``{"presence": {"ids": ["1", "2"],
+    ...}}`` (a copy; the ``hash`` keys are JSON object keys, strings already). Call it
+    once :func:`members_from_subscription` has accepted the payload.
+    """
+    payload = decode_data(payload)
+    presence = payload.get("presence") if isinstance(payload, dict) else None
+    if not isinstance(presence, dict) or not isinstance(presence.get("ids"), list):
+        return payload
+    ids = [_user_id(raw_id) for raw_id in presence["ids"]]
+    return {**payload, "presence": {**presence, "ids": ids}}
 
 
 def member_from_payload(data: Any) -> PusherMember:

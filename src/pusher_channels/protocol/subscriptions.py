@@ -28,12 +28,19 @@ from .actions import (
 )
 from .channels import ChannelKind, ChannelRecord, ChannelRegistry, ChannelStatus
 from .crypto import MalformedEncryptedDataError, WrongKeyError, decrypt_data
-from .messages import PusherEvent, decode_data, encode_message, public_event_name
+from .messages import (
+    PusherEvent,
+    decode_data,
+    encode_message,
+    public_event_name,
+    received_event,
+)
 from .presence import (
     MAX_PRESENCE_MEMBERS,
     member_from_payload,
     members_from_subscription,
     user_id_from_channel_data,
+    with_string_ids,
 )
 
 __all__ = ["MAX_HELD_EVENTS", "Subscriptions"]
@@ -208,6 +215,7 @@ class Subscriptions:
             self._release_held_events(record, None, f"re-authorization failed: {error.message}")
             return
         retry_in: float | None = None
+        attempt = record.authorization_retries + 1
         if (
             error.retryable
             and now is not None
@@ -220,6 +228,8 @@ class Subscriptions:
             )
             record.retry_at = now + retry_in
             heapq.heappush(self._retries, (record.retry_at, next(self._retry_order), record))
+        if retry_in is not None or attempt > 1:
+            error._note_attempt(attempt, retry_in)
         self._fail(record, error, retry_in)
 
     def next_retry(self) -> float | None:
@@ -298,7 +308,7 @@ class Subscriptions:
             record.held_events.append((event, data, user_id))
             self._outputs.append(AuthorizeChannel(record.name, self.socket_id, record.incarnation))
             return None
-        return PusherEvent(record.name, event, plaintext, user_id)
+        return received_event(record.name, event, plaintext, user_id)
 
     def _release_held_events(
         self, record: ChannelRecord, secret: bytes | None, failure: str
@@ -320,7 +330,7 @@ class Subscriptions:
                     DecryptionFailed(record.name, event, f"{exc} (even after re-authorization)")
                 )
                 continue
-            self._outputs.append(PusherEvent(record.name, event, plaintext, user_id))
+            self._outputs.append(received_event(record.name, event, plaintext, user_id))
 
     def _forget_stale_answers(self) -> None:
         """A new or no connection: nothing more is due from the previous one."""
@@ -359,7 +369,7 @@ class Subscriptions:
             elif event == "pusher_internal:subscription_count":
                 self._subscription_count(record, data)
             else:
-                return PusherEvent(channel, public_event_name(event), data, None)
+                return received_event(channel, public_event_name(event), data, None)
         except PusherProtocolError as exc:
             self._outputs.append(
                 ErrorReported(PusherProtocolError(f"{event} on {channel!r}: {exc.message}"))
@@ -371,6 +381,7 @@ class Subscriptions:
         decoded = decode_data(data)
         if record.kind is ChannelKind.PRESENCE:
             record.members = members_from_subscription(decoded)
+            decoded = with_string_ids(decoded)
         record.status = ChannelStatus.SUBSCRIBED
         self._outputs.append(SubscriptionSucceeded(record.name, decoded))
 

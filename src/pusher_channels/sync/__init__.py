@@ -32,16 +32,18 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, ClassVar, Self
+from types import MappingProxyType
+from typing import Any, ClassVar, Self, Unpack
 
 from .. import client as async_client
 from .._bindings import Bindings, BindsEvents, ConnectionEvents
 from .._delivery import CHANNEL_CALLBACK_NAMES
 from .._gaps import SubscriptionGap
 from .._streams import DEFAULT_CAPACITY, EventIterator
+from ..callbacks import ChannelCallbackKeywords
 from ..channel import PusherChannel as AsyncChannel
-from ..exceptions import CallbackError
-from ..options import CALLBACK_NAMES
+from ..exceptions import CallbackError, PusherConfigError
+from ..options import CALLBACK_NAMES, ClientKeywords
 from ..protocol.actions import ConnectionState
 from ..protocol.channels import ChannelKind
 from ..protocol.messages import PusherEvent, PusherMember
@@ -76,7 +78,7 @@ class PusherChannelsClient(BindsEvents):
 
     _default_instance: ClassVar[PusherChannelsClient | None] = None
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, **options: Unpack[ClientKeywords]) -> None:
         """Make an independent client; keywords as for :meth:`init`, if any."""
         self._name = f"pusher-channels-{next(_numbers)}"
         self._loop_thread = LoopThread(self._name)
@@ -150,7 +152,7 @@ class PusherChannelsClient(BindsEvents):
 
     # ------------------------------------------------------------- connection
 
-    def init(self, **options: Any) -> None:
+    def init(self, **options: Unpack[ClientKeywords]) -> None:
         """(Re)configure the client; see the asyncio client's ``init``."""
         self._run(self._client.init(**self._wrap_options(options)))
         self._channels.clear()
@@ -221,16 +223,20 @@ class PusherChannelsClient(BindsEvents):
 
     # ---------------------------------------------------------------- channels
 
-    def subscribe(self, channel_name: str, **callbacks: Any) -> PusherChannel:
+    def subscribe(
+        self, channel_name: str, **callbacks: Unpack[ChannelCallbackKeywords]
+    ) -> PusherChannel:
         """Subscribe to a channel (see the asyncio client); callbacks as keywords."""
         unknown = set(callbacks) - set(CHANNEL_CALLBACK_NAMES)
         if unknown:
             raise TypeError(f"unknown channel callbacks: {', '.join(sorted(unknown))}")
-        wrapped = {
-            name: self._on_callback_thread(callback)
-            for name, callback in callbacks.items()
-            if callback is not None
-        }
+        wrapped: dict[str, Any] = {}
+        for name, callback in callbacks.items():
+            if callback is None:
+                continue
+            if not callable(callback):
+                raise PusherConfigError(f"{name} must be callable, got {callback!r}")
+            wrapped[name] = self._on_callback_thread(callback)
         channel = self._run(self._client.subscribe(channel_name, **wrapped))
         facade = self._channels.get(channel_name)
         if facade is None or facade._channel is not channel:
@@ -325,9 +331,9 @@ class PusherChannel(BindsEvents):
         return self._channel.subscribed
 
     @property
-    def members(self) -> dict[str, PusherMember]:
-        """Presence members by user id (a copy)."""
-        return dict(self._channel.members)
+    def members(self) -> Mapping[str, PusherMember]:
+        """Presence members by user id: a read-only snapshot, taken at each read."""
+        return MappingProxyType(dict(self._channel.members))
 
     @property
     def me(self) -> PusherMember | None:
