@@ -54,6 +54,13 @@ from pathlib import Path
 from typing import Any
 
 from ._common import raise_fd_limit
+from .environment import (
+    ensure_node_modules,
+    ensure_peers_venv,
+    machine,
+    npm_version,
+    peer_versions,
+)
 from .harness import (
     PEERS_PYTHON,
     RESULTS,
@@ -63,12 +70,7 @@ from .harness import (
     Row,
     Target,
     Workload,
-    ensure_node_modules,
-    ensure_peers_venv,
     log,
-    machine,
-    npm_version,
-    peer_versions,
     table_lines,
 )
 from .workloads import discover
