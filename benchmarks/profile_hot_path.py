@@ -22,15 +22,20 @@ Four parts, all against the blaster (``benchmarks/blaster.py``, its own process,
    hot path on a real frame, so that each can be weighed in true µs:
    ``orjson.loads`` of the frame, ``Connection.receive``, ``Runtime.text_received``
    with an empty callback (receive + route + dispatch), the dispatcher call,
-   ``PusherEvent.json()``, and the same with a decoding callback.
+   ``PusherEvent.json()``, and the same with a decoding callback; then the
+   decryption of a private-encrypted event (the blaster's) and its parts, with
+   libsodium called directly through cffi for comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import cProfile
 import gc
+import hashlib
+import importlib
 import io
 import os
 import pstats
@@ -43,13 +48,23 @@ from typing import Any
 
 import orjson
 import picows
+from nacl import bindings as sodium
+from nacl.secret import SecretBox
 
 from pusher_channels import PusherChannelsClient, PusherEvent, _transport
 from pusher_channels._dispatch import Dispatcher
 from pusher_channels.protocol.connection import Connection, ConnectionSettings
+from pusher_channels.protocol.crypto import decrypt_data
 
-from ._common import EVENT_NAME, THROUGHPUT_CHANNEL, SeqCheck, blaster_key
-from .blaster import make_event
+from ._common import (
+    BENCH_MASTER_KEY_BASE64,
+    ENCRYPTED_CHANNEL,
+    EVENT_NAME,
+    THROUGHPUT_CHANNEL,
+    SeqCheck,
+    blaster_key,
+)
+from .blaster import encrypted_event_maker, make_encrypted_event, make_event
 
 PYTHON = sys.executable
 
@@ -317,7 +332,50 @@ async def stage_timings() -> list[tuple[str, float]]:
         )
     )
     await client.disconnect()
-    return out
+    return out + decryption_timings()
+
+
+def decryption_timings() -> list[tuple[str, float]]:
+    """µs per call of decrypting one private-encrypted event, and of its parts."""
+    sodium_module: Any = importlib.import_module("nacl._sodium")  # compiled, no stubs
+    ffi, lib = sodium_module.ffi, sodium_module.lib
+
+    master = base64.b64decode(BENCH_MASTER_KEY_BASE64)
+    key = hashlib.sha256(ENCRYPTED_CHANNEL.encode() + master).digest()
+    box = encrypted_event_maker(ENCRYPTED_CHANNEL)
+    data = orjson.loads(make_encrypted_event(7, ENCRYPTED_CHANNEL, box))["data"]
+    payload = orjson.loads(data)
+    nonce = base64.b64decode(payload["nonce"])
+    ciphertext = base64.b64decode(payload["ciphertext"])
+    size = len(ciphertext)
+
+    def libsodium_directly() -> bytes:
+        out = ffi.new("unsigned char[]", size)
+        if lib.crypto_secretbox_open_easy(out, ciphertext, size, nonce, key) != 0:
+            raise ValueError("does not decrypt")
+        plaintext: bytes = ffi.buffer(out, size - SecretBox.MACBYTES)[:]
+        return plaintext
+
+    assert libsodium_directly() == box.decrypt(ciphertext, nonce)
+    return [
+        (
+            "decrypt_data(data, key): a private-encrypted event",
+            best_us(lambda: decrypt_data(data, key)),
+        ),
+        ("  orjson.loads of its {nonce, ciphertext} text", best_us(lambda: orjson.loads(data))),
+        (
+            "  base64.b64decode(validate=True), nonce + ciphertext",
+            best_us(lambda: base64.b64decode(payload["nonce"], validate=True))
+            + best_us(lambda: base64.b64decode(payload["ciphertext"], validate=True)),
+        ),
+        ("  SecretBox(key) construction", best_us(lambda: SecretBox(key))),
+        ("  SecretBox.decrypt(ciphertext, nonce)", best_us(lambda: box.decrypt(ciphertext, nonce))),
+        (
+            "  nacl.bindings.crypto_secretbox_open_easy",
+            best_us(lambda: sodium.crypto_secretbox_open_easy(ciphertext, nonce, key)),
+        ),
+        ("  for comparison: libsodium called directly through cffi", best_us(libsodium_directly)),
+    ]
 
 
 # --------------------------------------------------------------------------- main
