@@ -89,6 +89,7 @@ class _LoopParts:
             proxy=runtime.socket_route.url,
             handshake_timeout=runtime.handshake_timeout,
             max_redirects=options.max_handshake_redirects,
+            receive_buffer=options.receive_buffer_bytes or None,
         )
         self.flow = FlowControl(loop, self.sockets.hold_reading, self.sockets.release_reading)
         self.delivery = Delivery(

@@ -117,6 +117,7 @@ class SocketLifecycle:
         "_max_redirects",
         "_proxy",
         "_reading_held",
+        "_receive_buffer",
         "_ssl_context",
         "current",
     )
@@ -130,6 +131,7 @@ class SocketLifecycle:
         proxy: str | None,
         handshake_timeout: float,
         max_redirects: int = 0,
+        receive_buffer: int | None = None,
     ) -> None:
         self._loop = loop
         self._events = events
@@ -137,6 +139,7 @@ class SocketLifecycle:
         self._proxy = proxy
         self._handshake_timeout = handshake_timeout
         self._max_redirects = max_redirects
+        self._receive_buffer = receive_buffer
         self._attempts = 0
         # The connection attempts' tasks not finished yet; None when there are none
         # (an empty set would cost 216 bytes on every idle connection).
@@ -242,6 +245,7 @@ class SocketLifecycle:
                 proxy=self._proxy,
                 handshake_timeout=self._handshake_timeout,
                 max_redirects=self._max_redirects,
+                receive_buffer=self._receive_buffer,
             )
         except asyncio.CancelledError:
             if attempt.live:  # cancelled from outside (the loop is closing)

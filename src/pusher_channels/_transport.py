@@ -243,8 +243,13 @@ async def connect_websocket(
     proxy: str | None,
     handshake_timeout: float,
     max_redirects: int = 0,
+    receive_buffer: int | None = None,
 ) -> Transport:
     """Open a WebSocket to ``url`` for one attempt; raise ``OSError``/``picows.WSError``.
+
+    ``receive_buffer`` sets the TCP socket's receive buffer (``SO_RCVBUF``), which
+    bounds how much one read hands over, and so how long the event loop is busy with
+    the frames of one read; ``None`` leaves the system's autotuning.
 
     ``max_redirects`` HTTP redirects of the upgrade request are followed (picows
     follows 5 by default, to any host: here none unless asked). Cancelling the call
@@ -264,6 +269,7 @@ async def connect_websocket(
         proxy=proxy,
         handshake_timeout=handshake_timeout,
         max_redirects=max_redirects,
+        receive_buffer=receive_buffer,
     )
     if proxy is not None or not url.startswith("wss://"):
         return await opening
@@ -389,11 +395,12 @@ async def _open_websocket(
     proxy: str | None,
     handshake_timeout: float,
     max_redirects: int,
+    receive_buffer: int | None,
 ) -> Transport:
     """Open the WebSocket with picows; the TCP sockets it opens go to ``tcp_sockets``."""
 
     async def open_tcp(parsed_url: picows.WSParsedURL) -> socket.socket:
-        tcp = await _connect_tcp(parsed_url.host, parsed_url.port)
+        tcp = await _connect_tcp(parsed_url.host, parsed_url.port, receive_buffer)
         tcp_sockets.append(tcp)
         return tcp
 
@@ -427,8 +434,10 @@ async def _open_websocket(
     return listener
 
 
-async def _connect_tcp(host: str, port: int) -> socket.socket:
-    """A connected non-blocking TCP socket to ``host``, trying each address in turn."""
+async def _connect_tcp(host: str, port: int, receive_buffer: int | None = None) -> socket.socket:
+    """A connected non-blocking TCP socket to ``host``, trying each address in turn
+    (with ``receive_buffer`` as its ``SO_RCVBUF``, set before connecting so that the
+    window is negotiated with it)."""
     loop = asyncio.get_running_loop()
     addresses: list[_AddressInfo] | None = _numeric_address(host, port)
     if addresses is None:  # a name: resolved in the loop's executor
@@ -440,6 +449,8 @@ async def _connect_tcp(host: str, port: int) -> socket.socket:
         tcp = socket.socket(family, kind, proto)
         tcp.setblocking(False)
         try:
+            if receive_buffer is not None:
+                tcp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
             await loop.sock_connect(tcp, address)
         except OSError as exc:
             tcp.close()

@@ -9,12 +9,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from typing import Any
 
 import picows
 import pytest
 
-from pusher_channels import PusherChannelsClient, PusherEvent, _runtime, _transport
+from pusher_channels import (
+    PusherChannelsClient,
+    PusherConfigError,
+    PusherEvent,
+    _runtime,
+    _transport,
+)
+from pusher_channels._transport import WebSocket
+from pusher_channels.testing import PusherTestServer
 from tests.support.recorder import wait_until
 from tests.support.scripted_server import ScriptedServer
 
@@ -186,3 +195,36 @@ async def test_cancelling_a_wss_attempt_closes_the_plain_text_check_too() -> Non
     await wait_until(lambda: len(closed) == 2, timeout=2, what="both connections closed")
     server.close()
     await server.wait_closed()
+
+
+@pytest.mark.parametrize(
+    ("asked", "at_least", "at_most"),
+    [(None, 65_536, 2 * 65_536), (262_144, 262_144, 2 * 262_144)],
+    ids=["default", "asked"],
+)
+async def test_the_receive_buffer_is_set_on_the_socket(
+    pusher_server: PusherTestServer, asked: int | None, at_least: int, at_most: int
+) -> None:
+    """It bounds what one read hands over (and so the event loop's longest stall
+    under a flood); Linux doubles the value asked for. The default is 64 KiB."""
+    kwargs = pusher_server.client_kwargs()
+    if asked is not None:
+        kwargs["receive_buffer_bytes"] = asked
+    async with PusherChannelsClient(**kwargs) as client:
+        runtime = client._runtime
+        assert runtime is not None
+        assert runtime._parts is not None
+        attempt = runtime._parts.sockets.current
+        assert attempt is not None
+        assert isinstance(attempt.transport, WebSocket)
+        raw = attempt.transport._transport
+        assert raw is not None
+        tcp = raw.underlying_transport.get_extra_info("socket")
+        size = tcp.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    assert at_least <= size <= at_most
+
+
+@pytest.mark.parametrize("bad", [-1, 100, True, "64k"])
+def test_a_receive_buffer_out_of_range_is_refused(bad: object) -> None:
+    with pytest.raises(PusherConfigError, match="receive_buffer_bytes"):
+        PusherChannelsClient(api_key="k", host="127.0.0.1", receive_buffer_bytes=bad)  # type: ignore[arg-type]

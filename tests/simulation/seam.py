@@ -2,7 +2,7 @@
 
 The runtime opens every socket through the module attribute
 ``pusher_channels._transport.connect_websocket(sink, url, *, ssl_context, proxy,
-handshake_timeout, max_redirects)``; :func:`simulated_network` replaces it with
+handshake_timeout, max_redirects, receive_buffer)``; :func:`simulated_network` replaces it with
 :meth:`SimNetwork.connect` for the duration of a ``with`` block.
 
 Runtimes from before that seam (``_runtime.open_websocket(make_socket, ...)`` with a

@@ -532,6 +532,7 @@ class SimNetwork:
         proxy: str | None = None,
         handshake_timeout: float = 10.0,
         max_redirects: int = 0,
+        receive_buffer: int | None = None,
     ) -> SimSocket:
         """The fake ``connect_websocket``: open a simulated socket for ``sink``."""
         loop = asyncio.get_running_loop()

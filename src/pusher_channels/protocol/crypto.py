@@ -10,14 +10,52 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+import importlib
+from collections.abc import Callable
+from typing import Any, Final
 
 import orjson
+from nacl.bindings import crypto_secretbox_open_easy
 from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
 from nacl.utils import random as random_bytes
 
 from .messages import decode_data
+
+_MAC_BYTES: Final = SecretBox.MACBYTES
+_NONCE_BYTES: Final = SecretBox.NONCE_SIZE
+
+
+def _opener() -> Callable[[bytes, bytes, bytes], bytes | None]:
+    """``open(ciphertext, nonce, key)``: the plaintext, or ``None`` if it does not
+    authenticate. libsodium called through PyNaCl's own binding, without the Python
+    layers of ``SecretBox.decrypt`` (half the time per event); the public binding
+    if that one is not there."""
+    try:
+        sodium = importlib.import_module("nacl._sodium")  # PyNaCl's cffi module
+    except ImportError:  # pragma: no cover - PyNaCl without its cffi module
+
+        def open_public(ciphertext: bytes, nonce: bytes, key: bytes) -> bytes | None:
+            try:
+                return crypto_secretbox_open_easy(ciphertext, nonce, key)
+            except CryptoError:
+                return None
+
+        return open_public
+    new, buffer = sodium.ffi.new, sodium.ffi.buffer
+    open_easy = sodium.lib.crypto_secretbox_open_easy
+
+    def open_direct(ciphertext: bytes, nonce: bytes, key: bytes) -> bytes | None:
+        size = len(ciphertext) - _MAC_BYTES
+        plaintext = new("unsigned char[]", max(1, size))
+        if open_easy(plaintext, ciphertext, len(ciphertext), nonce, key) != 0:
+            return None
+        return bytes(buffer(plaintext, size))
+
+    return open_direct
+
+
+_open = _opener()
 
 __all__ = ["MalformedEncryptedDataError", "WrongKeyError", "decrypt_data", "encrypt_data"]
 
@@ -44,20 +82,19 @@ def decrypt_data(data: Any, key: bytes) -> str:
     if not isinstance(nonce_text, str) or not isinstance(ciphertext_text, str):
         raise MalformedEncryptedDataError("encrypted data lacks 'nonce' or 'ciphertext' strings")
     try:
-        nonce = base64.b64decode(nonce_text, validate=True)
-        ciphertext = base64.b64decode(ciphertext_text, validate=True)
+        nonce = binascii.a2b_base64(nonce_text, strict_mode=True)
+        ciphertext = binascii.a2b_base64(ciphertext_text, strict_mode=True)
     except (binascii.Error, ValueError):
         raise MalformedEncryptedDataError("'nonce' or 'ciphertext' is not base64") from None
-    if len(nonce) != SecretBox.NONCE_SIZE:
-        raise MalformedEncryptedDataError(
-            f"nonce is {len(nonce)} bytes, not {SecretBox.NONCE_SIZE}"
-        )
-    if len(ciphertext) < SecretBox.MACBYTES:
+    if len(nonce) != _NONCE_BYTES:
+        raise MalformedEncryptedDataError(f"nonce is {len(nonce)} bytes, not {_NONCE_BYTES}")
+    if len(ciphertext) < _MAC_BYTES:
         raise MalformedEncryptedDataError("ciphertext is shorter than its authentication tag")
-    try:
-        plaintext = SecretBox(key).decrypt(ciphertext, nonce)
-    except CryptoError:
-        raise WrongKeyError("message does not decrypt with the channel's shared secret") from None
+    if len(key) != SecretBox.KEY_SIZE:
+        raise WrongKeyError(f"the channel's shared secret is not {SecretBox.KEY_SIZE} bytes")
+    plaintext = _open(ciphertext, nonce, key)
+    if plaintext is None:
+        raise WrongKeyError("message does not decrypt with the channel's shared secret")
     try:
         return plaintext.decode("utf-8")
     except UnicodeDecodeError:
