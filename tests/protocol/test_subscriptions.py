@@ -454,3 +454,53 @@ def test_permanent_authorization_failures_are_not_retried() -> None:
     assert failure.retry_in is None
     conn.handle_timer(1000.0)
     assert [o for o in take(conn) if isinstance(o, AuthorizeChannel)] == []
+
+
+def test_a_connection_with_many_channels_subscribes_them_a_thousand_per_turn() -> None:
+    """So that 100,000 channels never hold the event loop for the whole list: the
+    core asks for the timer at once (a deadline already past) and goes on there."""
+    from pusher_channels.protocol.subscriptions import STARTS_PER_TURN
+
+    conn = make_connection()
+    names = [f"feed-{n}" for n in range(2 * STARTS_PER_TURN + 500)]
+    for name in names:
+        conn.subscribe(name)
+    conn.unsubscribe(names[1500])  # gone before the connection: never sent
+    names.remove(names[1500])
+    first = connect_and_establish(conn, now=5.0)
+    assert subscribed_channels(first) == names[:STARTS_PER_TURN]
+    deadline = conn.next_deadline()
+    assert deadline is not None
+    assert deadline <= 5.0
+
+    conn.subscribe(names[2200])  # asked again while waiting: subscribed at once
+    conn.subscribe("late-comer")  # new while connected: subscribed at once
+    conn.unsubscribe(names[1200])  # gone while waiting: never sent
+    assert subscribed_channels(take(conn)) == [names[2200], "late-comer"]
+
+    conn.handle_timer(5.0)
+    second = subscribed_channels(take(conn))
+    assert second == [n for n in names[STARTS_PER_TURN : 2 * STARTS_PER_TURN] if n != names[1200]]
+    conn.handle_timer(5.0)
+    third = subscribed_channels(take(conn))
+    assert third == [n for n in names[2 * STARTS_PER_TURN :] if n != names[2200]]
+    deadline = conn.next_deadline()
+    assert deadline is not None
+    assert deadline > 5.0, "back to the heartbeat once every channel is started"
+
+
+def test_channels_still_waiting_when_the_connection_drops_wait_for_the_next_one() -> None:
+    from pusher_channels.protocol.subscriptions import STARTS_PER_TURN
+
+    conn = make_connection()
+    names = [f"feed-{n}" for n in range(STARTS_PER_TURN + 10)]
+    for name in names:
+        conn.subscribe(name)
+    connect_and_establish(conn)
+    lose(conn, now=1.0)
+    conn.handle_timer(1.0)  # nothing left to start on a lost connection
+    assert subscribed_channels(take(conn)) == []
+    outputs = reconnect(conn)
+    assert subscribed_channels(outputs) == names[:STARTS_PER_TURN]
+    conn.handle_timer(conn.next_deadline() or 0.0)
+    assert subscribed_channels(take(conn)) == names[STARTS_PER_TURN:]

@@ -316,6 +316,8 @@ class Connection:
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timer` must next be called, or ``None`` for never."""
         if self.state is ConnectionState.CONNECTED:
+            if self.subscriptions.starting:
+                return self._last_activity  # past: at once, on the loop's next turn
             if self._ping_sent_at is not None:
                 heartbeat = self._ping_sent_at + self.settings.pong_timeout
             else:
@@ -328,6 +330,7 @@ class Connection:
         """Act on whatever deadline has passed by ``now`` (early calls do nothing)."""
         state = self.state
         if state is ConnectionState.CONNECTED:
+            self.subscriptions.start_more()
             self.subscriptions.retry_due(now)
             if self._ping_sent_at is not None:
                 if now >= self._ping_sent_at + self.settings.pong_timeout:

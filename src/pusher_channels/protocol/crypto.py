@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -32,7 +31,7 @@ def _opener() -> Callable[[bytes, bytes, bytes], bytes | None]:
     layers of ``SecretBox.decrypt`` (half the time per event); the public binding
     if that one is not there."""
     try:
-        sodium = importlib.import_module("nacl._sodium")  # PyNaCl's cffi module
+        from nacl import _sodium as sodium  # PyNaCl's cffi module
     except ImportError:  # pragma: no cover - PyNaCl without its cffi module
 
         def open_public(ciphertext: bytes, nonce: bytes, key: bytes) -> bytes | None:

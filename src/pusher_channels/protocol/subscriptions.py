@@ -43,7 +43,11 @@ from .presence import (
     with_string_ids,
 )
 
-__all__ = ["MAX_HELD_EVENTS", "Subscriptions"]
+__all__ = ["MAX_HELD_EVENTS", "STARTS_PER_TURN", "Subscriptions"]
+
+STARTS_PER_TURN: Final = 1000
+"""Channels subscribed at once when a connection comes up; the next ones wait for
+the next turn of the event loop (about 1 ms each 1,000)."""
 
 MAX_AUTHORIZATION_RETRIES: Final = 8
 """Retries of a transient authorization failure on one connection (0.5 s to 30 s
@@ -96,6 +100,11 @@ class Subscriptions:
         no action ever scans every channel (``next_deadline()`` runs after each one)."""
         self._retry_order = itertools.count()
         """Breaks ties between equal retry times, so that records are never compared."""
+        self._to_start: list[ChannelRecord] | None = None
+        """The channels of a new connection not subscribed yet, last first: a
+        connection with many channels subscribes them :data:`STARTS_PER_TURN` at a
+        time (see :meth:`start_more`), so that the event loop is never held for
+        the whole list. ``None`` when there are none."""
         self._stale_subscribe_answers: dict[str, int] = {}
         """Per channel name, the answers still due on this connection to a
         ``pusher:subscribe`` of an incarnation unsubscribed before its answer. The
@@ -103,19 +112,43 @@ class Subscriptions:
         so the next answers for that name are theirs, not the current record's."""
 
     def connection_established(self, socket_id: str) -> None:
-        """A connection is up: subscribe every registered channel on it."""
+        """A connection is up: subscribe every registered channel on it, the first
+        :data:`STARTS_PER_TURN` now and the rest by :meth:`start_more`."""
         self.socket_id = socket_id
         self._forget_stale_answers()
-        for record in self.registry:
-            self.start(record)
+        records = list(self.registry.records.values())
+        records.reverse()
+        self._to_start = records
+        self.start_more()
+
+    @property
+    def starting(self) -> bool:
+        """Whether channels of this connection wait for :meth:`start_more`."""
+        return self._to_start is not None
+
+    def start_more(self) -> None:
+        """Subscribe the next :data:`STARTS_PER_TURN` channels of the connection (those
+        unsubscribed or already started since are passed over)."""
+        pending = self._to_start
+        if pending is None:
+            return
+        records = self.registry.records
+        for _ in range(min(STARTS_PER_TURN, len(pending))):
+            record = pending.pop()
+            if records.get(record.name) is record and record.status is ChannelStatus.UNSUBSCRIBED:
+                self.start(record)
+        if not pending:
+            self._to_start = None
 
     def connection_closing(self) -> None:
         """The connection is being closed: answers for it are no longer wanted."""
         self.socket_id = None
+        self._to_start = None
 
     def connection_gone(self) -> None:
         """The connection is gone: every channel must be subscribed again."""
         self.socket_id = None
+        self._to_start = None
         self.registry.reset_all()
         self._retries.clear()
         self._forget_stale_answers()
