@@ -73,6 +73,7 @@ def test_the_cache_of_worked_out_names_is_bounded() -> None:
     bindings.bind("order-*", handler("a"))
     for n in range(10_000):
         assert len(bindings.handlers(f"order-{n}")) == 1
+    assert bindings._cache is not None
     assert len(bindings._cache) <= 4096
 
 

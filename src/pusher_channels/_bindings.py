@@ -80,7 +80,9 @@ class Bindings:
     def __init__(self) -> None:
         self._global: tuple[_Binding, ...] = ()
         self._by_name: tuple[_Binding, ...] = ()
-        self._cache: dict[str, tuple[Callback, ...]] = {}
+        self._cache: dict[str, tuple[Callback, ...]] | None = None
+        """The handlers worked out per event name; ``None`` until the first lookup
+        (an unused registry costs no dictionary)."""
 
     def __bool__(self) -> bool:
         return bool(self._global or self._by_name)
@@ -88,6 +90,8 @@ class Bindings:
     def handlers(self, event_name: str) -> tuple[Callback, ...]:
         """What to call for one event, in order: global, then bound to its name."""
         cache = self._cache
+        if cache is None:
+            cache = self._cache = {}
         handlers = cache.get(event_name)
         if handlers is None:
             handlers = tuple(
@@ -108,7 +112,7 @@ class Bindings:
         if any(b.event_name == event_name and b.callback == callback for b in self._by_name):
             return
         self._by_name = (*self._by_name, _Binding(event_name, callback, call or callback))
-        self._cache = {}
+        self._cache = None
 
     def bind_global(self, callback: Callback, call: Callback | None = None) -> None:
         """Call ``callback`` (or ``call``) for every event."""
@@ -116,23 +120,23 @@ class Bindings:
         if any(b.callback == callback for b in self._global):
             return
         self._global = (*self._global, _Binding(None, callback, call or callback))
-        self._cache = {}
+        self._cache = None
 
     def unbind(self, event_name: str | None = None, callback: Callback | None = None) -> None:
         """Remove name-bound handlers: all, one name's, one callback's, or one pair."""
         self._by_name = _without(self._by_name, event_name, callback)
-        self._cache = {}
+        self._cache = None
 
     def unbind_global(self, callback: Callback | None = None) -> None:
         """Remove every global handler, or ``callback``'s."""
         self._global = _without(self._global, None, callback)
-        self._cache = {}
+        self._cache = None
 
     def unbind_all(self) -> None:
         """Remove every handler."""
         self._global = ()
         self._by_name = ()
-        self._cache = {}
+        self._cache = None
 
 
 def _without(

@@ -86,8 +86,17 @@ class ChannelCallbacks:
     on_event: Callback | None = None
     on_subscription_count: Callback | None = None
     on_resubscribed: Callback | None = None
-    bindings: Bindings = field(default_factory=Bindings)
+    bindings: Bindings | None = None
+    """The handlers bound to the channel; ``None`` until the first is (most
+    channels never have one, and 100,000 of them should not cost 100,000 registries)."""
     gaps: GapTracker = field(default_factory=GapTracker)
+
+    def bound(self) -> Bindings:
+        """The channel's handler registry, made on first use."""
+        bindings = self.bindings
+        if bindings is None:
+            bindings = self.bindings = Bindings()
+        return bindings
 
     def update(self, other: ChannelCallbacks) -> None:
         """Take every callback that ``other`` sets."""
@@ -174,14 +183,15 @@ class Delivery:
         """A notification, as an event for the bound handlers only (as pusher-js
         emits it on the channel); ``data`` is sent as JSON text."""
         channel = self.channel_callbacks.get(channel_name)
-        if not self._bindings and (channel is None or not channel.bindings):
+        bindings = channel.bindings if channel is not None else None
+        if not self._bindings and not bindings:
             return
         event = PusherEvent(channel_name, event_name, orjson.dumps(data).decode())
         call = self.dispatcher.call
         for handler in self._bindings.handlers(event_name):
             call(handler, event)
-        if channel is not None:
-            for handler in channel.bindings.handlers(event_name):
+        if bindings:
+            for handler in bindings.handlers(event_name):
                 call(handler, event)
 
     def _route(self, channel_name: str) -> tuple[EventStream, ...]:

@@ -121,7 +121,7 @@ class PusherChannel(BindsEvents):
         await self._client._wait_subscribed(self.channel_name, timeout)
 
     def _handler_registry(self) -> Bindings:
-        return self.callbacks.bindings
+        return self.callbacks.bound()
 
     async def trigger(
         self, event: PusherEvent | None = None, *, event_name: str | None = None, data: Any = None

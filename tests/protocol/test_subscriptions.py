@@ -456,34 +456,36 @@ def test_permanent_authorization_failures_are_not_retried() -> None:
     assert [o for o in take(conn) if isinstance(o, AuthorizeChannel)] == []
 
 
-def test_a_connection_with_many_channels_subscribes_them_a_thousand_per_turn() -> None:
+def test_a_connection_with_many_channels_subscribes_them_a_turn_at_a_time() -> None:
     """So that 100,000 channels never hold the event loop for the whole list: the
     core asks for the timer at once (a deadline already past) and goes on there."""
     from pusher_channels.protocol.subscriptions import STARTS_PER_TURN
 
+    turn = STARTS_PER_TURN
     conn = make_connection()
-    names = [f"feed-{n}" for n in range(2 * STARTS_PER_TURN + 500)]
+    names = [f"feed-{n}" for n in range(2 * turn + turn // 2)]
     for name in names:
         conn.subscribe(name)
-    conn.unsubscribe(names[1500])  # gone before the connection: never sent
-    names.remove(names[1500])
+    conn.unsubscribe(names[turn + turn // 2])  # gone before the connection: never sent
+    names.remove(names[turn + turn // 2])
     first = connect_and_establish(conn, now=5.0)
-    assert subscribed_channels(first) == names[:STARTS_PER_TURN]
+    assert subscribed_channels(first) == names[:turn]
     deadline = conn.next_deadline()
     assert deadline is not None
     assert deadline <= 5.0
 
-    conn.subscribe(names[2200])  # asked again while waiting: subscribed at once
+    again, gone = names[2 * turn + 10], names[turn + 10]
+    conn.subscribe(again)  # asked again while waiting: subscribed at once
     conn.subscribe("late-comer")  # new while connected: subscribed at once
-    conn.unsubscribe(names[1200])  # gone while waiting: never sent
-    assert subscribed_channels(take(conn)) == [names[2200], "late-comer"]
+    conn.unsubscribe(gone)  # gone while waiting: never sent
+    assert subscribed_channels(take(conn)) == [again, "late-comer"]
 
     conn.handle_timer(5.0)
     second = subscribed_channels(take(conn))
-    assert second == [n for n in names[STARTS_PER_TURN : 2 * STARTS_PER_TURN] if n != names[1200]]
+    assert second == [n for n in names[turn : 2 * turn] if n != gone]
     conn.handle_timer(5.0)
     third = subscribed_channels(take(conn))
-    assert third == [n for n in names[2 * STARTS_PER_TURN :] if n != names[2200]]
+    assert third == [n for n in names[2 * turn :] if n != again]
     deadline = conn.next_deadline()
     assert deadline is not None
     assert deadline > 5.0, "back to the heartbeat once every channel is started"

@@ -45,9 +45,9 @@ from .presence import (
 
 __all__ = ["MAX_HELD_EVENTS", "STARTS_PER_TURN", "Subscriptions"]
 
-STARTS_PER_TURN: Final = 1000
+STARTS_PER_TURN: Final = 200
 """Channels subscribed at once when a connection comes up; the next ones wait for
-the next turn of the event loop (about 1 ms each 1,000)."""
+the next turn of the event loop (a turn of 200 takes about 4 ms)."""
 
 MAX_AUTHORIZATION_RETRIES: Final = 8
 """Retries of a transient authorization failure on one connection (0.5 s to 30 s
