@@ -75,17 +75,19 @@ class Bindings:
     same callback to the same name twice is one binding.
     """
 
-    __slots__ = ("_by_name", "_cache", "_global")
+    __slots__ = ("_by_name", "_cache", "_global", "active")
 
     def __init__(self) -> None:
         self._global: tuple[_Binding, ...] = ()
         self._by_name: tuple[_Binding, ...] = ()
+        self.active = False
+        """Whether any handler is bound: a plain attribute, read for every event."""
         self._cache: dict[str, tuple[Callback, ...]] | None = None
         """The handlers worked out per event name; ``None`` until the first lookup
         (an unused registry costs no dictionary)."""
 
     def __bool__(self) -> bool:
-        return bool(self._global or self._by_name)
+        return self.active
 
     def handlers(self, event_name: str) -> tuple[Callback, ...]:
         """What to call for one event, in order: global, then bound to its name."""
@@ -112,6 +114,7 @@ class Bindings:
         if any(b.event_name == event_name and b.callback == callback for b in self._by_name):
             return
         self._by_name = (*self._by_name, _Binding(event_name, callback, call or callback))
+        self.active = bool(self._global or self._by_name)
         self._cache = None
 
     def bind_global(self, callback: Callback, call: Callback | None = None) -> None:
@@ -120,22 +123,26 @@ class Bindings:
         if any(b.callback == callback for b in self._global):
             return
         self._global = (*self._global, _Binding(None, callback, call or callback))
+        self.active = bool(self._global or self._by_name)
         self._cache = None
 
     def unbind(self, event_name: str | None = None, callback: Callback | None = None) -> None:
         """Remove name-bound handlers: all, one name's, one callback's, or one pair."""
         self._by_name = _without(self._by_name, event_name, callback)
+        self.active = bool(self._global or self._by_name)
         self._cache = None
 
     def unbind_global(self, callback: Callback | None = None) -> None:
         """Remove every global handler, or ``callback``'s."""
         self._global = _without(self._global, None, callback)
+        self.active = bool(self._global or self._by_name)
         self._cache = None
 
     def unbind_all(self) -> None:
         """Remove every handler."""
         self._global = ()
         self._by_name = ()
+        self.active = bool(self._global or self._by_name)
         self._cache = None
 
 

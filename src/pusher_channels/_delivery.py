@@ -169,14 +169,15 @@ class Delivery:
             return
         if self._on_event is not None:
             call(self._on_event, event)
-        if self._bindings:
+        if self._bindings.active:
             for handler in self._bindings.handlers(event.event_name):
                 call(handler, event)
         if channel is not None:
             if channel.on_event is not None:
                 call(channel.on_event, event)
-            if channel.bindings:
-                for handler in channel.bindings.handlers(event.event_name):
+            bindings = channel.bindings
+            if bindings is not None and bindings.active:
+                for handler in bindings.handlers(event.event_name):
                     call(handler, event)
 
     def _emit(self, channel_name: str, event_name: str, data: Any) -> None:

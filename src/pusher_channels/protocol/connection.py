@@ -124,6 +124,10 @@ class Connection:
         self.settings = settings
         self._random_value = random_value
         self._outputs: list[Output] = []
+        self.outputs = self._outputs
+        """The outputs not taken yet, to test for emptiness without a call (the
+        runtime's hot path); read them with :meth:`take_outputs`. The same list for
+        the connection's life."""
         self.state = ConnectionState.DISCONNECTED
         self.socket_id: str | None = None
         self.subscriptions = Subscriptions(self._outputs)
