@@ -13,14 +13,17 @@ from pusher_channels.exceptions import PusherConnectionError
 from pusher_channels.protocol.actions import ConnectionState, OpenSocket
 from pusher_channels.protocol.backoff import Backoff
 from pusher_channels.protocol.close import CloseAction
-from pusher_channels.protocol.connection import Connection
+from pusher_channels.protocol.connection import LATE_TIMER, Connection
 
 from .helpers import (
+    connect_and_establish,
     connected,
     errors,
     established,
+    lose,
     make_connection,
     of_type,
+    opens,
     state_of,
     take,
     transitions,
@@ -318,3 +321,32 @@ def test_a_connection_after_a_certificate_failure_resets_the_count() -> None:
     assert conn.state is ConnectionState.CONNECTED
     conn.socket_closed(1006, "", now + 1)
     assert conn.next_deadline() == now + 2, "the first delay again"
+
+
+def test_a_reconnection_timer_that_fires_late_draws_its_wait_again_once() -> None:
+    """A loop held for 100 ms (one process with 1,000 clients dropped at once) fires
+    every reconnection due meanwhile together; a late timer spreads them again."""
+    draws = iter([0.5, 0.8, 0.3])
+    conn = make_connection(random_value=lambda: next(draws))
+    connect_and_establish(conn)
+    lose(conn, now=1.0)
+    deadline = conn.next_deadline()
+    assert deadline is not None
+    late = deadline + LATE_TIMER + 0.05
+    conn.handle_timer(late)
+    assert opens(take(conn)) == [], "not at once: a new wait is drawn"
+    redrawn = conn.next_deadline()
+    assert redrawn is not None
+    assert late < redrawn <= late + 0.25
+    conn.handle_timer(redrawn + 1.0)  # late again: only once per wait
+    assert len(opens(take(conn))) == 1
+
+
+def test_a_reconnection_timer_on_time_connects_at_once() -> None:
+    conn = make_connection(random_value=lambda: 0.5)
+    connect_and_establish(conn)
+    lose(conn, now=1.0)
+    deadline = conn.next_deadline()
+    assert deadline is not None
+    conn.handle_timer(deadline + 0.01)
+    assert len(opens(take(conn))) == 1

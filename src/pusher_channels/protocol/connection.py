@@ -65,10 +65,13 @@ from .messages import (
 from .subscriptions import Subscriptions
 from .user import SigninStatus, UserSession, parse_signin_success, parse_watchlist_events
 
-__all__ = ["MIN_ACTIVITY_TIMEOUT", "Connection", "ConnectionSettings"]
+__all__ = ["LATE_TIMER", "MIN_ACTIVITY_TIMEOUT", "Connection", "ConnectionSettings"]
 
 MIN_ACTIVITY_TIMEOUT: Final = 1.0
 """The shortest activity timeout, in seconds: of the option, and of the server's value."""
+LATE_TIMER: Final = 0.05
+"""Seconds past its deadline at which a reconnection timer counts as late: its wait is
+drawn again (once), so that reconnections held up together do not fire together."""
 
 _SYSTEM_PREFIXES: Final = (PUBLIC_PREFIX, INTERNAL_PREFIX)
 # Enum members as module constants for the hot path: reading ``Enum.MEMBER`` goes
@@ -124,6 +127,9 @@ class Connection:
         self.settings = settings
         self._random_value = random_value
         self._outputs: list[Output] = []
+        self._spread_again = False
+        """Whether the current reconnection wait was already drawn again after a late
+        timer (see :data:`LATE_TIMER`)."""
         self.outputs = self._outputs
         """The outputs not taken yet, to test for emptiness without a call (the
         runtime's hot path); read them with :meth:`take_outputs`. The same list for
@@ -349,6 +355,18 @@ class Connection:
             return
         if self._deadline is None or now < self._deadline:
             return
+        if (
+            state is ConnectionState.RECONNECTING
+            and now - self._deadline > LATE_TIMER
+            and not self._spread_again
+        ):
+            # The timer fired late: the event loop was held (by the application, or
+            # by many clients of one process dropped at once). Every reconnection
+            # due meanwhile fires in the same instant; a new random wait spreads
+            # them again instead of storming the server together. Once per wait.
+            self._spread_again = True
+            self._deadline = now + self.settings.backoff.quick_delay * self._random_value()
+            return
         self._deadline = None
         if state is ConnectionState.CONNECTING:
             self._drop_socket(
@@ -470,6 +488,7 @@ class Connection:
         self._outputs.append(ErrorReported(error))
 
     def _open_socket(self, now: float) -> None:
+        self._spread_again = False
         self._socket_exists = True
         self._announced_close = None
         self._deadline = now + self.settings.handshake_timeout
