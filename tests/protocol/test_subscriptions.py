@@ -506,3 +506,22 @@ def test_channels_still_waiting_when_the_connection_drops_wait_for_the_next_one(
     assert subscribed_channels(outputs) == names[:STARTS_PER_TURN]
     conn.handle_timer(conn.next_deadline() or 0.0)
     assert subscribed_channels(take(conn)) == names[STARTS_PER_TURN:]
+
+
+def test_only_presence_and_encrypted_records_have_containers_of_their_own() -> None:
+    """The others share one empty members dict and one empty list, never written."""
+    from pusher_channels.protocol.channels import ChannelRegistry
+
+    registry = ChannelRegistry()
+    public, _ = registry.add("news")
+    private, _ = registry.add("private-a")
+    room, _ = registry.add("presence-a")
+    other_room, _ = registry.add("presence-b")
+    vault, _ = registry.add("private-encrypted-a")
+    assert public.members is private.members is vault.members
+    assert room.members is not other_room.members
+    assert public.held_events is room.held_events
+    assert vault.held_events is not public.held_events
+    registry.reset_all()
+    assert public.members == {}
+    assert public.held_events == []
