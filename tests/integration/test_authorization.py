@@ -19,10 +19,13 @@ from devtools.soketi import MASTER_KEY_BASE64, SoketiServer
 from pusher_channels import (
     AuthorizationError,
     ClientEventError,
+    ConnectionState,
     PusherChannelsClient,
     PusherEvent,
     PusherMember,
+    SubscriptionError,
 )
+from pusher_channels.testing import PusherTestServer
 from tests.support.recorder import Recorder, wait_until
 
 _names = itertools.count()
@@ -440,3 +443,26 @@ async def test_client_event_rate_limit_reaches_on_error(signing_soketi: SoketiSe
             await channel.trigger(event_name="client-burst", data={"n": n})
         await wait_until(lambda: any(code == 4301 for _, code, _ in recorder.errors), what="4301")
         assert client.connection_state == "CONNECTED"
+
+
+async def test_a_bad_signature_refused_as_pusher_refuses_it_fails_that_channel(
+    pusher_server: PusherTestServer,
+) -> None:
+    """The hosted service answers a bad signature with ``pusher:error`` and no channel
+    field (PusherTestServer does as it does): the channel fails at once, through
+    ``on_subscription_error`` and ``wait_subscribed()``, instead of waiting forever."""
+    errors: list[Any] = []
+
+    def wrong(channel_name: str, socket_id: str, options: Any) -> dict[str, str]:
+        return {"auth": f"{pusher_server.settings.key}:{'0' * 64}"}
+
+    async with PusherChannelsClient(
+        **pusher_server.client_kwargs(),
+        on_authorizer=wrong,
+        on_subscription_error=lambda message, error: errors.append(error),
+    ) as client:
+        channel = await client.subscribe("private-wrongly-signed")
+        with pytest.raises(SubscriptionError, match="Invalid signature"):
+            await channel.wait_subscribed(timeout=5)
+        assert client.connection_state is ConnectionState.CONNECTED
+    assert [error.channel_name for error in errors] == ["private-wrongly-signed"]

@@ -10,6 +10,7 @@ from pusher_channels.exceptions import AuthorizationError
 from pusher_channels.protocol.actions import (
     AuthorizeChannel,
     ConnectionState,
+    ErrorReported,
     SendMessage,
     SubscriptionFailed,
 )
@@ -525,3 +526,48 @@ def test_only_presence_and_encrypted_records_have_containers_of_their_own() -> N
     registry.reset_all()
     assert public.members == {}
     assert public.held_events == []
+
+
+@pytest.mark.parametrize(
+    ("channel", "message"),
+    [
+        (
+            "private-a",
+            "Invalid signature: Expected HMAC SHA256 hex digest of 1.2:private-a, but got abc",
+        ),
+        (
+            "presence-room,1",
+            "Invalid signature: Expected HMAC SHA256 hex digest of 1.2:presence-room,1:"
+            '{"user_id":"u"}, but got abc',
+        ),
+        ("private-a", "Existing subscription to channel private-a"),
+    ],
+)
+def test_a_refusal_worded_as_the_hosted_service_does_fails_that_channel(
+    channel: str, message: str
+) -> None:
+    """Pusher answers a bad signature with ``pusher:error`` and no channel field: the
+    channel must not wait for an answer that will never come."""
+    conn = connected()
+    conn.subscribe("private-other")
+    conn.subscribe(channel)
+    take(conn)
+    for name in ("private-other", channel):
+        conn.channel_authorized(name, "1.2", {"auth": "k:sig", "channel_data": '{"user_id":"u"}'})
+    take(conn)
+    conn.receive(frame("pusher:error", {"message": message, "code": None}), 0.0)
+    outputs = take(conn)
+    failed = of_type(outputs, SubscriptionFailed)
+    assert [f.error.channel_name for f in failed] == [channel]
+    assert message in failed[0].error.message
+    assert failed[0].retry_in is None
+    assert of_type(outputs, ErrorReported) == []
+    other = conn.channels.get("private-other")
+    assert other is not None
+    assert other.status is ChannelStatus.SUBSCRIBING
+
+
+def test_an_error_naming_no_waiting_channel_is_reported_as_it_is() -> None:
+    conn = connected()
+    conn.receive(frame("pusher:error", {"message": "Existing subscription to channel nobody"}), 0.0)
+    assert len(of_type(take(conn), ErrorReported)) == 1

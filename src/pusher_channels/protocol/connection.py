@@ -629,4 +629,6 @@ class Connection:
                 SigninFailed(SigninError(f"the server refused the sign-in: {message}", code))
             )
             return
+        if self.subscriptions.refused_by_error(message, code):
+            return
         self._report(PusherError(message, code))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import re
 from typing import Any, Final
 
 from ..exceptions import AuthorizationError, PusherProtocolError, SubscriptionError
@@ -59,6 +60,12 @@ MAX_HELD_EVENTS: Final = 1000
 _SUBSCRIPTION_SUCCEEDED: Final = "pusher_internal:subscription_succeeded"
 _SUBSCRIPTION_ERROR: Final = "pusher:subscription_error"
 _SUBSCRIBE_ANSWERS: Final = frozenset({_SUBSCRIPTION_SUCCEEDED, _SUBSCRIPTION_ERROR})
+_REFUSAL: Final = re.compile(
+    r"Invalid signature: Expected HMAC SHA256 hex digest of [^:\s]+:(?P<signed>.+?)"
+    r"(?::\{.*\})?, but got"
+    r"|Existing subscription to channel (?P<existing>\S+)"
+)
+"""How the hosted service words a refused subscribe in a ``pusher:error``."""
 
 
 def _subscribe_message(data: dict[str, Any]) -> SendMessage:
@@ -371,6 +378,25 @@ class Subscriptions:
 
     def _fail_authorization(self, record: ChannelRecord, message: str) -> None:
         self._fail(record, AuthorizationError(message, record.name))
+
+    def refused_by_error(self, message: str, code: int | None) -> bool:
+        """A ``pusher:error`` that refuses a subscription without naming a channel
+        field, as Pusher's hosted service does ("Invalid signature: Expected HMAC
+        SHA256 hex digest of <socket>:<channel>...", "Existing subscription to channel
+        <channel>"): fail that channel if it waits for its answer. Return whether one
+        did (the error is then reported as that channel's)."""
+        found = _REFUSAL.search(message)
+        if found is None:
+            return False
+        name = found.group("signed") or found.group("existing")
+        record = self.registry.get(name)
+        if record is None or record.status is not ChannelStatus.SUBSCRIBING:
+            return False
+        self._fail(
+            record,
+            SubscriptionError(f"the server refused the subscription: {message}", name, code=code),
+        )
+        return True
 
     def _fail(
         self, record: ChannelRecord, error: SubscriptionError, retry_in: float | None = None
