@@ -79,8 +79,8 @@ async def tour(server: SoketiServer) -> None:
         say(f"  socket id {await pusher.get_socket_id()}")
 
         say(f"2. subscribing to the public channel {CHANNEL!r}")
-        await pusher.subscribe(CHANNEL)
-        await wait_for(lambda: len(subscribed) == 1)
+        channel = await pusher.subscribe(CHANNEL)
+        await channel.wait_subscribed(timeout=10)
 
         say("3. triggering three events with the official pusher server SDK")
         for price in (101.5, 102.25, 99.75):
@@ -96,6 +96,12 @@ async def tour(server: SoketiServer) -> None:
         await asyncio.to_thread(server.start)
         await wait_for(lambda: len(subscribed) == 2, timeout=30)
         say(f"  back and subscribed {time.monotonic() - started:.2f} s after the server returned")
+        gap = channel.last_gap
+        assert gap is not None
+        say(
+            f"  the channel was not subscribed for {gap.duration:.2f} s (channel.last_gap): "
+            "events published then are to be fetched from your own API"
+        )
 
         await asyncio.to_thread(sdk.trigger, CHANNEL, "price", {"symbol": "ACME", "price": 100.0})
         await wait_for(lambda: len(received) == 4)
@@ -164,11 +170,34 @@ async def iterators(server: SoketiServer) -> None:
             say(f"  iterated {event.event_name} {event.json()}")
 
 
+async def binding(server: SoketiServer) -> None:
+    """Handlers bound by event name, as in pusher-js: globs, decorators, unbinding."""
+    say("8. binding handlers by event name, as in pusher-js")
+    sdk = server.server_sdk()
+    seen: list[str] = []
+    async with PusherChannelsClient(**server.client_options()) as pusher:
+        orders = await pusher.subscribe("demo-orders")
+
+        @orders.bind("order-*")
+        def on_order(event: PusherEvent) -> None:
+            seen.append(event.event_name)
+            say(f"  order-* handler: {event.event_name} {event.json()}")
+
+        orders.bind("refund", lambda event: seen.append(event.event_name))
+        pusher.connection.bind("state_change", lambda now, before: say(f"  listener: {now}"))
+        await orders.wait_subscribed(timeout=10)
+        for name, data in (("order-created", {"id": 1}), ("invoice", {}), ("refund", {"id": 1})):
+            await asyncio.to_thread(sdk.trigger, "demo-orders", name, data)
+        await wait_for(lambda: len(seen) == 2)
+        say(f"  bound handlers saw {seen} (nothing was bound to 'invoice')")
+        orders.unbind("order-*", on_order)
+
+
 def blocking_facade(server: SoketiServer) -> None:
     """The blocking client, for threaded code: no asyncio in sight."""
     from pusher_channels.sync import PusherChannelsClient as BlockingClient
 
-    say("8. the blocking client (pusher_channels.sync) from plain threaded code")
+    say("9. the blocking client (pusher_channels.sync) from plain threaded code")
     sdk = server.server_sdk()
     with BlockingClient(**server.client_options()) as pusher:
         channel = pusher.subscribe("demo-blocking")
@@ -191,6 +220,7 @@ def main() -> int:
         asyncio.run(tour(server))
         asyncio.run(authorized_channels(server, auth))
         asyncio.run(iterators(server))
+        asyncio.run(binding(server))
         blocking_facade(server)
     finally:
         auth.stop()

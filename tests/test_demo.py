@@ -21,3 +21,6 @@ def test_demo_runs_to_the_end() -> None:
     assert "ada got a client event from user bob: {'text': 'hi Ada'}" in lines
     assert "got {'text': 'no event loop needed'}" in lines
     assert "iterated tick {'tick': 2}" in lines
+    bound = "bound handlers saw ['order-created', 'refund'] (nothing was bound to 'invoice')"
+    assert bound in lines
+    assert "the channel was not subscribed for" in result.stdout
