@@ -18,9 +18,11 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from devtools.http_server import PostServer
 
 
 @dataclass
@@ -72,15 +74,14 @@ class AuthServer:
     requests: list[RecordedRequest] = field(default_factory=list)
     tls: ssl.SSLContext | None = None
     """A server-side TLS context: the endpoint then speaks HTTPS."""
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _http: PostServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def port(self) -> int:
         """The port it listens on."""
-        assert self._server is not None
-        return int(self._server.server_address[1])
+        assert self._http is not None
+        return self._http.port
 
     @property
     def url(self) -> str:
@@ -90,7 +91,7 @@ class AuthServer:
     @property
     def batch_url(self) -> str:
         """The batched channel authorization endpoint (pusher-js-auth's format)."""
-        return f"http://127.0.0.1:{self.port}/pusher/auth-batch"
+        return f"{self._scheme}://127.0.0.1:{self.port}/pusher/auth-batch"
 
     @property
     def user_auth_url(self) -> str:
@@ -103,36 +104,13 @@ class AuthServer:
 
     def start(self) -> None:
         """Listen on a free port of 127.0.0.1."""
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                owner._handle(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        class Server(ThreadingHTTPServer):
-            request_queue_size = 128  # the default backlog of 5 drops concurrent connects
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        if self.tls is not None:
-            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="auth-server", daemon=True
-        )
-        self._thread.start()
+        self._http = PostServer(self._handle, "auth-server", self.tls)
 
     def stop(self) -> None:
         """Stop listening and wait for the thread."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
 
     def requests_for(self, channel_name: str) -> list[RecordedRequest]:
         """The requests that asked for ``channel_name``."""

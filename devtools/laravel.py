@@ -34,9 +34,11 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from devtools.http_server import PostServer
 
 ChannelRoute = Callable[..., Any]
 """``(user, *parameters) -> bool | dict | None``, as a ``Broadcast::channel`` closure."""
@@ -101,15 +103,14 @@ class LaravelApp:
     channels: dict[str, ChannelRoute] = field(default_factory=dict)
     """The channel routes: pattern (``orders.{orderId}``) to closure."""
     requests: list[RecordedRequest] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _http: PostServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def port(self) -> int:
         """The port it listens on."""
-        assert self._server is not None
-        return int(self._server.server_address[1])
+        assert self._http is not None
+        return self._http.port
 
     @property
     def auth_url(self) -> str:
@@ -118,34 +119,13 @@ class LaravelApp:
 
     def start(self) -> None:
         """Listen on a free port of 127.0.0.1."""
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                owner._handle(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        class Server(ThreadingHTTPServer):
-            request_queue_size = 128
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="laravel-app", daemon=True
-        )
-        self._thread.start()
+        self._http = PostServer(self._handle, "laravel-app")
 
     def stop(self) -> None:
         """Stop listening and wait for the thread."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
 
     def requests_for(self, channel_name: str) -> list[RecordedRequest]:
         """The authorization requests for ``channel_name``, in order."""
