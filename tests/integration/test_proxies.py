@@ -139,6 +139,24 @@ async def test_user_authentication_follows_the_same_rule(
     assert tinyproxy.requests() == [tunnel(signin_soketi), forwarded(endpoint)]
 
 
+def set_both_proxies(
+    monkeypatch: pytest.MonkeyPatch, tinyproxy: TinyProxy, microsocks: MicroSocks
+) -> None:
+    """``HTTP_PROXY`` naming tinyproxy and ``ALL_PROXY`` naming microsocks."""
+    monkeypatch.setenv("HTTP_PROXY", tinyproxy.url)
+    monkeypatch.setenv("ALL_PROXY", microsocks.url)
+
+
+def assert_went_direct(
+    tinyproxy: TinyProxy, microsocks: MicroSocks, auth_server: AuthServer, channel: str
+) -> None:
+    """Neither proxy saw a connection, and the channel's auth request came direct."""
+    assert tinyproxy.requests() == []
+    assert microsocks.connections() == []
+    [request] = auth_server.requests_for(channel)
+    assert "via" not in request.headers
+
+
 @pytest.fixture(params=["127.0.0.1", "localhost, .example.test,127.0.0.1", "*"])
 def no_proxy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """``NO_PROXY`` naming 127.0.0.1, in a list, or ``*``."""
@@ -155,16 +173,12 @@ async def test_no_proxy_sends_websocket_and_auth_direct(
     microsocks: MicroSocks,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("HTTP_PROXY", tinyproxy.url)
-    monkeypatch.setenv("ALL_PROXY", microsocks.url)
+    set_both_proxies(monkeypatch, tinyproxy, microsocks)
     async with PusherChannelsClient(
         **soketi.client_options(), auth_endpoint=auth_server.url
     ) as client:
         await subscribe_private(client, "private-no-proxy")
-    assert tinyproxy.requests() == []
-    assert microsocks.connections() == []
-    [request] = auth_server.requests_for("private-no-proxy")
-    assert "via" not in request.headers
+    assert_went_direct(tinyproxy, microsocks, auth_server, "private-no-proxy")
 
 
 async def test_trust_env_false_ignores_the_environment(
@@ -174,16 +188,12 @@ async def test_trust_env_false_ignores_the_environment(
     microsocks: MicroSocks,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("HTTP_PROXY", tinyproxy.url)
-    monkeypatch.setenv("ALL_PROXY", microsocks.url)
+    set_both_proxies(monkeypatch, tinyproxy, microsocks)
     async with PusherChannelsClient(
         **soketi.client_options(), auth_endpoint=auth_server.url, trust_env=False
     ) as client:
         await subscribe_private(client, "private-trust-env-false")
-    assert tinyproxy.requests() == []
-    assert microsocks.connections() == []
-    [request] = auth_server.requests_for("private-trust-env-false")
-    assert "via" not in request.headers
+    assert_went_direct(tinyproxy, microsocks, auth_server, "private-trust-env-false")
 
 
 async def test_the_proxy_option_wins_over_the_environment(
