@@ -256,6 +256,39 @@ async def pc_reconnect(args: Any) -> None:
     emit({"type": "result", "ok": True})
 
 
+def emit_scale_result(
+    count: int,
+    tally: SubscriptionTally,
+    failures: list[BaseException],
+    window: Window,
+    *,
+    seconds: tuple[float, float, float],
+    rss: tuple[float, float],
+) -> None:
+    """The result line of a scale client: ``seconds`` to connected, to subscribed and
+    of CPU; ``rss`` before and after, in KiB."""
+    connected_s, subscribed_s, cpu_s = seconds
+    rss0, rss1 = rss
+    error = f"{len(failures)} connections failed: {failures[0]!r}" if failures else None
+    emit(
+        {
+            "type": "result",
+            "ok": error is None and tally.count == count,
+            "error": error,
+            "connections": count,
+            "subscribed": tally.count,
+            "connected_s": connected_s,
+            "subscribed_s": subscribed_s,
+            "cpu_per_connection_us": cpu_s * 1e6 / count,
+            "gc_s": window.gc_s,
+            "gc_collections": window.gc_collections,
+            "rss_before_kib": rss0,
+            "rss_after_kib": rss1,
+            "rss_per_connection_kib": (rss1 - rss0) / count,
+        }
+    )
+
+
 class SubscriptionTally:
     """Counts subscriptions; ``everyone`` is set when ``expected`` have succeeded."""
 
@@ -312,23 +345,13 @@ async def pc_scale(args: Any) -> None:
     gc.collect()
     rss1 = rss_kib()
     await asyncio.gather(*(client.disconnect() for client in clients), return_exceptions=True)
-    error = f"{len(failures)} connections failed: {failures[0]!r}" if failures else None
-    emit(
-        {
-            "type": "result",
-            "ok": error is None and tally.count == count,
-            "error": error,
-            "connections": count,
-            "subscribed": tally.count,
-            "connected_s": t_connected - t0,
-            "subscribed_s": t_subscribed - t0,
-            "cpu_per_connection_us": (cpu1 - cpu0) * 1e6 / count,
-            "gc_s": window.gc_s,
-            "gc_collections": window.gc_collections,
-            "rss_before_kib": rss0,
-            "rss_after_kib": rss1,
-            "rss_per_connection_kib": (rss1 - rss0) / count,
-        }
+    emit_scale_result(
+        count,
+        tally,
+        failures,
+        window,
+        seconds=(t_connected - t0, t_subscribed - t0, cpu1 - cpu0),
+        rss=(rss0, rss1),
     )
 
 
@@ -476,23 +499,13 @@ async def raw_scale(args: Any) -> None:
     for result in results:
         if not isinstance(result, BaseException):
             result[0].disconnect(graceful=False)
-    error = f"{len(failures)} connections failed: {failures[0]!r}" if failures else None
-    emit(
-        {
-            "type": "result",
-            "ok": error is None and tally.count == count,
-            "error": error,
-            "connections": count,
-            "subscribed": tally.count,
-            "connected_s": t_connected - t0,
-            "subscribed_s": t_subscribed - t0,
-            "cpu_per_connection_us": (cpu1 - cpu0) * 1e6 / count,
-            "gc_s": window.gc_s,
-            "gc_collections": window.gc_collections,
-            "rss_before_kib": rss0,
-            "rss_after_kib": rss1,
-            "rss_per_connection_kib": (rss1 - rss0) / count,
-        }
+    emit_scale_result(
+        count,
+        tally,
+        failures,
+        window,
+        seconds=(t_connected - t0, t_subscribed - t0, cpu1 - cpu0),
+        rss=(rss0, rss1),
     )
 
 
