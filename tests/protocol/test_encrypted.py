@@ -19,6 +19,7 @@ from pusher_channels.protocol.actions import (
 from pusher_channels.protocol.channels import ChannelStatus
 from pusher_channels.protocol.connection import Connection
 from pusher_channels.protocol.crypto import (
+    Decryptor,
     MalformedEncryptedDataError,
     WrongKeyError,
     decrypt_data,
@@ -74,6 +75,33 @@ def test_malformed_payloads(data: object) -> None:
 def test_wrong_key() -> None:
     with pytest.raises(WrongKeyError):
         decrypt_data(encrypted("hi", KEY), NEW_KEY)
+
+
+def test_one_decryptor_gives_each_message_its_own_plaintext_whatever_the_sizes() -> None:
+    decryptor = Decryptor()
+    long, short, empty = "x" * 2000, "é" * 3, ""
+    assert decryptor.decrypt(encrypted(short), KEY) == short
+    assert decryptor.decrypt(encrypted(long), KEY) == long  # the buffer grows
+    assert decryptor.decrypt(encrypted(short), KEY) == short  # none of the longer one left
+    assert decryptor.decrypt(encrypted(empty), KEY) == empty
+    with pytest.raises(WrongKeyError):
+        decryptor.decrypt(encrypted(short), NEW_KEY)
+    assert decryptor.decrypt(encrypted("after"), KEY) == "after"
+
+
+def test_plaintext_that_is_not_utf8_is_malformed_not_a_wrong_key() -> None:
+    box = SecretBox(KEY).encrypt(b"\xff\xfe", NONCE)
+    data = {
+        "nonce": base64.b64encode(box.nonce).decode(),
+        "ciphertext": base64.b64encode(box.ciphertext).decode(),
+    }
+    with pytest.raises(MalformedEncryptedDataError, match="UTF-8"):
+        Decryptor().decrypt(data, KEY)
+
+
+def test_a_shared_secret_of_the_wrong_length_is_a_wrong_key() -> None:
+    with pytest.raises(WrongKeyError, match="32 bytes"):
+        decrypt_data(encrypted("hi"), KEY[:31])
 
 
 def subscribed_encrypted() -> Connection:

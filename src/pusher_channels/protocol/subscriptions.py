@@ -28,7 +28,7 @@ from .actions import (
     SubscriptionSucceeded,
 )
 from .channels import ChannelKind, ChannelRecord, ChannelRegistry, ChannelStatus
-from .crypto import MalformedEncryptedDataError, WrongKeyError, decrypt_data
+from .crypto import Decryptor, MalformedEncryptedDataError, WrongKeyError
 from .messages import (
     PusherEvent,
     decode_data,
@@ -117,6 +117,8 @@ class Subscriptions:
         ``pusher:subscribe`` of an incarnation unsubscribed before its answer. The
         server answers subscribes in order and never answers ``pusher:unsubscribe``,
         so the next answers for that name are theirs, not the current record's."""
+        self._decryptor: Decryptor | None = None
+        """Decrypts the encrypted channels' events; made for the first of them."""
 
     def connection_established(self, socket_id: str) -> None:
         """A connection is up: subscribe every registered channel on it, the first
@@ -337,8 +339,11 @@ class Subscriptions:
                 )
             return None
         assert record.shared_secret is not None
+        decryptor = self._decryptor
+        if decryptor is None:
+            decryptor = self._decryptor = Decryptor()
         try:
-            plaintext = decrypt_data(data, record.shared_secret)
+            plaintext = decryptor.decrypt(data, record.shared_secret)
         except MalformedEncryptedDataError as exc:
             self._outputs.append(DecryptionFailed(record.name, event, str(exc)))
             return None
@@ -364,7 +369,7 @@ class Subscriptions:
                 self._outputs.append(DecryptionFailed(record.name, event, failure))
                 continue
             try:
-                plaintext = decrypt_data(data, secret)
+                plaintext = Decryptor().decrypt(data, secret)
             except (MalformedEncryptedDataError, WrongKeyError) as exc:
                 self._outputs.append(
                     DecryptionFailed(record.name, event, f"{exc} (even after re-authorization)")
