@@ -70,7 +70,8 @@ class PusherChannelsClient(BindsEvents):
 
     Keywords are those of :meth:`pusher_channels.PusherChannelsClient.init`.
     Callbacks and bound handlers (``bind``, ``bind_global``, ``connection.bind``,
-    from any thread) are plain functions, called on the client's callback thread;
+    from any thread) are plain functions, called on the client's callback thread
+    (an ``async def`` one is refused with :class:`~pusher_channels.PusherConfigError`);
     ``on_authorizer`` and ``on_user_authenticator`` run each call in a daemon
     thread of its own and return their answer; nothing waits for that thread at
     ``disconnect()``, and an answer that comes too late is discarded.
@@ -123,6 +124,13 @@ class PusherChannelsClient(BindsEvents):
         return wrapped
 
     def _on_callback_thread(self, callback: Callable[..., Any]) -> Callable[..., None]:
+        if _is_async(callback):
+            name = getattr(callback, "__qualname__", type(callback).__qualname__)
+            raise PusherConfigError(
+                f"callback {name} is async: the blocking client calls callbacks on its "
+                "callback thread and cannot await them; pass a plain function, or use "
+                "the asyncio client (pusher_channels.PusherChannelsClient)"
+            )
         submit = self._callback_thread.submit
 
         def relay(*args: Any) -> None:
@@ -439,6 +447,14 @@ def _close_iterator(iterator: EventIterator) -> None:
 
 async def _open(factory: Callable[..., EventIterator], max_buffer: int) -> EventIterator:
     return factory(max_buffer=max_buffer)
+
+
+def _is_async(callback: Callable[..., Any]) -> bool:
+    """Whether calling ``callback`` makes a coroutine (a partial of one included)."""
+    call = getattr(type(callback), "__call__", None)  # noqa: B004 - the type's own call
+    return inspect.iscoroutinefunction(callback) or (
+        not inspect.isroutine(callback) and inspect.iscoroutinefunction(call)
+    )
 
 
 def _in_worker_thread(callback: Callable[..., Any], thread_name: str) -> Callable[..., Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import inspect
 import logging
 import queue
 import threading
@@ -304,6 +305,17 @@ class CallbackThread:
                 return
             callback, args = item
             try:
-                callback(*args)
+                result = callback(*args)
             except Exception as exc:
                 self._report_error(callback, exc)
+                continue
+            if result is not None and inspect.isawaitable(result):
+                if inspect.iscoroutine(result):
+                    result.close()  # never awaited, and not to be warned about
+                self._report_error(
+                    callback,
+                    TypeError(
+                        "returned an awaitable, which the blocking client cannot await; "
+                        "its work was not done"
+                    ),
+                )
