@@ -13,28 +13,34 @@ protocol (soketi, Laravel Reverb)::
 For threaded code, :mod:`pusher_channels.sync` has the same API, blocking.
 """
 
-import logging as _logging
+from __future__ import annotations
 
-from ._bindings import ConnectionEvents
+import importlib as _importlib
+import logging as _logging
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .channel import PusherChannel, PusherEvent, PusherMember, SubscriptionGap
-from .client import PusherChannelsClient
-from .exceptions import (
-    AuthorizationError,
-    CallbackError,
-    ClientEventError,
-    PusherConfigError,
-    PusherConnectionError,
-    PusherError,
-    PusherProtocolError,
-    PusherTimeoutError,
-    SigninError,
-    SlowConsumerError,
-    SubscriptionError,
-)
-from .options import ClientKeywords, OptionKeywords
-from .protocol.actions import ConnectionState
-from .protocol.channels import ChannelKind
+
+if TYPE_CHECKING:
+    from ._bindings import ConnectionEvents
+    from .channel import PusherChannel, PusherEvent, PusherMember, SubscriptionGap
+    from .client import PusherChannelsClient
+    from .exceptions import (
+        AuthorizationError,
+        CallbackError,
+        ClientEventError,
+        PusherConfigError,
+        PusherConnectionError,
+        PusherError,
+        PusherProtocolError,
+        PusherTimeoutError,
+        SigninError,
+        SlowConsumerError,
+        SubscriptionError,
+    )
+    from .options import ClientKeywords, OptionKeywords
+    from .protocol.actions import ConnectionState
+    from .protocol.channels import ChannelKind
 
 # A library leaves logging to the application: no output unless it configures some.
 _logging.getLogger("pusher_channels").addHandler(_logging.NullHandler())
@@ -63,3 +69,43 @@ __all__ = [
     "SubscriptionGap",
     "__version__",
 ]
+
+# The names are imported on first use (PEP 562), so that what imports only a part
+# of the package (the pytest plugin, pusher_channels.protocol) does not pay for the
+# client's modules: about 80 ms at every pytest run with the package installed.
+_WHERE = {
+    "ConnectionEvents": "._bindings",
+    "PusherChannel": ".channel",
+    "PusherEvent": ".channel",
+    "PusherMember": ".channel",
+    "SubscriptionGap": ".channel",
+    "PusherChannelsClient": ".client",
+    "AuthorizationError": ".exceptions",
+    "CallbackError": ".exceptions",
+    "ClientEventError": ".exceptions",
+    "PusherConfigError": ".exceptions",
+    "PusherConnectionError": ".exceptions",
+    "PusherError": ".exceptions",
+    "PusherProtocolError": ".exceptions",
+    "PusherTimeoutError": ".exceptions",
+    "SigninError": ".exceptions",
+    "SlowConsumerError": ".exceptions",
+    "SubscriptionError": ".exceptions",
+    "ClientKeywords": ".options",
+    "OptionKeywords": ".options",
+    "ConnectionState": ".protocol.actions",
+    "ChannelKind": ".protocol.channels",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

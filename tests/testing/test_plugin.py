@@ -9,11 +9,15 @@ entry point is installed, else with ``-p``. The wheel in a clean virtualenv is
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
+import subprocess
+import sys
 import threading
 
 import pytest
 
+import pusher_channels
 from pusher_channels import PusherEvent
 from pusher_channels.sync import PusherChannelsClient as BlockingClient
 from pusher_channels.testing import PusherTestServer
@@ -126,3 +130,24 @@ def test_it(pusher_server):
     result = pytester.runpytest_subprocess(*plugin_args(), "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*takes keywords only*"])
+
+
+def test_loading_the_plugin_imports_neither_the_client_nor_the_server() -> None:
+    """Every pytest run of a project with the package installed loads the plugin: it
+    must not pay for the client's modules (about 80 ms) or the server's."""
+    code = (
+        "import sys, pusher_channels.testing.plugin\n"
+        "print(sorted(m for m in sys.modules if m.startswith('pusher_channels')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = set(ast.literal_eval(result.stdout))
+    assert loaded <= {
+        "pusher_channels",
+        "pusher_channels._version",
+        "pusher_channels.testing",
+        "pusher_channels.testing.plugin",
+    }, loaded
+    for name in ("PusherChannelsClient", "ConnectionState", "PusherError"):
+        assert name in dir(pusher_channels)
