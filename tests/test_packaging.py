@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tarfile
 import venv
 import zipfile
 from pathlib import Path
@@ -29,6 +30,12 @@ def test_wheel_and_sdist_build_check_and_install(tmp_path: Path) -> None:
     assert len(wheels) == 1
     assert len(sdists) == 1
     assert "PASSED" in run(sys.executable, "-m", "twine", "check", *wheels, *sdists)
+    # The sdist carries what its tests need: every tracked file of devtools/ (the
+    # Node peers' scripts included) and of tests/.
+    with tarfile.open(sdists[0]) as sdist:
+        packed = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
+    tracked = run("git", "-C", ROOT, "ls-files", "devtools", "tests").split()
+    assert sorted(set(tracked) - packed) == []
     listing = run(sys.executable, "-m", "zipfile", "-l", wheels[0])
     assert "pusher_channels/py.typed" in listing
     assert "licenses/LICENSE" in listing
