@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
@@ -31,7 +31,7 @@ import orjson
 from ._bindings import Bindings
 from ._dispatch import Dispatcher
 from ._flow import FlowControl
-from ._gaps import GapTracker, SubscriptionGap
+from ._gaps import SubscriptionGap, next_gap
 from ._streams import EventStream
 from .exceptions import CallbackError, PusherError, SlowConsumerError
 from .protocol.actions import (
@@ -49,6 +49,7 @@ from .protocol.actions import (
     SubscriptionSucceeded,
     WatchlistEvent,
 )
+from .protocol.channels import ChannelRecord
 from .protocol.messages import PusherEvent
 from .protocol.user import SERVER_TO_USER_PREFIX
 
@@ -73,37 +74,101 @@ CHANNEL_CALLBACK_NAMES: Final = (
 _CONNECTED: Final = ConnectionState.CONNECTED
 
 
-@dataclass(slots=True)
 class ChannelCallbacks:
     """What the client keeps for one channel beside the core's record: the callbacks
     given to ``subscribe()`` (each may be ``None``), the handlers bound to it, and
-    its subscription gaps."""
+    when it was last subscribed (its subscription gaps).
 
-    on_subscription_succeeded: Callback | None = None
-    on_subscription_error: Callback | None = None
-    on_member_added: Callback | None = None
-    on_member_removed: Callback | None = None
-    on_event: Callback | None = None
-    on_subscription_count: Callback | None = None
-    on_resubscribed: Callback | None = None
-    bindings: Bindings | None = None
-    """The handlers bound to the channel; ``None`` until the first is (most
-    channels never have one, and 100,000 of them should not cost 100,000 registries)."""
-    gaps: GapTracker = field(default_factory=GapTracker)
+    The public channel type is a subclass (the runtime keeps the channel object
+    itself by name, without knowing its type), so every name here starts with an
+    underscore: none of them is part of the channel's public API. One object per
+    channel, with the core's record the only other: 100,000 channels are 200,000
+    objects for the cyclic garbage collector to walk, not 400,000.
+    """
 
-    def bound(self) -> Bindings:
+    __slots__ = (
+        "_bindings",
+        "_last_gap",
+        "_lost_at",
+        "_lost_at_wall",
+        "_on_event",
+        "_on_member_added",
+        "_on_member_removed",
+        "_on_resubscribed",
+        "_on_subscription_count",
+        "_on_subscription_error",
+        "_on_subscription_succeeded",
+        "_record",
+        "_subscribed",
+    )
+
+    _record: ChannelRecord
+    """The core's record, set by the runtime when the channel is registered."""
+
+    def __init__(
+        self,
+        *,
+        on_subscription_succeeded: Callback | None = None,
+        on_subscription_error: Callback | None = None,
+        on_member_added: Callback | None = None,
+        on_member_removed: Callback | None = None,
+        on_event: Callback | None = None,
+        on_subscription_count: Callback | None = None,
+        on_resubscribed: Callback | None = None,
+    ) -> None:
+        self._on_subscription_succeeded = on_subscription_succeeded
+        self._on_subscription_error = on_subscription_error
+        self._on_member_added = on_member_added
+        self._on_member_removed = on_member_removed
+        self._on_event = on_event
+        self._on_subscription_count = on_subscription_count
+        self._on_resubscribed = on_resubscribed
+        self._bindings: Bindings | None = None
+        """The handlers bound to the channel; ``None`` until the first is (most
+        channels never have one, and 100,000 of them should not cost 100,000
+        registries)."""
+        self._subscribed = False
+        self._lost_at: float | None = None
+        """When the channel stopped being subscribed (the loop's clock), if it did."""
+        self._lost_at_wall = 0.0
+        self._last_gap: SubscriptionGap | None = None
+        """The gap before the latest resubscription; ``None`` before the first."""
+
+    def _bound(self) -> Bindings:
         """The channel's handler registry, made on first use."""
-        bindings = self.bindings
+        bindings = self._bindings
         if bindings is None:
-            bindings = self.bindings = Bindings()
+            bindings = self._bindings = Bindings()
         return bindings
 
-    def update(self, other: ChannelCallbacks) -> None:
+    def _callback(self, name: str) -> Callback | None:
+        """The callback given as ``name`` (one of :data:`CHANNEL_CALLBACK_NAMES`)."""
+        callback: Callback | None = getattr(self, "_" + name)
+        return callback
+
+    def _update(self, other: ChannelCallbacks) -> None:
         """Take every callback that ``other`` sets."""
         for name in CHANNEL_CALLBACK_NAMES:
-            value = getattr(other, name)
+            value = other._callback(name)
             if value is not None:
-                setattr(self, name, value)
+                setattr(self, "_" + name, value)
+
+    def _lost(self, now: float) -> None:
+        """The connection left ``CONNECTED``: a subscribed channel is no longer."""
+        if self._subscribed:
+            self._subscribed = False
+            self._lost_at = now
+            self._lost_at_wall = time.time()
+
+    def _confirmed(self, now: float) -> SubscriptionGap | None:
+        """The server confirmed the subscription; the gap it ends, if a resubscription."""
+        self._subscribed = True
+        lost_at, self._lost_at = self._lost_at, None
+        if lost_at is None:
+            return None
+        gap = next_gap(self._last_gap, lost_at, self._lost_at_wall, now)
+        self._last_gap = gap
+        return gap
 
 
 class Delivery:
@@ -173,9 +238,9 @@ class Delivery:
             for handler in self._bindings.handlers(event.event_name):
                 call(handler, event)
         if channel is not None:
-            if channel.on_event is not None:
-                call(channel.on_event, event)
-            bindings = channel.bindings
+            if channel._on_event is not None:
+                call(channel._on_event, event)
+            bindings = channel._bindings
             if bindings is not None and bindings.active:
                 for handler in bindings.handlers(event.event_name):
                     call(handler, event)
@@ -184,7 +249,7 @@ class Delivery:
         """A notification, as an event for the bound handlers only (as pusher-js
         emits it on the channel); ``data`` is sent as JSON text."""
         channel = self.channel_callbacks.get(channel_name)
-        bindings = channel.bindings if channel is not None else None
+        bindings = channel._bindings if channel is not None else None
         if not self._bindings and not bindings:
             return
         event = PusherEvent(channel_name, event_name, orjson.dumps(data).decode())
@@ -259,7 +324,7 @@ class Delivery:
     def call_channel(self, channel_name: str, name: str, *args: Any) -> None:
         """Call a channel's own callback ``name``, if set."""
         channel = self.channel_callbacks.get(channel_name)
-        callback = getattr(channel, name) if channel is not None else None
+        callback = channel._callback(name) if channel is not None else None
         if callback is not None:
             self.dispatcher.call(callback, *args)
 
@@ -314,7 +379,7 @@ class Delivery:
         if previous is _CONNECTED:
             now = self._loop.time()
             for channel in self.channel_callbacks.values():
-                channel.gaps.lost(now)
+                channel._lost(now)
         self.call("on_connection_state_change", current, previous)
         if self._listeners:
             self._listen("state_change", current, previous)
@@ -325,7 +390,7 @@ class Delivery:
         self._to_both(name, "on_subscription_succeeded", output.data)
         self._emit(name, "pusher:subscription_succeeded", output.data)
         channel = self.channel_callbacks.get(name)
-        gap = channel.gaps.subscribed(self._loop.time()) if channel is not None else None
+        gap = channel._confirmed(self._loop.time()) if channel is not None else None
         if gap is not None:
             logger.info("%r resubscribed after %.3f s unsubscribed", name, gap.duration)
             self.call_channel(name, "on_resubscribed", gap)

@@ -219,7 +219,7 @@ class Runtime:
         if self._core.state is _CONNECTED and self._loop is not None:
             now = self._loop.time()  # a closed loop still tells the time
             for channel in self.channel_callbacks.values():
-                channel.gaps.lost(now)
+                channel._lost(now)
         self._core.forget_connection()
         self._core.take_outputs()  # nobody is left to tell on the old loop
         self._waits.forget()
@@ -299,13 +299,18 @@ class Runtime:
         await self.disconnect()
 
     def subscribe(self, channel_name: str, callbacks: ChannelCallbacks) -> ChannelRecord:
-        """Register a channel and its callbacks; subscribe now if connected."""
+        """Register a channel and its callbacks; subscribe now if connected.
+
+        A channel registered already takes the callbacks that ``callbacks`` sets;
+        otherwise ``callbacks`` is kept (and given the core's record).
+        """
         existing = self.channel_callbacks.get(channel_name)
-        if existing is None:
-            self.channel_callbacks[channel_name] = callbacks
-        else:
-            existing.update(callbacks)
         record = self._core.subscribe(channel_name)
+        if existing is None:
+            callbacks._record = record
+            self.channel_callbacks[channel_name] = callbacks
+        elif existing is not callbacks:
+            existing._update(callbacks)
         if self._parts is not None:
             self._perform()
         return record

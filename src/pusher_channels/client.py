@@ -10,11 +10,12 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, Self, Unpack
 
 from ._bindings import Bindings, BindsEvents, ConnectionEvents
-from ._delivery import CHANNEL_CALLBACK_NAMES, ChannelCallbacks
+from ._delivery import ChannelCallbacks
 from ._runtime import Runtime
 from ._streams import DEFAULT_CAPACITY, EventIterator
 from .auth import build_authorizer, build_user_authenticator
 from .callbacks import (
+    ChannelCallbackKeywords,
     ChannelMemberCallback,
     ChannelSubscriptionCountCallback,
     ChannelSubscriptionSucceededCallback,
@@ -223,24 +224,26 @@ class PusherChannelsClient(BindsEvents):
         """
         runtime = self._live
         validate_channel_name(channel_name)
-        callbacks = ChannelCallbacks(
-            on_subscription_succeeded=on_subscription_succeeded,
-            on_subscription_error=on_subscription_error,
-            on_member_added=on_member_added,
-            on_member_removed=on_member_removed,
-            on_event=on_event,
-            on_subscription_count=on_subscription_count,
-            on_resubscribed=on_resubscribed,
-        )
-        for name in CHANNEL_CALLBACK_NAMES:
-            value = getattr(callbacks, name)
+        callbacks: ChannelCallbackKeywords = {
+            "on_subscription_succeeded": on_subscription_succeeded,
+            "on_subscription_error": on_subscription_error,
+            "on_member_added": on_member_added,
+            "on_member_removed": on_member_removed,
+            "on_event": on_event,
+            "on_subscription_count": on_subscription_count,
+            "on_resubscribed": on_resubscribed,
+        }
+        for name, value in callbacks.items():
             if value is not None and not callable(value):
                 raise PusherConfigError(f"{name} must be callable, got {value!r}")
-        record = runtime.subscribe(channel_name, callbacks)
         channel = self._channels.get(channel_name)
         if channel is None:
-            channel = PusherChannel(self, record, runtime.channel_callbacks[channel_name])
+            # The channel object is what the runtime keeps for the channel.
+            channel = PusherChannel(self, **callbacks)
+            runtime.subscribe(channel_name, channel)
             self._channels[channel_name] = channel
+        else:
+            runtime.subscribe(channel_name, ChannelCallbacks(**callbacks))
         return channel
 
     async def unsubscribe(self, channel_name: str) -> None:

@@ -356,7 +356,7 @@ class PusherChannel(BindsEvents):
         self._client._run(self._channel.wait_subscribed(timeout))
 
     def _handler_registry(self) -> Bindings:
-        return self._channel.callbacks.bound()
+        return self._channel._bound()
 
     def _relay(self, callback: Callable[..., Any]) -> Callable[..., Any]:
         return self._client._on_callback_thread(callback)
