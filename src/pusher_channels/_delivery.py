@@ -86,21 +86,7 @@ class ChannelCallbacks:
     objects for the cyclic garbage collector to walk, not 400,000.
     """
 
-    __slots__ = (
-        "_bindings",
-        "_last_gap",
-        "_lost_at",
-        "_lost_at_wall",
-        "_on_event",
-        "_on_member_added",
-        "_on_member_removed",
-        "_on_resubscribed",
-        "_on_subscription_count",
-        "_on_subscription_error",
-        "_on_subscription_succeeded",
-        "_record",
-        "_subscribed",
-    )
+    __slots__ = ("_bindings", "_last_gap", "_on_event", "_others", "_record", "_since")
 
     _record: ChannelRecord
     """The core's record, set by the runtime when the channel is registered."""
@@ -116,21 +102,30 @@ class ChannelCallbacks:
         on_subscription_count: Callback | None = None,
         on_resubscribed: Callback | None = None,
     ) -> None:
-        self._on_subscription_succeeded = on_subscription_succeeded
-        self._on_subscription_error = on_subscription_error
-        self._on_member_added = on_member_added
-        self._on_member_removed = on_member_removed
         self._on_event = on_event
-        self._on_subscription_count = on_subscription_count
-        self._on_resubscribed = on_resubscribed
+        """The channel's ``on_event``: a slot of its own, read for every event."""
+        others = (
+            ("on_subscription_succeeded", on_subscription_succeeded),
+            ("on_subscription_error", on_subscription_error),
+            ("on_member_added", on_member_added),
+            ("on_member_removed", on_member_removed),
+            ("on_subscription_count", on_subscription_count),
+            ("on_resubscribed", on_resubscribed),
+        )
+        self._others: dict[str, Callback] | None = None
+        """The other callbacks given, by name; ``None`` without any. One slot, not six:
+        the cyclic garbage collector visits every slot of every channel in each
+        full collection, and most channels have none of them."""
+        if any(callback is not None for _, callback in others):
+            self._others = {name: callback for name, callback in others if callback is not None}
         self._bindings: Bindings | None = None
         """The handlers bound to the channel; ``None`` until the first is (most
         channels never have one, and 100,000 of them should not cost 100,000
         registries)."""
-        self._subscribed = False
-        self._lost_at: float | None = None
-        """When the channel stopped being subscribed (the loop's clock), if it did."""
-        self._lost_at_wall = 0.0
+        self._since: bool | tuple[float, float] | None = None
+        """Where the channel stands for its subscription gaps: ``True`` while
+        subscribed, ``(loop time, wall time)`` once the connection was lost while it
+        was, ``None`` before its first subscription."""
         self._last_gap: SubscriptionGap | None = None
         """The gap before the latest resubscription; ``None`` before the first."""
 
@@ -143,31 +138,30 @@ class ChannelCallbacks:
 
     def _callback(self, name: str) -> Callback | None:
         """The callback given as ``name`` (one of :data:`CHANNEL_CALLBACK_NAMES`)."""
-        callback: Callback | None = getattr(self, "_" + name)
-        return callback
+        if name == "on_event":
+            return self._on_event
+        others = self._others
+        return others.get(name) if others is not None else None
 
     def _update(self, other: ChannelCallbacks) -> None:
         """Take every callback that ``other`` sets."""
-        for name in CHANNEL_CALLBACK_NAMES:
-            value = other._callback(name)
-            if value is not None:
-                setattr(self, "_" + name, value)
+        if other._on_event is not None:
+            self._on_event = other._on_event
+        if other._others is not None:
+            self._others = {**(self._others or {}), **other._others}
 
     def _lost(self, now: float) -> None:
         """The connection left ``CONNECTED``: a subscribed channel is no longer."""
-        if self._subscribed:
-            self._subscribed = False
-            self._lost_at = now
-            self._lost_at_wall = time.time()
+        if self._since is True:
+            self._since = (now, time.time())
 
     def _confirmed(self, now: float) -> SubscriptionGap | None:
         """The server confirmed the subscription; the gap it ends, if a resubscription."""
-        self._subscribed = True
-        lost_at, self._lost_at = self._lost_at, None
-        if lost_at is None:
+        since, self._since = self._since, True
+        if not isinstance(since, tuple):
             return None
-        gap = next_gap(self._last_gap, lost_at, self._lost_at_wall, now)
-        self._last_gap = gap
+        lost_at, lost_at_wall = since
+        gap = self._last_gap = next_gap(self._last_gap, lost_at, lost_at_wall, now)
         return gap
 
 
