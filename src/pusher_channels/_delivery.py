@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import orjson
 
-from ._bindings import Bindings
+from ._bindings import NO_BINDINGS, Bindings
 from ._dispatch import Dispatcher
 from ._flow import FlowControl
 from ._gaps import SubscriptionGap, next_gap
@@ -196,9 +196,9 @@ class Delivery:
         self._callbacks = callbacks
         self._on_event = callbacks.get("on_event")  # looked up once: the hot path
         self._on_user_event = callbacks.get("on_user_event")
-        self._bindings = bindings if bindings is not None else Bindings()
+        self._bindings = bindings if bindings is not None else NO_BINDINGS
         """The client's handlers, for every channel's events."""
-        self._listeners = listeners if listeners is not None else Bindings()
+        self._listeners = listeners if listeners is not None else NO_BINDINGS
         """The connection's listeners: ``state_change``, state names, ``error``."""
         self.channel_callbacks = channel_callbacks
         """Per channel name, the callbacks given to ``subscribe()``."""
@@ -208,6 +208,11 @@ class Delivery:
         # Per channel, the streams its events go to (the client's, then the channel's),
         # built on first use and cleared whenever a stream opens or closes.
         self._routes: dict[str, tuple[EventStream, ...]] = {}
+
+    def use_handlers(self, bindings: Bindings, listeners: Bindings) -> None:
+        """The client's handler and listener registries, made on its first bind."""
+        self._bindings = bindings
+        self._listeners = listeners
 
     # ---------------------------------------------------------------- events
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._authorization import Authorizations, Authorizer, UserAuthenticator
-from ._bindings import Bindings
+from ._bindings import NO_BINDINGS, Bindings
 from ._delivery import ChannelCallbacks, Delivery
 from ._flow import FlowControl
 from ._proxies import BYPASSED
@@ -154,9 +154,10 @@ class Runtime:
         self.user_authenticator = user_authenticator
         self.callbacks: Mapping[str, Callable[..., Any]] = options.callbacks
         self.channel_callbacks: dict[str, ChannelCallbacks] = {}
-        self.bindings = bindings if bindings is not None else Bindings()
-        """The client's handlers, for every channel's events."""
-        self.listeners = listeners if listeners is not None else Bindings()
+        self.bindings = bindings if bindings is not None else NO_BINDINGS
+        """The client's handlers, for every channel's events (the shared empty
+        registry until the client makes its own: see :meth:`use_handlers`)."""
+        self.listeners = listeners if listeners is not None else NO_BINDINGS
         """The connection's listeners (``client.connection.bind``)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clock: Callable[[], float] = _unbound_clock
@@ -170,6 +171,13 @@ class Runtime:
         self._disconnects = 0
         """How many times ``disconnect()`` was called: a ``connect()`` waiting for an
         earlier disconnection to finish gives up if another one is asked for."""
+
+    def use_handlers(self, bindings: Bindings, listeners: Bindings) -> None:
+        """The client made its handler and listener registries (on its first bind)."""
+        self.bindings = bindings
+        self.listeners = listeners
+        if self._parts is not None:
+            self._parts.delivery.use_handlers(bindings, listeners)
 
     # ------------------------------------------------------------- what it knows
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 import types
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self, Unpack
@@ -36,6 +37,9 @@ logger = logging.getLogger("pusher_channels")
 
 MAX_EVENT_NAME_LENGTH = 200
 
+_registries_made = threading.Lock()
+"""Held while a client makes its handler registries (rare: once per client)."""
+
 
 class PusherChannelsClient(BindsEvents):
     """An asyncio client for one Pusher Channels connection.
@@ -62,11 +66,11 @@ class PusherChannelsClient(BindsEvents):
         self._options: ClientOptions | None = None
         self._runtime: Runtime | None = None
         self._channels: dict[str, PusherChannel] = {}
-        self._bindings = Bindings()
-        self._listeners = Bindings()
-        self._connection = ConnectionEvents(
-            self._listeners, lambda: self.connection_state, self._current_socket_id
-        )
+        # The handlers bound on the client, its connection's listeners and the
+        # ``connection`` object are made on first use: most clients never bind.
+        self._bindings: Bindings | None = None
+        self._listeners: Bindings | None = None
+        self._connection: ConnectionEvents | None = None
         if options:
             self._configure(options)
 
@@ -117,6 +121,29 @@ class PusherChannelsClient(BindsEvents):
             bindings=self._bindings,
             listeners=self._listeners,
         )
+
+    def _handler_registry(self) -> Bindings:
+        bindings = self._bindings
+        if bindings is None:
+            bindings = self._make_registries()[0]
+        return bindings
+
+    def _listener_registry(self) -> Bindings:
+        listeners = self._listeners
+        if listeners is None:
+            listeners = self._make_registries()[1]
+        return listeners
+
+    def _make_registries(self) -> tuple[Bindings, Bindings]:
+        """Make the client's handler and listener registries (both at once, on the
+        first ``bind`` of either: one moment at which the runtime takes them)."""
+        with _registries_made:  # the blocking facade binds from any thread
+            if self._bindings is None or self._listeners is None:
+                self._bindings = Bindings()
+                self._listeners = Bindings()
+                if self._runtime is not None:
+                    self._runtime.use_handlers(self._bindings, self._listeners)
+            return self._bindings, self._listeners
 
     @property
     def _live(self) -> Runtime:
@@ -181,10 +208,10 @@ class PusherChannelsClient(BindsEvents):
         """The connection's events, as pusher-js's ``pusher.connection``:
         ``client.connection.bind("state_change", listener)``; see
         :class:`~pusher_channels.ConnectionEvents`."""
-        return self._connection
-
-    def _handler_registry(self) -> Bindings:
-        return self._bindings
+        connection = self._connection
+        if connection is None:
+            connection = self._connection = ConnectionEvents(self)
+        return connection
 
     # ------------------------------------------------------------------ channels
 
