@@ -203,7 +203,7 @@ class Delivery:
         self.channel_callbacks = channel_callbacks
         """Per channel name, the callbacks given to ``subscribe()``."""
         self.flow = flow
-        self.dispatcher = Dispatcher(self._report_callback_failure, flow)
+        self.dispatcher = Dispatcher(self, flow)
         self._streams: dict[str | None, set[EventStream]] = {}
         # Per channel, the streams its events go to (the client's, then the channel's),
         # built on first use and cleared whenever a stream opens or closes.
@@ -413,7 +413,7 @@ class Delivery:
 
     # ------------------------------------------------------- callback failures
 
-    def _report_callback_failure(self, callback: Callback, error: PusherError) -> None:
+    def callback_failed(self, callback: Callback, error: PusherError) -> None:
         """A callback raised: tell ``on_error`` and the connection's ``error``
         listeners, or, without any, say it aloud.
 

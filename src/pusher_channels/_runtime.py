@@ -92,7 +92,7 @@ class _LoopParts:
             max_redirects=options.max_handshake_redirects,
             receive_buffer=options.receive_buffer_bytes or None,
         )
-        self.flow = FlowControl(loop, self.sockets.hold_reading, self.sockets.release_reading)
+        self.flow = FlowControl(loop, self.sockets)
         self.delivery = Delivery(
             loop,
             runtime.callbacks,
