@@ -8,7 +8,6 @@ reconnect and never resubscribed after the user let it go.
 from __future__ import annotations
 
 import enum
-import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -185,7 +184,8 @@ class ChannelRegistry:
 
     def __init__(self) -> None:
         self._records: dict[str, ChannelRecord] = {}
-        self._incarnations = itertools.count(1)
+        self._incarnations = 0
+        """The incarnations given so far (a plain number, not an object to collect)."""
 
     @property
     def records(self) -> dict[str, ChannelRecord]:
@@ -197,7 +197,8 @@ class ChannelRegistry:
         record = self._records.get(name)
         if record is not None:
             return record, False
-        record = ChannelRecord(name, channel_kind(name), next(self._incarnations))
+        self._incarnations += 1
+        record = ChannelRecord(name, channel_kind(name), self._incarnations)
         self._records[name] = record
         return record, True
 

@@ -10,7 +10,6 @@ encrypted events) and authorizer answers into outputs.
 from __future__ import annotations
 
 import heapq
-import itertools
 import re
 from typing import Any, Final
 
@@ -100,13 +99,15 @@ class Subscriptions:
         self._outputs = outputs
         self.registry = ChannelRegistry()
         self.socket_id: str | None = None
-        self._retries: list[tuple[float, int, ChannelRecord]] = []
+        self._retries: list[tuple[float, int, ChannelRecord]] | None = None
         """A heap of ``(retry_at, order, record)``: the authorization retries, earliest
         first. An entry whose record no longer has that ``retry_at`` (retried, reset or
         unsubscribed since) is stale and is dropped when it reaches the top, so that
-        no action ever scans every channel (``next_deadline()`` runs after each one)."""
-        self._retry_order = itertools.count()
-        """Breaks ties between equal retry times, so that records are never compared."""
+        no action ever scans every channel (``next_deadline()`` runs after each one).
+        ``None`` until the first retry (most connections never have one)."""
+        self._retry_order = 0
+        """Breaks ties between equal retry times, so that records are never compared
+        (a plain number: an ``itertools.count`` would be one more object to collect)."""
         self._to_start: list[ChannelRecord] | None = None
         """The channels of a new connection not subscribed yet, last first: a
         connection with many channels subscribes them :data:`STARTS_PER_TURN` at a
@@ -157,7 +158,7 @@ class Subscriptions:
         self.socket_id = None
         self._to_start = None
         self.registry.reset_all()
-        self._retries.clear()
+        self._retries = None
         self._forget_stale_answers()
 
     def subscribe(self, channel_name: str, connected: bool) -> ChannelRecord:
@@ -267,7 +268,10 @@ class Subscriptions:
                 _FIRST_RETRY_DELAY * 2.0 ** (record.authorization_retries - 1),
             )
             record.retry_at = now + retry_in
-            heapq.heappush(self._retries, (record.retry_at, next(self._retry_order), record))
+            if self._retries is None:
+                self._retries = []
+            self._retry_order += 1
+            heapq.heappush(self._retries, (record.retry_at, self._retry_order, record))
         if retry_in is not None or attempt > 1:
             error._note_attempt(attempt, retry_in)
         self._fail(record, error, retry_in)
