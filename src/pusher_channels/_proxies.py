@@ -94,11 +94,11 @@ def proxy_route(
     if proxy is not None:
         return ProxyRoute(normalize_proxy(proxy), OPTION)
     if not trust_env:
-        return ProxyRoute(None, IGNORED)
+        return _DIRECT_IGNORED
     environment = getproxies_environment()
     no_proxy = environment.get("no", "")
     if no_proxy and no_proxy_matches(url, no_proxy):
-        return ProxyRoute(None, BYPASSED)
+        return _DIRECT_BYPASSED
     scheme = urlsplit(url).scheme.lower()
     for key in (_VARIABLE_FOR_SCHEME.get(scheme, scheme), "all"):
         value = environment.get(key, "").strip()
@@ -108,7 +108,13 @@ def proxy_route(
                 value, for_http_client=for_http_client, source=f"{variable} (environment)"
             )
             return ProxyRoute(normalize_proxy(checked), variable)
-    return ProxyRoute(None, NO_VARIABLE)
+    return _DIRECT_NO_VARIABLE
+
+
+# The direct routes, one each for every connection (a route is immutable).
+_DIRECT_IGNORED: Final = ProxyRoute(None, IGNORED)
+_DIRECT_BYPASSED: Final = ProxyRoute(None, BYPASSED)
+_DIRECT_NO_VARIABLE: Final = ProxyRoute(None, NO_VARIABLE)
 
 
 def check_proxy(value: object, *, for_http_client: bool, source: str = "proxy") -> str:

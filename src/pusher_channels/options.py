@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import math
 import re
@@ -332,10 +333,7 @@ class ClientOptions:
             url=build_url(self),
             activity_timeout=self.activity_timeout,
             pong_timeout=self.pong_timeout,
-            backoff=Backoff(
-                maximum=self.max_reconnect_gap_in_seconds,
-                quick_attempts=QUICK_RECONNECT_ATTEMPTS,
-            ),
+            backoff=_backoff(self.max_reconnect_gap_in_seconds),
             max_reconnection_attempts=self.max_reconnection_attempts,
         )
 
@@ -354,6 +352,13 @@ class ClientOptions:
         return proxy_route(
             url, proxy=self.proxy, trust_env=self.trust_env, for_http_client=for_http_client
         )
+
+
+@functools.lru_cache(maxsize=16)
+def _backoff(maximum: float) -> Backoff:
+    """The reconnection policy for a maximum gap: one (immutable) for every client
+    with that maximum, rather than one object each."""
+    return Backoff(maximum=maximum, quick_attempts=QUICK_RECONNECT_ATTEMPTS)
 
 
 def build_url(options: ClientOptions) -> str:
