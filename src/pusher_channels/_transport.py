@@ -44,6 +44,10 @@ __all__ = [
 logger = logging.getLogger("pusher_channels.websocket")
 # picows reports each connection at INFO; the runtime already logs the lifecycle.
 logger.setLevel(logging.WARNING)
+_picows_logger: Final = logging.LoggerAdapter(logger, {})
+"""What picows logs to. Given a ``logging.Logger``, picows makes a child logger for
+each connection (named after its socket: a logger, its lists and dictionaries per
+idle connection); through an adapter every connection shares this one."""
 
 MAX_MESSAGE_SIZE: Final = 10 * 1024 * 1024
 """A frame or reassembled message larger than this closes the socket (code 1009)."""
@@ -108,6 +112,16 @@ def truncate_utf8(text: str, limit: int) -> bytes:
 
 class WebSocket(picows.WSListener):
     """One WebSocket connection, reporting to a :class:`SocketSink`."""
+
+    __slots__ = (
+        "_close_code",
+        "_close_reason",
+        "_closed_reported",
+        "_fragment_is_text",
+        "_fragments",
+        "_sink",
+        "_transport",
+    )
 
     def __init__(self, sink: SocketSink) -> None:
         super().__init__()
@@ -420,7 +434,7 @@ async def _open_websocket(
             max_frame_size=MAX_MESSAGE_SIZE,
             read_buffer_init_size=READ_BUFFER_SIZE,
             enable_auto_pong=True,
-            logger_name=logger,
+            logger_name=_picows_logger,
             # asyncio's own socket and TLS transports: aiofastnet's (picows's default
             # when installed) cost about 5 KiB more per idle connection and no less
             # CPU per event, plain or TLS (docs/performance.md).
