@@ -37,10 +37,18 @@ class Waits:
 
     async def until_connected(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wait for CONNECTED; raise why the client was disconnected instead."""
-        if not self._connected:
-            self._connected = []
-        with _registered(self._connected, loop) as future:
+        # As _registered() does, without a context manager: thousands of clients
+        # may be connecting at once, each with this wait.
+        waiters = self._connected
+        if not waiters:
+            waiters = self._connected = []
+        future: asyncio.Future[None] = loop.create_future()
+        waiters.append(future)
+        try:
             await future
+        finally:
+            if future in waiters:
+                waiters.remove(future)
 
     async def until_disconnected(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wait for the next DISCONNECTED (never raises)."""
