@@ -72,6 +72,8 @@ CHANNEL_CALLBACK_NAMES: Final = (
 """The keywords of ``subscribe()``."""
 
 _CONNECTED: Final = ConnectionState.CONNECTED
+_NO_STREAMS: Final[dict[str | None, set[EventStream]]] = {}
+_NO_ROUTES: Final[dict[str, tuple[EventStream, ...]]] = {}
 
 
 class ChannelCallbacks:
@@ -204,10 +206,12 @@ class Delivery:
         """Per channel name, the callbacks given to ``subscribe()``."""
         self.flow = flow
         self.dispatcher = Dispatcher(self, flow)
-        self._streams: dict[str | None, set[EventStream]] = {}
+        # Both the shared empty dicts, never written, until the first stream opens:
+        # most clients use callbacks only.
+        self._streams: dict[str | None, set[EventStream]] = _NO_STREAMS
         # Per channel, the streams its events go to (the client's, then the channel's),
         # built on first use and cleared whenever a stream opens or closes.
-        self._routes: dict[str, tuple[EventStream, ...]] = {}
+        self._routes: dict[str, tuple[EventStream, ...]] = _NO_ROUTES
 
     def use_handlers(self, bindings: Bindings, listeners: Bindings) -> None:
         """The client's handler and listener registries, made on its first bind."""
@@ -272,6 +276,9 @@ class Delivery:
         stream = EventStream(
             key, capacity, self._stream_overflowed, self.flow.hold, self.flow.release
         )
+        if self._streams is _NO_STREAMS:
+            self._streams = {}
+            self._routes = {}
         self._streams.setdefault(key, set()).add(stream)
         self._routes.clear()
         return stream

@@ -48,6 +48,8 @@ class ErrorReporter(Protocol):
         """``callback`` failed with ``error``."""
 
 
+_NO_LANES: Final[dict[Callable[..., Any], _Lane]] = {}
+
 _running_lane: contextvars.ContextVar[_Lane | None] = contextvars.ContextVar(
     "pusher_channels_running_lane", default=None
 )
@@ -82,7 +84,9 @@ class Dispatcher:
         """Told of failures (an object, not a bound method kept per connection)."""
         self._flow = flow
         self.capacity = capacity
-        self._lanes: dict[Callable[..., Any], _Lane] = {}
+        self._lanes: dict[Callable[..., Any], _Lane] = _NO_LANES
+        """The lanes of async callbacks running or queued (the shared empty dict,
+        never written, until the first: an idle connection keeps no dict)."""
         self._disconnecting: tuple[_Lane, ...] = ()
         """Lanes whose callback is inside ``disconnect()``: a shutdown does not wait
         for them (they wait for it), so two callbacks disconnecting at once cannot
@@ -169,6 +173,8 @@ class Dispatcher:
 
     def _open_lane(self, callback: Callable[..., Any], first: Any) -> None:
         lane = _Lane(callback)
+        if self._lanes is _NO_LANES:
+            self._lanes = {}
         self._lanes[callback] = lane
         task = asyncio.get_running_loop().create_task(
             self._work(lane, first), name=f"pusher_channels callback {_name(callback)}"

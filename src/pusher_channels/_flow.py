@@ -41,6 +41,9 @@ class Reader(Protocol):
         """Read again."""
 
 
+_NO_HOLDERS: Final[dict[Holder, int]] = {}
+
+
 class FlowControl:
     """Pauses and resumes reading for the consumers that hold the flow."""
 
@@ -57,8 +60,9 @@ class FlowControl:
         """Told to hold and release reading (its methods looked up at each call: no
         bound method kept per connection)."""
         self.stall_timeout = STALL_TIMEOUT if stall_timeout is None else stall_timeout
-        self._holders: dict[Holder, int] = {}
-        """Each holder, with its progress when last checked."""
+        self._holders: dict[Holder, int] = _NO_HOLDERS
+        """Each holder, with its progress when last checked (the shared empty dict,
+        never written, until the first holds)."""
         self._check: asyncio.TimerHandle | None = None
 
     @property
@@ -70,6 +74,8 @@ class FlowControl:
         """``holder`` is full: stop reading until it is released."""
         if holder in self._holders:
             return
+        if self._holders is _NO_HOLDERS:
+            self._holders = {}
         self._holders[holder] = holder.progress
         if len(self._holders) == 1:
             self._reader.hold_reading()
@@ -86,7 +92,8 @@ class FlowControl:
     def release_all(self) -> None:
         """Forget every holder (the client is closing)."""
         had = bool(self._holders)
-        self._holders.clear()
+        if had:
+            self._holders.clear()
         self._stop_checking()
         if had:
             self._reader.release_reading()

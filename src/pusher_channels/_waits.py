@@ -14,12 +14,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, Final
 
 from .exceptions import PusherConnectionError, PusherError, SigninError, SubscriptionError
 from .protocol.actions import SignedIn, SigninFailed
 
 __all__ = ["Waits"]
+
+
+_NO_SUBSCRIPTION_WAITS: Final[dict[str, list[asyncio.Future[None]]]] = {}
 
 
 class Waits:
@@ -33,7 +36,8 @@ class Waits:
         self._connected: list[asyncio.Future[None]] | tuple[()] = ()
         self._disconnected: list[asyncio.Future[None]] | tuple[()] = ()
         self._signed_in: list[asyncio.Future[dict[str, Any]]] | tuple[()] = ()
-        self._subscribed: dict[str, list[asyncio.Future[None]]] = {}
+        self._subscribed: dict[str, list[asyncio.Future[None]]] = _NO_SUBSCRIPTION_WAITS
+        """Per channel, its waits (the shared empty dict, never written, until one)."""
 
     async def until_connected(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wait for CONNECTED; raise why the client was disconnected instead."""
@@ -59,6 +63,8 @@ class Waits:
 
     async def until_subscribed(self, channel_name: str, loop: asyncio.AbstractEventLoop) -> None:
         """Wait for the channel's subscription; raise its failure, or why it ended."""
+        if self._subscribed is _NO_SUBSCRIPTION_WAITS:
+            self._subscribed = {}
         waiters = self._subscribed.setdefault(channel_name, [])
         try:
             with _registered(waiters, loop) as future:
@@ -110,7 +116,7 @@ class Waits:
         for waiter in signins:
             if not waiter.done():
                 waiter.set_exception(SigninError("disconnect() was called before signing in"))
-        subscriptions, self._subscribed = self._subscribed, {}
+        subscriptions, self._subscribed = self._subscribed, _NO_SUBSCRIPTION_WAITS
         for waiters in subscriptions.values():
             for future in waiters:
                 if not future.done():
@@ -132,7 +138,7 @@ class Waits:
         self._connected = ()
         self._disconnected = ()
         self._signed_in = ()
-        self._subscribed = {}
+        self._subscribed = _NO_SUBSCRIPTION_WAITS
 
 
 @contextmanager

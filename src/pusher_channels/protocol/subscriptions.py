@@ -71,6 +71,11 @@ def _subscribe_message(data: dict[str, Any]) -> SendMessage:
     return SendMessage(encode_message("pusher:subscribe", data))
 
 
+_NO_STALE_ANSWERS: Final[dict[str, int]] = {}
+"""No answer due to an unsubscribed incarnation: one empty dict, never written, for
+every connection until it has one (then it gets its own)."""
+
+
 def _count_up(counts: dict[str, int], name: str) -> None:
     counts[name] = counts.get(name, 0) + 1
 
@@ -113,7 +118,7 @@ class Subscriptions:
         connection with many channels subscribes them :data:`STARTS_PER_TURN` at a
         time (see :meth:`start_more`), so that the event loop is never held for
         the whole list. ``None`` when there are none."""
-        self._stale_subscribe_answers: dict[str, int] = {}
+        self._stale_subscribe_answers: dict[str, int] = _NO_STALE_ANSWERS
         """Per channel name, the answers still due on this connection to a
         ``pusher:subscribe`` of an incarnation unsubscribed before its answer. The
         server answers subscribes in order and never answers ``pusher:unsubscribe``,
@@ -182,6 +187,8 @@ class Subscriptions:
             return
         if connected:
             if record.status is ChannelStatus.SUBSCRIBING:
+                if self._stale_subscribe_answers is _NO_STALE_ANSWERS:
+                    self._stale_subscribe_answers = {}
                 _count_up(self._stale_subscribe_answers, channel_name)
             if record.status in (ChannelStatus.SUBSCRIBING, ChannelStatus.SUBSCRIBED):
                 self._outputs.append(
@@ -378,7 +385,7 @@ class Subscriptions:
 
     def _forget_stale_answers(self) -> None:
         """A new or no connection: nothing more is due from the previous one."""
-        self._stale_subscribe_answers.clear()
+        self._stale_subscribe_answers = _NO_STALE_ANSWERS
 
     def _fail_authorization(self, record: ChannelRecord, message: str) -> None:
         self._fail(record, AuthorizationError(message, record.name))
