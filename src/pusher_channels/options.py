@@ -361,6 +361,11 @@ def _backoff(maximum: float) -> Backoff:
     return Backoff(maximum=maximum, quick_attempts=QUICK_RECONNECT_ATTEMPTS)
 
 
+_URL_QUERY: Final = urlencode(
+    {"protocol": PROTOCOL_VERSION, "client": CLIENT_NAME, "version": __version__}
+)
+
+
 def build_url(options: ClientOptions) -> str:
     """The WebSocket URL: ``{scheme}://{host}:{port}{path}/app/{key}?protocol=7&...``."""
     scheme = options.scheme
@@ -368,11 +373,10 @@ def build_url(options: ClientOptions) -> str:
     port = options.wss_port if scheme == "wss" else options.ws_port
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    query = urlencode({"protocol": PROTOCOL_VERSION, "client": CLIENT_NAME, "version": __version__})
     path = options.path.rstrip("/")
     if path and not path.startswith("/"):
         path = "/" + path
-    return f"{scheme}://{host}:{port}{path}/app/{quote(options.api_key, safe='')}?{query}"
+    return f"{scheme}://{host}:{port}{path}/app/{quote(options.api_key, safe='')}?{_URL_QUERY}"
 
 
 def _seconds(name: str, value: Any, minimum: float | None = None) -> float:
