@@ -79,7 +79,7 @@ def _unbound_clock() -> float:
 class _LoopParts:
     """What the runtime makes for the event loop it runs on."""
 
-    __slots__ = ("authorizations", "delivery", "flow", "sockets")
+    __slots__ = ("_authorizations", "_runtime", "delivery", "flow", "sockets")
 
     def __init__(self, runtime: Runtime, loop: asyncio.AbstractEventLoop) -> None:
         options = runtime.options
@@ -101,9 +101,25 @@ class _LoopParts:
             bindings=runtime.bindings,
             listeners=runtime.listeners,
         )
-        self.authorizations = Authorizations(
-            loop, runtime, runtime.authorizer, runtime.user_authenticator, options.auth_timeout
-        )
+        self._runtime = runtime
+        self._authorizations: Authorizations | None = None
+
+    @property
+    def authorizations(self) -> Authorizations:
+        """The authorization requests, made on first use (a client of public channels
+        needs none until it disconnects)."""
+        authorizations = self._authorizations
+        if authorizations is None:
+            runtime = self._runtime
+            assert runtime._loop is not None
+            authorizations = self._authorizations = Authorizations(
+                runtime._loop,
+                runtime,
+                runtime.authorizer,
+                runtime.user_authenticator,
+                runtime.options.auth_timeout,
+            )
+        return authorizations
 
 
 class Runtime:
