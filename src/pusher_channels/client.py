@@ -114,13 +114,18 @@ class PusherChannelsClient(BindsEvents):
             _enable_console_logging()
         self._options = options
         self._channels.clear()
-        self._runtime = Runtime(
-            options,
-            build_authorizer(options),
-            build_user_authenticator(options),
-            bindings=self._bindings,
-            listeners=self._listeners,
-        )
+        authorizer = build_authorizer(options)
+        user_authenticator = build_user_authenticator(options)
+        # Under the lock a first bind() takes: from another thread (the blocking
+        # facade), it gives its registries to this runtime or to the one before.
+        with _registries_made:
+            self._runtime = Runtime(
+                options,
+                authorizer,
+                user_authenticator,
+                bindings=self._bindings,
+                listeners=self._listeners,
+            )
 
     def _handler_registry(self) -> Bindings:
         bindings = self._bindings
