@@ -22,12 +22,20 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, Final, TypeVar, overload
+from typing import Any, Final, Protocol, TypeVar, overload
 
 from .exceptions import PusherConfigError
 from .protocol.actions import ConnectionState
 
-__all__ = ["CONNECTION_EVENTS", "Bindings", "BindsEvents", "ConnectionEvents", "is_pattern"]
+__all__ = [
+    "CONNECTION_EVENTS",
+    "NO_BINDINGS",
+    "Bindings",
+    "BindsEvents",
+    "ConnectionEvents",
+    "ConnectionOwner",
+    "is_pattern",
+]
 
 Callback = Callable[..., Any]
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -146,6 +154,27 @@ class Bindings:
         self._cache = None
 
 
+class _NoBindings(Bindings):
+    """The registry of a client that has bound nothing: shared, and never bound to
+    (the client makes a registry of its own on the first ``bind``)."""
+
+    __slots__ = ()
+
+    def handlers(self, event_name: str) -> tuple[Callback, ...]:
+        return ()
+
+    def bind(self, event_name: str, callback: Callback, call: Callback | None = None) -> None:
+        raise AssertionError("the shared empty registry is never bound to")
+
+    def bind_global(self, callback: Callback, call: Callback | None = None) -> None:
+        raise AssertionError("the shared empty registry is never bound to")
+
+
+NO_BINDINGS: Final[Bindings] = _NoBindings()
+"""No handler bound: what the runtime holds until the client's first ``bind``, so that
+thousands of clients that bind nothing cost no registry each."""
+
+
 def _without(
     bindings: Iterable[_Binding], event_name: str | None, callback: Callback | None
 ) -> tuple[_Binding, ...]:
@@ -236,6 +265,23 @@ class BindsEvents:
         self._handler_registry().unbind_all()
 
 
+class ConnectionOwner(Protocol):
+    """The client whose connection :class:`ConnectionEvents` are about."""
+
+    @property
+    def connection_state(self) -> ConnectionState:
+        """The current connection state."""
+
+    def _current_socket_id(self) -> str | None:
+        """The live connection's socket id, or ``None``."""
+
+    def _listener_registry(self) -> Bindings:
+        """The connection's listeners, made on first use."""
+
+    def _relay(self, callback: Callback) -> Callback:
+        """What is called for ``callback`` (the callback itself, or a relay)."""
+
+
 class ConnectionEvents:
     """The connection's events, bound as in pusher-js: ``client.connection.bind(...)``.
 
@@ -256,29 +302,20 @@ class ConnectionEvents:
     options, after them, with the same ordering and error rules.
     """
 
-    __slots__ = ("_listeners", "_relay", "_socket_id", "_state")
+    __slots__ = ("_owner",)
 
-    def __init__(
-        self,
-        listeners: Bindings,
-        state: Callable[[], ConnectionState],
-        socket_id: Callable[[], str | None],
-        relay: Callable[[Callback], Callback] = lambda callback: callback,
-    ) -> None:
-        self._listeners = listeners
-        self._state = state
-        self._socket_id = socket_id
-        self._relay = relay
+    def __init__(self, owner: ConnectionOwner) -> None:
+        self._owner = owner
 
     @property
     def state(self) -> ConnectionState:
         """The current connection state."""
-        return self._state()
+        return self._owner.connection_state
 
     @property
     def socket_id(self) -> str | None:
         """The socket id of the live connection, or ``None``."""
-        return self._socket_id()
+        return self._owner._current_socket_id()
 
     @overload
     def bind(self, event_name: str) -> Callable[[Handler], Handler]: ...
@@ -304,12 +341,13 @@ class ConnectionEvents:
                 return handler
 
             return decorator
-        self._listeners.bind(event_name, listener, self._relay(listener))
+        owner = self._owner
+        owner._listener_registry().bind(event_name, listener, owner._relay(listener))
         return listener
 
     def unbind(self, event_name: str | None = None, listener: Callback | None = None) -> None:
         """Remove listeners: every one, one event's, one listener's, or one pair."""
-        self._listeners.unbind(event_name, listener)
+        self._owner._listener_registry().unbind(event_name, listener)
 
     def __repr__(self) -> str:
         return f"<ConnectionEvents {self.state}>"

@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
 
-from ._bindings import Bindings
+from ._bindings import NO_BINDINGS, Bindings
 from ._dispatch import Dispatcher
 from ._flow import FlowControl
-from ._gaps import GapTracker, SubscriptionGap
+from ._gaps import SubscriptionGap, next_gap
 from ._streams import EventStream
 from .exceptions import CallbackError, PusherError, SlowConsumerError
 from .protocol.actions import (
@@ -49,6 +49,7 @@ from .protocol.actions import (
     SubscriptionSucceeded,
     WatchlistEvent,
 )
+from .protocol.channels import ChannelRecord
 from .protocol.messages import PusherEvent
 from .protocol.user import SERVER_TO_USER_PREFIX
 
@@ -71,39 +72,99 @@ CHANNEL_CALLBACK_NAMES: Final = (
 """The keywords of ``subscribe()``."""
 
 _CONNECTED: Final = ConnectionState.CONNECTED
+_NO_STREAMS: Final[dict[str | None, set[EventStream]]] = {}
+_NO_ROUTES: Final[dict[str, tuple[EventStream, ...]]] = {}
 
 
-@dataclass(slots=True)
 class ChannelCallbacks:
     """What the client keeps for one channel beside the core's record: the callbacks
     given to ``subscribe()`` (each may be ``None``), the handlers bound to it, and
-    its subscription gaps."""
+    when it was last subscribed (its subscription gaps).
 
-    on_subscription_succeeded: Callback | None = None
-    on_subscription_error: Callback | None = None
-    on_member_added: Callback | None = None
-    on_member_removed: Callback | None = None
-    on_event: Callback | None = None
-    on_subscription_count: Callback | None = None
-    on_resubscribed: Callback | None = None
-    bindings: Bindings | None = None
-    """The handlers bound to the channel; ``None`` until the first is (most
-    channels never have one, and 100,000 of them should not cost 100,000 registries)."""
-    gaps: GapTracker = field(default_factory=GapTracker)
+    The public channel type is a subclass (the runtime keeps the channel object
+    itself by name, without knowing its type), so every name here starts with an
+    underscore: none of them is part of the channel's public API. One object per
+    channel, with the core's record the only other: 100,000 channels are 200,000
+    objects for the cyclic garbage collector to walk, not 400,000.
+    """
 
-    def bound(self) -> Bindings:
+    __slots__ = ("_bindings", "_last_gap", "_on_event", "_others", "_record", "_since")
+
+    _record: ChannelRecord
+    """The core's record, set by the runtime when the channel is registered."""
+
+    def __init__(
+        self,
+        *,
+        on_subscription_succeeded: Callback | None = None,
+        on_subscription_error: Callback | None = None,
+        on_member_added: Callback | None = None,
+        on_member_removed: Callback | None = None,
+        on_event: Callback | None = None,
+        on_subscription_count: Callback | None = None,
+        on_resubscribed: Callback | None = None,
+    ) -> None:
+        self._on_event = on_event
+        """The channel's ``on_event``: a slot of its own, read for every event."""
+        others = (
+            ("on_subscription_succeeded", on_subscription_succeeded),
+            ("on_subscription_error", on_subscription_error),
+            ("on_member_added", on_member_added),
+            ("on_member_removed", on_member_removed),
+            ("on_subscription_count", on_subscription_count),
+            ("on_resubscribed", on_resubscribed),
+        )
+        self._others: dict[str, Callback] | None = None
+        """The other callbacks given, by name; ``None`` without any. One slot, not six:
+        the cyclic garbage collector visits every slot of every channel in each
+        full collection, and most channels have none of them."""
+        if any(callback is not None for _, callback in others):
+            self._others = {name: callback for name, callback in others if callback is not None}
+        self._bindings: Bindings | None = None
+        """The handlers bound to the channel; ``None`` until the first is (most
+        channels never have one, and 100,000 of them should not cost 100,000
+        registries)."""
+        self._since: bool | tuple[float, float] | None = None
+        """Where the channel stands for its subscription gaps: ``True`` while
+        subscribed, ``(loop time, wall time)`` once the connection was lost while it
+        was, ``None`` before its first subscription."""
+        self._last_gap: SubscriptionGap | None = None
+        """The gap before the latest resubscription; ``None`` before the first."""
+
+    def _bound(self) -> Bindings:
         """The channel's handler registry, made on first use."""
-        bindings = self.bindings
+        bindings = self._bindings
         if bindings is None:
-            bindings = self.bindings = Bindings()
+            bindings = self._bindings = Bindings()
         return bindings
 
-    def update(self, other: ChannelCallbacks) -> None:
+    def _callback(self, name: str) -> Callback | None:
+        """The callback given as ``name`` (one of :data:`CHANNEL_CALLBACK_NAMES`)."""
+        if name == "on_event":
+            return self._on_event
+        others = self._others
+        return others.get(name) if others is not None else None
+
+    def _update(self, other: ChannelCallbacks) -> None:
         """Take every callback that ``other`` sets."""
-        for name in CHANNEL_CALLBACK_NAMES:
-            value = getattr(other, name)
-            if value is not None:
-                setattr(self, name, value)
+        if other._on_event is not None:
+            self._on_event = other._on_event
+        if other._others is not None:
+            self._others = {**(self._others or {}), **other._others}
+
+    def _lost(self, now: float) -> None:
+        """The connection left ``CONNECTED``: a subscribed channel is no longer."""
+        if self._since is True:
+            self._since = (now, time.time())
+
+    def _confirmed(self, now: float) -> SubscriptionGap | None:
+        """The server confirmed the subscription; the gap it ends, if a resubscription."""
+        since, self._since = self._since, True
+        if not isinstance(since, tuple):
+            return None
+        lost_at, lost_at_wall = since
+        gap = self._last_gap = next_gap(self._last_gap, lost_at, lost_at_wall, now)
+        return gap
 
 
 class Delivery:
@@ -137,18 +198,25 @@ class Delivery:
         self._callbacks = callbacks
         self._on_event = callbacks.get("on_event")  # looked up once: the hot path
         self._on_user_event = callbacks.get("on_user_event")
-        self._bindings = bindings if bindings is not None else Bindings()
+        self._bindings = bindings if bindings is not None else NO_BINDINGS
         """The client's handlers, for every channel's events."""
-        self._listeners = listeners if listeners is not None else Bindings()
+        self._listeners = listeners if listeners is not None else NO_BINDINGS
         """The connection's listeners: ``state_change``, state names, ``error``."""
         self.channel_callbacks = channel_callbacks
         """Per channel name, the callbacks given to ``subscribe()``."""
         self.flow = flow
-        self.dispatcher = Dispatcher(self._report_callback_failure, flow)
-        self._streams: dict[str | None, set[EventStream]] = {}
+        self.dispatcher = Dispatcher(self, flow)
+        # Both the shared empty dicts, never written, until the first stream opens:
+        # most clients use callbacks only.
+        self._streams: dict[str | None, set[EventStream]] = _NO_STREAMS
         # Per channel, the streams its events go to (the client's, then the channel's),
         # built on first use and cleared whenever a stream opens or closes.
-        self._routes: dict[str, tuple[EventStream, ...]] = {}
+        self._routes: dict[str, tuple[EventStream, ...]] = _NO_ROUTES
+
+    def use_handlers(self, bindings: Bindings, listeners: Bindings) -> None:
+        """The client's handler and listener registries, made on its first bind."""
+        self._bindings = bindings
+        self._listeners = listeners
 
     # ---------------------------------------------------------------- events
 
@@ -173,9 +241,9 @@ class Delivery:
             for handler in self._bindings.handlers(event.event_name):
                 call(handler, event)
         if channel is not None:
-            if channel.on_event is not None:
-                call(channel.on_event, event)
-            bindings = channel.bindings
+            if channel._on_event is not None:
+                call(channel._on_event, event)
+            bindings = channel._bindings
             if bindings is not None and bindings.active:
                 for handler in bindings.handlers(event.event_name):
                     call(handler, event)
@@ -184,7 +252,7 @@ class Delivery:
         """A notification, as an event for the bound handlers only (as pusher-js
         emits it on the channel); ``data`` is sent as JSON text."""
         channel = self.channel_callbacks.get(channel_name)
-        bindings = channel.bindings if channel is not None else None
+        bindings = channel._bindings if channel is not None else None
         if not self._bindings and not bindings:
             return
         event = PusherEvent(channel_name, event_name, orjson.dumps(data).decode())
@@ -208,6 +276,9 @@ class Delivery:
         stream = EventStream(
             key, capacity, self._stream_overflowed, self.flow.hold, self.flow.release
         )
+        if self._streams is _NO_STREAMS:
+            self._streams = {}
+            self._routes = {}
         self._streams.setdefault(key, set()).add(stream)
         self._routes.clear()
         return stream
@@ -259,7 +330,7 @@ class Delivery:
     def call_channel(self, channel_name: str, name: str, *args: Any) -> None:
         """Call a channel's own callback ``name``, if set."""
         channel = self.channel_callbacks.get(channel_name)
-        callback = getattr(channel, name) if channel is not None else None
+        callback = channel._callback(name) if channel is not None else None
         if callback is not None:
             self.dispatcher.call(callback, *args)
 
@@ -314,7 +385,7 @@ class Delivery:
         if previous is _CONNECTED:
             now = self._loop.time()
             for channel in self.channel_callbacks.values():
-                channel.gaps.lost(now)
+                channel._lost(now)
         self.call("on_connection_state_change", current, previous)
         if self._listeners:
             self._listen("state_change", current, previous)
@@ -325,7 +396,7 @@ class Delivery:
         self._to_both(name, "on_subscription_succeeded", output.data)
         self._emit(name, "pusher:subscription_succeeded", output.data)
         channel = self.channel_callbacks.get(name)
-        gap = channel.gaps.subscribed(self._loop.time()) if channel is not None else None
+        gap = channel._confirmed(self._loop.time()) if channel is not None else None
         if gap is not None:
             logger.info("%r resubscribed after %.3f s unsubscribed", name, gap.duration)
             self.call_channel(name, "on_resubscribed", gap)
@@ -349,7 +420,7 @@ class Delivery:
 
     # ------------------------------------------------------- callback failures
 
-    def _report_callback_failure(self, callback: Callback, error: PusherError) -> None:
+    def callback_failed(self, callback: Callback, error: PusherError) -> None:
         """A callback raised: tell ``on_error`` and the connection's ``error``
         listeners, or, without any, say it aloud.
 

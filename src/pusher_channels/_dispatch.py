@@ -25,12 +25,12 @@ import contextvars
 import inspect
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from ._flow import FlowControl
 from .exceptions import CallbackError, PusherError, SlowConsumerError
 
-__all__ = ["DEFAULT_LANE_CAPACITY", "SHUTDOWN_GRACE", "Dispatcher"]
+__all__ = ["DEFAULT_LANE_CAPACITY", "SHUTDOWN_GRACE", "Dispatcher", "ErrorReporter"]
 
 logger = logging.getLogger("pusher_channels")
 
@@ -40,7 +40,15 @@ OVERFLOW_FACTOR: Final = 10
 SHUTDOWN_GRACE: Final = 5.0
 """Seconds ``disconnect()`` gives running callbacks before cancelling them."""
 
-ErrorReporter = Callable[[Callable[..., Any], PusherError], None]
+
+class ErrorReporter(Protocol):
+    """Where the failures of callbacks are reported (the delivery)."""
+
+    def callback_failed(self, callback: Callable[..., Any], error: PusherError) -> None:
+        """``callback`` failed with ``error``."""
+
+
+_NO_LANES: Final[dict[Callable[..., Any], _Lane]] = {}
 
 _running_lane: contextvars.ContextVar[_Lane | None] = contextvars.ContextVar(
     "pusher_channels_running_lane", default=None
@@ -64,23 +72,26 @@ class _Lane:
 class Dispatcher:
     """Runs user callbacks on the event loop that owns the client."""
 
-    __slots__ = ("_disconnecting", "_flow", "_lanes", "_report_error", "capacity")
+    __slots__ = ("_disconnecting", "_flow", "_lanes", "_reporter", "capacity")
 
     def __init__(
         self,
-        report_error: ErrorReporter,
+        reporter: ErrorReporter,
         flow: FlowControl | None = None,
         capacity: int = DEFAULT_LANE_CAPACITY,
     ) -> None:
-        self._report_error = report_error
+        self._reporter = reporter
+        """Told of failures (an object, not a bound method kept per connection)."""
         self._flow = flow
         self.capacity = capacity
-        self._lanes: dict[Callable[..., Any], _Lane] = {}
-        self._disconnecting: list[_Lane] = []
+        self._lanes: dict[Callable[..., Any], _Lane] = _NO_LANES
+        """The lanes of async callbacks running or queued (the shared empty dict,
+        never written, until the first: an idle connection keeps no dict)."""
+        self._disconnecting: tuple[_Lane, ...] = ()
         """Lanes whose callback is inside ``disconnect()``: a shutdown does not wait
         for them (they wait for it), so two callbacks disconnecting at once cannot
-        wait on each other. (A list: an empty set would cost every idle connection
-        216 bytes.)"""
+        wait on each other. (A tuple, replaced whole: the empty one costs an idle
+        connection nothing, where a set or a list would be an object of its own.)"""
 
     def call(self, callback: Callable[..., Any], *args: Any) -> None:
         """Call ``callback(*args)`` after every earlier call of the same callback."""
@@ -118,11 +129,13 @@ class Dispatcher:
         if lane is None:
             yield
             return
-        self._disconnecting.append(lane)
+        self._disconnecting = (*self._disconnecting, lane)
         try:
             yield
         finally:
-            self._disconnecting.remove(lane)
+            marked = self._disconnecting
+            at = marked.index(lane)
+            self._disconnecting = marked[:at] + marked[at + 1 :]
 
     async def shutdown(self, grace: float | None = None) -> None:
         """Let running callbacks finish for ``grace`` seconds, then cancel the rest.
@@ -149,7 +162,7 @@ class Dispatcher:
                     + (f", {dropped} queued calls dropped" if dropped else "")
                 )
                 logger.warning("%s", message)
-                self._report_error(lane.callback, CallbackError(message))
+                self._reporter.callback_failed(lane.callback, CallbackError(message))
             if pending:
                 await asyncio.wait(pending)
         for lane in list(self._lanes.values()):  # opened while shutting down
@@ -160,6 +173,8 @@ class Dispatcher:
 
     def _open_lane(self, callback: Callable[..., Any], first: Any) -> None:
         lane = _Lane(callback)
+        if self._lanes is _NO_LANES:
+            self._lanes = {}
         self._lanes[callback] = lane
         task = asyncio.get_running_loop().create_task(
             self._work(lane, first), name=f"pusher_channels callback {_name(callback)}"
@@ -187,7 +202,7 @@ class Dispatcher:
                     "new calls are dropped until it catches up"
                 )
                 logger.warning("%s", message)
-                self._report_error(lane.callback, SlowConsumerError(message))
+                self._reporter.callback_failed(lane.callback, SlowConsumerError(message))
             return
         queue.append(args)
 
@@ -231,7 +246,7 @@ class Dispatcher:
         name = _name(callback)
         error = CallbackError(f"callback {name} raised {type(exc).__name__}: {exc}")
         error.__cause__ = exc
-        self._report_error(callback, error)
+        self._reporter.callback_failed(callback, error)
 
 
 def _name(callback: Callable[..., Any]) -> str:

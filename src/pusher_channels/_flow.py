@@ -15,10 +15,9 @@ take. It may hold again once it has drained and filled up anew.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Final, Protocol
 
-__all__ = ["STALL_TIMEOUT", "FlowControl", "Holder"]
+__all__ = ["STALL_TIMEOUT", "FlowControl", "Holder", "Reader"]
 
 STALL_TIMEOUT: Final = 5.0
 """Seconds without progress after which a full consumer stops holding the socket."""
@@ -32,24 +31,38 @@ class Holder(Protocol):
         """A counter that grows whenever the consumer takes something."""
 
 
+class Reader(Protocol):
+    """What reads the socket (the socket lifecycle)."""
+
+    def hold_reading(self) -> None:
+        """Stop reading."""
+
+    def release_reading(self) -> None:
+        """Read again."""
+
+
+_NO_HOLDERS: Final[dict[Holder, int]] = {}
+
+
 class FlowControl:
     """Pauses and resumes reading for the consumers that hold the flow."""
 
-    __slots__ = ("_check", "_holders", "_loop", "_pause", "_resume", "stall_timeout")
+    __slots__ = ("_check", "_holders", "_loop", "_reader", "stall_timeout")
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        pause: Callable[[], None],
-        resume: Callable[[], None],
+        reader: Reader,
         stall_timeout: float | None = None,
     ) -> None:
         self._loop = loop
-        self._pause = pause
-        self._resume = resume
+        self._reader = reader
+        """Told to hold and release reading (its methods looked up at each call: no
+        bound method kept per connection)."""
         self.stall_timeout = STALL_TIMEOUT if stall_timeout is None else stall_timeout
-        self._holders: dict[Holder, int] = {}
-        """Each holder, with its progress when last checked."""
+        self._holders: dict[Holder, int] = _NO_HOLDERS
+        """Each holder, with its progress when last checked (the shared empty dict,
+        never written, until the first holds)."""
         self._check: asyncio.TimerHandle | None = None
 
     @property
@@ -61,9 +74,11 @@ class FlowControl:
         """``holder`` is full: stop reading until it is released."""
         if holder in self._holders:
             return
+        if self._holders is _NO_HOLDERS:
+            self._holders = {}
         self._holders[holder] = holder.progress
         if len(self._holders) == 1:
-            self._pause()
+            self._reader.hold_reading()
             self._check = self._loop.call_later(self.stall_timeout, self._release_stalled)
 
     def release(self, holder: Holder) -> None:
@@ -72,15 +87,16 @@ class FlowControl:
             return
         if not self._holders:
             self._stop_checking()
-            self._resume()
+            self._reader.release_reading()
 
     def release_all(self) -> None:
         """Forget every holder (the client is closing)."""
         had = bool(self._holders)
-        self._holders.clear()
+        if had:
+            self._holders.clear()
         self._stop_checking()
         if had:
-            self._resume()
+            self._reader.release_reading()
 
     def _release_stalled(self) -> None:
         self._check = None
@@ -92,7 +108,7 @@ class FlowControl:
         if self._holders:
             self._check = self._loop.call_later(self.stall_timeout, self._release_stalled)
         else:
-            self._resume()
+            self._reader.release_reading()
 
     def _stop_checking(self) -> None:
         if self._check is not None:

@@ -4,15 +4,15 @@ Pusher keeps no history: what was published while a channel was not subscribed i
 gone. A channel stops being subscribed when its connection leaves ``CONNECTED``
 (a drop, or ``disconnect()``), and is subscribed again on the next connection; the
 time in between is the window in which events may have been missed, which an app
-fetches from its own API.
+fetches from its own API. Each channel keeps the times it needs for this itself
+(:class:`~pusher_channels._delivery.ChannelCallbacks`).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
-__all__ = ["GapTracker", "SubscriptionGap"]
+__all__ = ["SubscriptionGap", "next_gap"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,38 +35,16 @@ class SubscriptionGap:
     resubscription: int
 
 
-class GapTracker:
-    """For one channel: whether it is subscribed, and since when it is not."""
-
-    __slots__ = ("_lost_at", "_lost_at_wall", "_subscribed", "last_gap")
-
-    def __init__(self) -> None:
-        self._subscribed = False
-        self._lost_at: float | None = None
-        self._lost_at_wall = 0.0
-        self.last_gap: SubscriptionGap | None = None
-        """The gap before the latest resubscription; ``None`` before the first."""
-
-    def lost(self, now: float) -> None:
-        """The connection left ``CONNECTED``: a subscribed channel is no longer."""
-        if self._subscribed:
-            self._subscribed = False
-            self._lost_at = now
-            self._lost_at_wall = time.time()
-
-    def subscribed(self, now: float) -> SubscriptionGap | None:
-        """The server confirmed the subscription; the gap it ends, if a resubscription."""
-        self._subscribed = True
-        lost_at, self._lost_at = self._lost_at, None
-        if lost_at is None:
-            return None
-        previous = self.last_gap.resubscription if self.last_gap is not None else 0
-        duration = max(0.0, now - lost_at)
-        gap = SubscriptionGap(
-            started_at=self._lost_at_wall,
-            ended_at=self._lost_at_wall + duration,
-            duration=duration,
-            resubscription=previous + 1,
-        )
-        self.last_gap = gap
-        return gap
+def next_gap(
+    previous: SubscriptionGap | None, lost_at: float, lost_at_wall: float, now: float
+) -> SubscriptionGap:
+    """The gap a resubscription confirmed at ``now`` ends: it began at ``lost_at``
+    (the loop's monotonic clock; ``lost_at_wall`` on the wall clock), and follows
+    ``previous``, the channel's gap before it, if any."""
+    duration = max(0.0, now - lost_at)
+    return SubscriptionGap(
+        started_at=lost_at_wall,
+        ended_at=lost_at_wall + duration,
+        duration=duration,
+        resubscription=(previous.resubscription if previous is not None else 0) + 1,
+    )

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._authorization import Authorizations, Authorizer, UserAuthenticator
-from ._bindings import Bindings
+from ._bindings import NO_BINDINGS, Bindings
 from ._delivery import ChannelCallbacks, Delivery
 from ._flow import FlowControl
 from ._proxies import BYPASSED
@@ -79,7 +79,7 @@ def _unbound_clock() -> float:
 class _LoopParts:
     """What the runtime makes for the event loop it runs on."""
 
-    __slots__ = ("authorizations", "delivery", "flow", "sockets")
+    __slots__ = ("_authorizations", "_runtime", "delivery", "flow", "sockets")
 
     def __init__(self, runtime: Runtime, loop: asyncio.AbstractEventLoop) -> None:
         options = runtime.options
@@ -92,7 +92,7 @@ class _LoopParts:
             max_redirects=options.max_handshake_redirects,
             receive_buffer=options.receive_buffer_bytes or None,
         )
-        self.flow = FlowControl(loop, self.sockets.hold_reading, self.sockets.release_reading)
+        self.flow = FlowControl(loop, self.sockets)
         self.delivery = Delivery(
             loop,
             runtime.callbacks,
@@ -101,9 +101,25 @@ class _LoopParts:
             bindings=runtime.bindings,
             listeners=runtime.listeners,
         )
-        self.authorizations = Authorizations(
-            loop, runtime, runtime.authorizer, runtime.user_authenticator, options.auth_timeout
-        )
+        self._runtime = runtime
+        self._authorizations: Authorizations | None = None
+
+    @property
+    def authorizations(self) -> Authorizations:
+        """The authorization requests, made on first use (a client of public channels
+        needs none until it disconnects)."""
+        authorizations = self._authorizations
+        if authorizations is None:
+            runtime = self._runtime
+            assert runtime._loop is not None
+            authorizations = self._authorizations = Authorizations(
+                runtime._loop,
+                runtime,
+                runtime.authorizer,
+                runtime.user_authenticator,
+                runtime.options.auth_timeout,
+            )
+        return authorizations
 
 
 class Runtime:
@@ -154,9 +170,10 @@ class Runtime:
         self.user_authenticator = user_authenticator
         self.callbacks: Mapping[str, Callable[..., Any]] = options.callbacks
         self.channel_callbacks: dict[str, ChannelCallbacks] = {}
-        self.bindings = bindings if bindings is not None else Bindings()
-        """The client's handlers, for every channel's events."""
-        self.listeners = listeners if listeners is not None else Bindings()
+        self.bindings = bindings if bindings is not None else NO_BINDINGS
+        """The client's handlers, for every channel's events (the shared empty
+        registry until the client makes its own: see :meth:`use_handlers`)."""
+        self.listeners = listeners if listeners is not None else NO_BINDINGS
         """The connection's listeners (``client.connection.bind``)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clock: Callable[[], float] = _unbound_clock
@@ -170,6 +187,13 @@ class Runtime:
         self._disconnects = 0
         """How many times ``disconnect()`` was called: a ``connect()`` waiting for an
         earlier disconnection to finish gives up if another one is asked for."""
+
+    def use_handlers(self, bindings: Bindings, listeners: Bindings) -> None:
+        """The client made its handler and listener registries (on its first bind)."""
+        self.bindings = bindings
+        self.listeners = listeners
+        if self._parts is not None:
+            self._parts.delivery.use_handlers(bindings, listeners)
 
     # ------------------------------------------------------------- what it knows
 
@@ -219,7 +243,7 @@ class Runtime:
         if self._core.state is _CONNECTED and self._loop is not None:
             now = self._loop.time()  # a closed loop still tells the time
             for channel in self.channel_callbacks.values():
-                channel.gaps.lost(now)
+                channel._lost(now)
         self._core.forget_connection()
         self._core.take_outputs()  # nobody is left to tell on the old loop
         self._waits.forget()
@@ -299,13 +323,18 @@ class Runtime:
         await self.disconnect()
 
     def subscribe(self, channel_name: str, callbacks: ChannelCallbacks) -> ChannelRecord:
-        """Register a channel and its callbacks; subscribe now if connected."""
+        """Register a channel and its callbacks; subscribe now if connected.
+
+        A channel registered already takes the callbacks that ``callbacks`` sets;
+        otherwise ``callbacks`` is kept (and given the core's record).
+        """
         existing = self.channel_callbacks.get(channel_name)
-        if existing is None:
-            self.channel_callbacks[channel_name] = callbacks
-        else:
-            existing.update(callbacks)
         record = self._core.subscribe(channel_name)
+        if existing is None:
+            callbacks._record = record
+            self.channel_callbacks[channel_name] = callbacks
+        elif existing is not callbacks:
+            existing._update(callbacks)
         if self._parts is not None:
             self._perform()
         return record

@@ -141,8 +141,9 @@ class SocketLifecycle:
         self._max_redirects = max_redirects
         self._receive_buffer = receive_buffer
         self._attempts = 0
-        # The connection attempts' tasks not finished yet; None when there are none
-        # (an empty set would cost 216 bytes on every idle connection).
+        # The tasks of superseded attempts not finished yet; None when there are none
+        # (an empty set would cost 216 bytes on every idle connection). The current
+        # attempt's task is its own (``attempt.task``) until it is superseded.
         self._ending: set[asyncio.Task[None]] | None = None
         self._reading_held = False
         self.current: Attempt | None = None
@@ -156,14 +157,9 @@ class SocketLifecycle:
         self._attempts += 1
         attempt = Attempt(self._attempts, self, self._events)
         self.current = attempt
-        task = self._loop.create_task(
-            self._connect(attempt, url), name=f"pusher_channels connect {attempt.number}"
+        attempt.task = self._loop.create_task(
+            self._open(attempt, url), name=f"pusher_channels connect {attempt.number}"
         )
-        attempt.task = task
-        if self._ending is None:
-            self._ending = set()
-        self._ending.add(task)
-        task.add_done_callback(self._task_ended)
 
     def send(self, payload: bytes) -> None:
         """Send on the current socket (nothing happens without one)."""
@@ -191,6 +187,13 @@ class SocketLifecycle:
         attempt, self.current = self.current, None
         if attempt is not None:
             attempt.supersede()
+            task = attempt.task
+            if task is not None and not task.done():
+                # Superseded while opening: settle() waits for its task to end.
+                if self._ending is None:
+                    self._ending = set()
+                self._ending.add(task)
+                task.add_done_callback(self._task_ended)
 
     async def settle(self) -> None:
         """Wait until every superseded attempt's task has ended."""
@@ -230,12 +233,6 @@ class SocketLifecycle:
             if not self._ending:
                 self._ending = None
 
-    async def _connect(self, attempt: Attempt, url: str) -> None:
-        try:
-            await self._open(attempt, url)
-        finally:
-            attempt.task = None  # done: an idle connection keeps no finished task
-
     async def _open(self, attempt: Attempt, url: str) -> None:
         try:
             await _transport.connect_websocket(
@@ -263,6 +260,8 @@ class SocketLifecycle:
             self._events.socket_open_failed(
                 reason, certificate=isinstance(exc, ssl.SSLCertVerificationError), fatal=fatal
             )
+        finally:
+            attempt.task = None  # done: an idle connection keeps no finished task
 
     def _describe_failure(self, exc: Exception) -> str:
         """Why an attempt failed, in one line that shows no proxy password."""

@@ -27,6 +27,7 @@ import logging
 import os
 import socket
 import ssl
+from collections.abc import Coroutine
 from typing import Any, Final, Protocol
 from urllib.parse import urlsplit
 
@@ -44,6 +45,10 @@ __all__ = [
 logger = logging.getLogger("pusher_channels.websocket")
 # picows reports each connection at INFO; the runtime already logs the lifecycle.
 logger.setLevel(logging.WARNING)
+_picows_logger: Final = logging.LoggerAdapter(logger, {})
+"""What picows logs to. Given a ``logging.Logger``, picows makes a child logger for
+each connection (named after its socket: a logger, its lists and dictionaries per
+idle connection); through an adapter every connection shares this one."""
 
 MAX_MESSAGE_SIZE: Final = 10 * 1024 * 1024
 """A frame or reassembled message larger than this closes the socket (code 1009)."""
@@ -108,6 +113,16 @@ def truncate_utf8(text: str, limit: int) -> bytes:
 
 class WebSocket(picows.WSListener):
     """One WebSocket connection, reporting to a :class:`SocketSink`."""
+
+    __slots__ = (
+        "_close_code",
+        "_close_reason",
+        "_closed_reported",
+        "_fragment_is_text",
+        "_fragments",
+        "_sink",
+        "_transport",
+    )
 
     def __init__(self, sink: SocketSink) -> None:
         super().__init__()
@@ -235,7 +250,7 @@ class NotTLSError(ConnectionError):
         self.certain = certain
 
 
-async def connect_websocket(
+def connect_websocket(
     sink: SocketSink,
     url: str,
     *,
@@ -244,8 +259,11 @@ async def connect_websocket(
     handshake_timeout: float,
     max_redirects: int = 0,
     receive_buffer: int | None = None,
-) -> Transport:
+) -> Coroutine[Any, Any, Transport]:
     """Open a WebSocket to ``url`` for one attempt; raise ``OSError``/``picows.WSError``.
+
+    (A coroutine to await, as from an ``async def``: the coroutine that does the work,
+    without one more around it for each connection being opened.)
 
     ``receive_buffer`` sets the TCP socket's receive buffer (``SO_RCVBUF``), which
     bounds how much one read hands over, and so how long the event loop is busy with
@@ -260,27 +278,26 @@ async def connect_websocket(
     :data:`PLAIN_TEXT_CHECK_DELAY` seconds, is checked for a server that does not speak
     TLS (see :func:`_speaks_plain_websocket`); :class:`NotTLSError` then says so.
     """
-    tcp_sockets: list[socket.socket] = []
+    opener = _Opener(sink, receive_buffer)
     opening = _open_websocket(
-        sink,
+        opener,
         url,
-        tcp_sockets,
         ssl_context=ssl_context,
         proxy=proxy,
         handshake_timeout=handshake_timeout,
         max_redirects=max_redirects,
-        receive_buffer=receive_buffer,
     )
     if proxy is not None or not url.startswith("wss://"):
-        return await opening
-    return await _open_checking_tls(url, asyncio.ensure_future(opening), tcp_sockets)
+        return opening
+    return _open_checking_tls(url, opening, opener.tcp_sockets)
 
 
 async def _open_checking_tls(
-    url: str, opening: asyncio.Future[Transport], tcp_sockets: list[socket.socket]
+    url: str, handshake: Coroutine[Any, Any, Transport], tcp_sockets: list[socket.socket]
 ) -> Transport:
-    """Await ``opening`` (a ``wss`` handshake); if it fails after the TCP connection
+    """Await ``handshake`` (a ``wss`` one); if it fails after the TCP connection
     was made, or takes long, ask the port in plain text and say what was found."""
+    opening = asyncio.ensure_future(handshake)
     probe: asyncio.Future[bool] | None = None
     try:
         await asyncio.wait({opening}, timeout=PLAIN_TEXT_CHECK_DELAY)
@@ -386,48 +403,60 @@ async def _speaks_plain_websocket(url: str) -> bool:
     return answer.startswith((b"HTTP/1.1 101", b"HTTP/1.0 101"))
 
 
+class _Opener:
+    """What picows calls back while it opens one attempt's WebSocket: for the TCP
+    socket, and for the listener. (One object with two methods, rather than two
+    closures and their cells for every connection being opened.)"""
+
+    __slots__ = ("receive_buffer", "sink", "tcp_sockets")
+
+    def __init__(self, sink: SocketSink, receive_buffer: int | None) -> None:
+        self.sink = sink
+        self.receive_buffer = receive_buffer
+        self.tcp_sockets: list[socket.socket] = []
+        """The TCP sockets opened (one, unless a redirect was followed)."""
+
+    async def open_tcp(self, parsed_url: picows.WSParsedURL) -> socket.socket:
+        tcp = await _connect_tcp(parsed_url.host, parsed_url.port, self.receive_buffer)
+        self.tcp_sockets.append(tcp)
+        return tcp
+
+    def make_listener(self, *_upgrade: object) -> WebSocket:
+        # picows first offers (request, response), then calls with no arguments.
+        return WebSocket(self.sink)
+
+
 async def _open_websocket(
-    sink: SocketSink,
+    opener: _Opener,
     url: str,
-    tcp_sockets: list[socket.socket],
     *,
     ssl_context: ssl.SSLContext | None,
     proxy: str | None,
     handshake_timeout: float,
     max_redirects: int,
-    receive_buffer: int | None,
 ) -> Transport:
-    """Open the WebSocket with picows; the TCP sockets it opens go to ``tcp_sockets``."""
-
-    async def open_tcp(parsed_url: picows.WSParsedURL) -> socket.socket:
-        tcp = await _connect_tcp(parsed_url.host, parsed_url.port, receive_buffer)
-        tcp_sockets.append(tcp)
-        return tcp
-
-    def make_listener(*_upgrade: object) -> WebSocket:
-        # picows first offers (request, response), then calls with no arguments.
-        return WebSocket(sink)
-
+    """Open the WebSocket with picows; the TCP sockets it opens go to the opener's
+    ``tcp_sockets``."""
     try:
         _, listener = await picows.ws_connect(
-            make_listener,
+            opener.make_listener,
             url,
             ssl_context=ssl_context,
             proxy=proxy,
             max_redirects=max_redirects,
-            socket_factory=open_tcp,
+            socket_factory=opener.open_tcp,
             websocket_handshake_timeout=handshake_timeout,
             max_frame_size=MAX_MESSAGE_SIZE,
             read_buffer_init_size=READ_BUFFER_SIZE,
             enable_auto_pong=True,
-            logger_name=logger,
+            logger_name=_picows_logger,
             # asyncio's own socket and TLS transports: aiofastnet's (picows's default
             # when installed) cost about 5 KiB more per idle connection and no less
             # CPU per event, plain or TLS (docs/performance.md).
             use_aiofastnet=False,
         )
     except BaseException:
-        for tcp in tcp_sockets:
+        for tcp in opener.tcp_sockets:
             _shut_down(tcp)
         raise
     assert isinstance(listener, WebSocket)

@@ -12,14 +12,17 @@ the waits for the disconnection with success. No wait can outlive ``disconnect()
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, Final
 
 from .exceptions import PusherConnectionError, PusherError, SigninError, SubscriptionError
 from .protocol.actions import SignedIn, SigninFailed
 
 __all__ = ["Waits"]
+
+
+_NO_SUBSCRIPTION_WAITS: Final[dict[str, list[asyncio.Future[None]]]] = {}
 
 
 class Waits:
@@ -28,23 +31,40 @@ class Waits:
     __slots__ = ("_connected", "_disconnected", "_signed_in", "_subscribed")
 
     def __init__(self) -> None:
-        self._connected: list[asyncio.Future[None]] = []
-        self._disconnected: list[asyncio.Future[None]] = []
-        self._signed_in: list[asyncio.Future[dict[str, Any]]] = []
-        self._subscribed: dict[str, list[asyncio.Future[None]]] = {}
+        # Each list of futures is made by the first wait of its kind and dropped when
+        # settled: ``()`` while nobody waits (an idle connection keeps no list).
+        self._connected: list[asyncio.Future[None]] | tuple[()] = ()
+        self._disconnected: list[asyncio.Future[None]] | tuple[()] = ()
+        self._signed_in: list[asyncio.Future[dict[str, Any]]] | tuple[()] = ()
+        self._subscribed: dict[str, list[asyncio.Future[None]]] = _NO_SUBSCRIPTION_WAITS
+        """Per channel, its waits (the shared empty dict, never written, until one)."""
 
     async def until_connected(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wait for CONNECTED; raise why the client was disconnected instead."""
-        with _registered(self._connected, loop) as future:
+        # As _registered() does, without a context manager: thousands of clients
+        # may be connecting at once, each with this wait.
+        waiters = self._connected
+        if not waiters:
+            waiters = self._connected = []
+        future: asyncio.Future[None] = loop.create_future()
+        waiters.append(future)
+        try:
             await future
+        finally:
+            if future in waiters:
+                waiters.remove(future)
 
     async def until_disconnected(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wait for the next DISCONNECTED (never raises)."""
+        if not self._disconnected:
+            self._disconnected = []
         with _registered(self._disconnected, loop) as future:
             await future
 
     async def until_subscribed(self, channel_name: str, loop: asyncio.AbstractEventLoop) -> None:
         """Wait for the channel's subscription; raise its failure, or why it ended."""
+        if self._subscribed is _NO_SUBSCRIPTION_WAITS:
+            self._subscribed = {}
         waiters = self._subscribed.setdefault(channel_name, [])
         try:
             with _registered(waiters, loop) as future:
@@ -75,26 +95,28 @@ class Waits:
     ) -> AbstractContextManager[asyncio.Future[dict[str, Any]]]:
         """A future for the sign-in's answer (the user data, or its error), registered
         at once, so that an answer given while the request is made is not missed."""
+        if not self._signed_in:
+            self._signed_in = []
         return _registered(self._signed_in, loop)
 
     def connected(self) -> None:
         """The client is connected: the connects are done."""
         _settle(self._connected, None)
-        self._connected = []
+        self._connected = ()
 
     def disconnected(self, why: PusherConnectionError) -> None:
         """The client is disconnected: end every wait."""
-        connects, self._connected = self._connected, []
+        connects, self._connected = self._connected, ()
         for future in connects:
             if not future.done():
                 future.set_exception(why)
         _settle(self._disconnected, None)
-        self._disconnected = []
-        signins, self._signed_in = self._signed_in, []
+        self._disconnected = ()
+        signins, self._signed_in = self._signed_in, ()
         for waiter in signins:
             if not waiter.done():
                 waiter.set_exception(SigninError("disconnect() was called before signing in"))
-        subscriptions, self._subscribed = self._subscribed, {}
+        subscriptions, self._subscribed = self._subscribed, _NO_SUBSCRIPTION_WAITS
         for waiters in subscriptions.values():
             for future in waiters:
                 if not future.done():
@@ -102,7 +124,7 @@ class Waits:
 
     def signin_answered(self, answer: SignedIn | SigninFailed) -> None:
         """The server (or the authenticator) answered the sign-in."""
-        signins, self._signed_in = self._signed_in, []
+        signins, self._signed_in = self._signed_in, ()
         for future in signins:
             if future.done():
                 continue
@@ -113,10 +135,10 @@ class Waits:
 
     def forget(self) -> None:
         """Drop every wait: the event loop they belonged to has ended."""
-        self._connected = []
-        self._disconnected = []
-        self._signed_in = []
-        self._subscribed = {}
+        self._connected = ()
+        self._disconnected = ()
+        self._signed_in = ()
+        self._subscribed = _NO_SUBSCRIPTION_WAITS
 
 
 @contextmanager
@@ -132,7 +154,7 @@ def _registered(
             waiters.remove(future)
 
 
-def _settle(futures: list[asyncio.Future[None]], result: None) -> None:
+def _settle(futures: Iterable[asyncio.Future[None]], result: None) -> None:
     for future in futures:
         if not future.done():
             future.set_result(result)

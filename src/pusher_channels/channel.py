@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from ._bindings import Bindings, BindsEvents
 from ._delivery import ChannelCallbacks
 from ._gaps import SubscriptionGap
 from ._streams import DEFAULT_CAPACITY, EventIterator
-from .protocol.channels import ChannelKind, ChannelRecord, ChannelStatus
+from .callbacks import ChannelCallbackKeywords
+from .protocol.channels import ChannelKind, ChannelStatus
 from .protocol.messages import PusherEvent, PusherMember
 
 
@@ -39,7 +40,15 @@ __all__ = [
 ]
 
 
-class PusherChannel(BindsEvents):
+class _Itself:
+    """``channel.callbacks``: the channel itself, which holds its callbacks (the
+    attribute of earlier versions, when they were an object of their own)."""
+
+    def __get__(self, channel: object, owner: type | None = None) -> Any:
+        return channel
+
+
+class PusherChannel(ChannelCallbacks, BindsEvents):
     """A channel the client subscribes to, from ``subscribe()`` until ``unsubscribe()``.
 
     The object stays the same across reconnections: the client subscribes it again
@@ -47,14 +56,15 @@ class PusherChannel(BindsEvents):
     Handlers are bound with :meth:`bind` and :meth:`bind_global`, as in pusher-js.
     """
 
-    __slots__ = ("_client", "_record", "callbacks")
+    # The callbacks, the bound handlers and the subscription gaps are kept in the
+    # slots of ChannelCallbacks: the runtime keeps this object by channel name.
+    __slots__ = ("_client",)
 
-    def __init__(
-        self, client: ChannelOwner, record: ChannelRecord, callbacks: ChannelCallbacks
-    ) -> None:
+    callbacks = _Itself()
+
+    def __init__(self, client: ChannelOwner, **callbacks: Unpack[ChannelCallbackKeywords]) -> None:
+        super().__init__(**callbacks)
         self._client = client
-        self._record = record
-        self.callbacks = callbacks
 
     @property
     def channel_name(self) -> str:
@@ -101,7 +111,7 @@ class PusherChannel(BindsEvents):
         ``None`` until the first resubscription. Events published during the gap
         were not received (Pusher keeps no history): fetch them from your own API.
         """
-        return self.callbacks.gaps.last_gap
+        return self._last_gap
 
     async def wait_subscribed(self, timeout: float | None = None) -> None:
         """Return once the server has confirmed the subscription (at once if it has).
@@ -121,7 +131,7 @@ class PusherChannel(BindsEvents):
         await self._client._wait_subscribed(self.channel_name, timeout)
 
     def _handler_registry(self) -> Bindings:
-        return self.callbacks.bound()
+        return self._bound()
 
     async def trigger(
         self, event: PusherEvent | None = None, *, event_name: str | None = None, data: Any = None

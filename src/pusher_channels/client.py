@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 import types
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self, Unpack
 
 from ._bindings import Bindings, BindsEvents, ConnectionEvents
-from ._delivery import CHANNEL_CALLBACK_NAMES, ChannelCallbacks
+from ._delivery import ChannelCallbacks
 from ._runtime import Runtime
 from ._streams import DEFAULT_CAPACITY, EventIterator
 from .auth import build_authorizer, build_user_authenticator
 from .callbacks import (
+    ChannelCallbackKeywords,
     ChannelMemberCallback,
     ChannelSubscriptionCountCallback,
     ChannelSubscriptionSucceededCallback,
@@ -34,6 +36,9 @@ __all__ = ["PusherChannelsClient"]
 logger = logging.getLogger("pusher_channels")
 
 MAX_EVENT_NAME_LENGTH = 200
+
+_registries_made = threading.Lock()
+"""Held while a client makes its handler registries (rare: once per client)."""
 
 
 class PusherChannelsClient(BindsEvents):
@@ -61,11 +66,11 @@ class PusherChannelsClient(BindsEvents):
         self._options: ClientOptions | None = None
         self._runtime: Runtime | None = None
         self._channels: dict[str, PusherChannel] = {}
-        self._bindings = Bindings()
-        self._listeners = Bindings()
-        self._connection = ConnectionEvents(
-            self._listeners, lambda: self.connection_state, self._current_socket_id
-        )
+        # The handlers bound on the client, its connection's listeners and the
+        # ``connection`` object are made on first use: most clients never bind.
+        self._bindings: Bindings | None = None
+        self._listeners: Bindings | None = None
+        self._connection: ConnectionEvents | None = None
         if options:
             self._configure(options)
 
@@ -109,13 +114,41 @@ class PusherChannelsClient(BindsEvents):
             _enable_console_logging()
         self._options = options
         self._channels.clear()
-        self._runtime = Runtime(
-            options,
-            build_authorizer(options),
-            build_user_authenticator(options),
-            bindings=self._bindings,
-            listeners=self._listeners,
-        )
+        authorizer = build_authorizer(options)
+        user_authenticator = build_user_authenticator(options)
+        # Under the lock a first bind() takes: from another thread (the blocking
+        # facade), it gives its registries to this runtime or to the one before.
+        with _registries_made:
+            self._runtime = Runtime(
+                options,
+                authorizer,
+                user_authenticator,
+                bindings=self._bindings,
+                listeners=self._listeners,
+            )
+
+    def _handler_registry(self) -> Bindings:
+        bindings = self._bindings
+        if bindings is None:
+            bindings = self._make_registries()[0]
+        return bindings
+
+    def _listener_registry(self) -> Bindings:
+        listeners = self._listeners
+        if listeners is None:
+            listeners = self._make_registries()[1]
+        return listeners
+
+    def _make_registries(self) -> tuple[Bindings, Bindings]:
+        """Make the client's handler and listener registries (both at once, on the
+        first ``bind`` of either: one moment at which the runtime takes them)."""
+        with _registries_made:  # the blocking facade binds from any thread
+            if self._bindings is None or self._listeners is None:
+                self._bindings = Bindings()
+                self._listeners = Bindings()
+                if self._runtime is not None:
+                    self._runtime.use_handlers(self._bindings, self._listeners)
+            return self._bindings, self._listeners
 
     @property
     def _live(self) -> Runtime:
@@ -180,10 +213,10 @@ class PusherChannelsClient(BindsEvents):
         """The connection's events, as pusher-js's ``pusher.connection``:
         ``client.connection.bind("state_change", listener)``; see
         :class:`~pusher_channels.ConnectionEvents`."""
-        return self._connection
-
-    def _handler_registry(self) -> Bindings:
-        return self._bindings
+        connection = self._connection
+        if connection is None:
+            connection = self._connection = ConnectionEvents(self)
+        return connection
 
     # ------------------------------------------------------------------ channels
 
@@ -223,24 +256,26 @@ class PusherChannelsClient(BindsEvents):
         """
         runtime = self._live
         validate_channel_name(channel_name)
-        callbacks = ChannelCallbacks(
-            on_subscription_succeeded=on_subscription_succeeded,
-            on_subscription_error=on_subscription_error,
-            on_member_added=on_member_added,
-            on_member_removed=on_member_removed,
-            on_event=on_event,
-            on_subscription_count=on_subscription_count,
-            on_resubscribed=on_resubscribed,
-        )
-        for name in CHANNEL_CALLBACK_NAMES:
-            value = getattr(callbacks, name)
+        callbacks: ChannelCallbackKeywords = {
+            "on_subscription_succeeded": on_subscription_succeeded,
+            "on_subscription_error": on_subscription_error,
+            "on_member_added": on_member_added,
+            "on_member_removed": on_member_removed,
+            "on_event": on_event,
+            "on_subscription_count": on_subscription_count,
+            "on_resubscribed": on_resubscribed,
+        }
+        for name, value in callbacks.items():
             if value is not None and not callable(value):
                 raise PusherConfigError(f"{name} must be callable, got {value!r}")
-        record = runtime.subscribe(channel_name, callbacks)
         channel = self._channels.get(channel_name)
         if channel is None:
-            channel = PusherChannel(self, record, runtime.channel_callbacks[channel_name])
+            # The channel object is what the runtime keeps for the channel.
+            channel = PusherChannel(self, **callbacks)
+            runtime.subscribe(channel_name, channel)
             self._channels[channel_name] = channel
+        else:
+            runtime.subscribe(channel_name, ChannelCallbacks(**callbacks))
         return channel
 
     async def unsubscribe(self, channel_name: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import ipaddress
 import math
 import re
@@ -332,10 +333,7 @@ class ClientOptions:
             url=build_url(self),
             activity_timeout=self.activity_timeout,
             pong_timeout=self.pong_timeout,
-            backoff=Backoff(
-                maximum=self.max_reconnect_gap_in_seconds,
-                quick_attempts=QUICK_RECONNECT_ATTEMPTS,
-            ),
+            backoff=_backoff(self.max_reconnect_gap_in_seconds),
             max_reconnection_attempts=self.max_reconnection_attempts,
         )
 
@@ -356,6 +354,18 @@ class ClientOptions:
         )
 
 
+@functools.lru_cache(maxsize=16)
+def _backoff(maximum: float) -> Backoff:
+    """The reconnection policy for a maximum gap: one (immutable) for every client
+    with that maximum, rather than one object each."""
+    return Backoff(maximum=maximum, quick_attempts=QUICK_RECONNECT_ATTEMPTS)
+
+
+_URL_QUERY: Final = urlencode(
+    {"protocol": PROTOCOL_VERSION, "client": CLIENT_NAME, "version": __version__}
+)
+
+
 def build_url(options: ClientOptions) -> str:
     """The WebSocket URL: ``{scheme}://{host}:{port}{path}/app/{key}?protocol=7&...``."""
     scheme = options.scheme
@@ -363,11 +373,10 @@ def build_url(options: ClientOptions) -> str:
     port = options.wss_port if scheme == "wss" else options.ws_port
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    query = urlencode({"protocol": PROTOCOL_VERSION, "client": CLIENT_NAME, "version": __version__})
     path = options.path.rstrip("/")
     if path and not path.startswith("/"):
         path = "/" + path
-    return f"{scheme}://{host}:{port}{path}/app/{quote(options.api_key, safe='')}?{query}"
+    return f"{scheme}://{host}:{port}{path}/app/{quote(options.api_key, safe='')}?{_URL_QUERY}"
 
 
 def _seconds(name: str, value: Any, minimum: float | None = None) -> float:

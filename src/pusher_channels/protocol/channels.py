@@ -8,10 +8,8 @@ reconnect and never resubscribed after the user let it go.
 from __future__ import annotations
 
 import enum
-import itertools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..exceptions import PusherConfigError, SubscriptionError
@@ -111,71 +109,176 @@ _NO_HELD_EVENTS: Final[list[tuple[str, Any, str | None]]] = []
 """Likewise the held events of every channel that is not encrypted."""
 
 
-def _no_members() -> dict[str, PusherMember]:
-    return _NO_MEMBERS
+class _Rarely:
+    """What few records ever set (failures and retries, presence, encryption, the
+    server's count): one object, made by the first of them to be set."""
+
+    __slots__ = (
+        "authorization_retries",
+        "failure",
+        "held_events",
+        "my_user_id",
+        "reauthorizing",
+        "retry_at",
+        "shared_secret",
+        "subscription_count",
+    )
+
+    def __init__(self) -> None:
+        self.subscription_count: int | None = None
+        self.my_user_id: str | None = None
+        self.shared_secret: bytes | None = None
+        self.failure: SubscriptionError | None = None
+        self.retry_at: float | None = None
+        self.authorization_retries = 0
+        self.reauthorizing = False
+        self.held_events: list[tuple[str, Any, str | None]] = _NO_HELD_EVENTS
 
 
-def _no_held_events() -> list[tuple[str, Any, str | None]]:
-    return _NO_HELD_EVENTS
-
-
-@dataclass(slots=True, eq=False)
 class ChannelRecord:
     """The core's state for one channel.
 
     Only presence records have a members dict of their own and only encrypted ones a
-    list of held events: the others share an empty one, so that 100,000 channels do
-    not cost 200,000 containers (nor the cyclic garbage collector's time to walk
-    them).
+    list of held events: the others share an empty one. What few records ever set
+    (everything but the name, kind, incarnation, status and members) is kept in one
+    more object, made when the first of it is set. So 100,000 public channels are
+    100,000 objects of six slots each for the cyclic garbage collector to walk, not
+    300,000 containers nor thirteen slots each.
     """
 
-    name: str
-    kind: ChannelKind
-    incarnation: int = 0
-    """Which ``subscribe()`` of this name the record is (a channel unsubscribed and
-    subscribed again is a new incarnation): requests carry it, so answers meant for
-    an earlier incarnation are told apart."""
-    status: ChannelStatus = ChannelStatus.UNSUBSCRIBED
-    subscription_count: int | None = None
-    members: dict[str, PusherMember] = field(default_factory=_no_members)
-    my_user_id: str | None = None
-    shared_secret: bytes | None = None
-    failure: SubscriptionError | None = None
-    """Why the last attempt failed, while the status is ``FAILED``."""
-    retry_at: float | None = None
-    """When a failed authorization is tried again, if it will be."""
-    authorization_retries: int = 0
-    reauthorizing: bool = False
-    """An encrypted channel fetching a new shared secret after a failed decryption."""
-    held_events: list[tuple[str, Any, str | None]] = field(default_factory=_no_held_events)
-    """Encrypted events (name, data, user_id) held, in order, while reauthorizing."""
+    __slots__ = ("_rarely", "incarnation", "kind", "members", "name", "status")
 
-    def __post_init__(self) -> None:
-        if self.kind is ChannelKind.PRESENCE:
+    def __init__(self, name: str, kind: ChannelKind, incarnation: int = 0) -> None:
+        self.name = name
+        self.kind = kind
+        self.incarnation = incarnation
+        """Which ``subscribe()`` of this name the record is (a channel unsubscribed
+        and subscribed again is a new incarnation): requests carry it, so answers
+        meant for an earlier incarnation are told apart."""
+        self.status = ChannelStatus.UNSUBSCRIBED
+        self.members: dict[str, PusherMember] = _NO_MEMBERS
+        self._rarely: _Rarely | None = None
+        if kind is ChannelKind.PRESENCE:
             self.members = {}
-        elif self.kind is ChannelKind.PRIVATE_ENCRYPTED:
-            self.held_events = []
+        elif kind is ChannelKind.PRIVATE_ENCRYPTED:
+            self._more().held_events = []
+
+    def _more(self) -> _Rarely:
+        rarely = self._rarely
+        if rarely is None:
+            rarely = self._rarely = _Rarely()
+        return rarely
+
+    @property
+    def subscription_count(self) -> int | None:
+        """The server's last count of the channel's subscriptions, if it sent one."""
+        rarely = self._rarely
+        return rarely.subscription_count if rarely is not None else None
+
+    @subscription_count.setter
+    def subscription_count(self, value: int | None) -> None:
+        if value is not None or self._rarely is not None:
+            self._more().subscription_count = value
+
+    @property
+    def my_user_id(self) -> str | None:
+        """This connection's presence user id, once subscribed."""
+        rarely = self._rarely
+        return rarely.my_user_id if rarely is not None else None
+
+    @my_user_id.setter
+    def my_user_id(self, value: str | None) -> None:
+        if value is not None or self._rarely is not None:
+            self._more().my_user_id = value
+
+    @property
+    def shared_secret(self) -> bytes | None:
+        """An encrypted channel's key, once authorized."""
+        rarely = self._rarely
+        return rarely.shared_secret if rarely is not None else None
+
+    @shared_secret.setter
+    def shared_secret(self, value: bytes | None) -> None:
+        if value is not None or self._rarely is not None:
+            self._more().shared_secret = value
+
+    @property
+    def failure(self) -> SubscriptionError | None:
+        """Why the last attempt failed, while the status is ``FAILED``."""
+        rarely = self._rarely
+        return rarely.failure if rarely is not None else None
+
+    @failure.setter
+    def failure(self, value: SubscriptionError | None) -> None:
+        if value is not None or self._rarely is not None:
+            self._more().failure = value
+
+    @property
+    def retry_at(self) -> float | None:
+        """When a failed authorization is tried again, if it will be."""
+        rarely = self._rarely
+        return rarely.retry_at if rarely is not None else None
+
+    @retry_at.setter
+    def retry_at(self, value: float | None) -> None:
+        if value is not None or self._rarely is not None:
+            self._more().retry_at = value
+
+    @property
+    def authorization_retries(self) -> int:
+        """The authorization retries made since the last success or reset."""
+        rarely = self._rarely
+        return rarely.authorization_retries if rarely is not None else 0
+
+    @authorization_retries.setter
+    def authorization_retries(self, value: int) -> None:
+        if value != 0 or self._rarely is not None:
+            self._more().authorization_retries = value
+
+    @property
+    def reauthorizing(self) -> bool:
+        """An encrypted channel fetching a new shared secret after a failed decryption."""
+        rarely = self._rarely
+        return rarely.reauthorizing if rarely is not None else False
+
+    @reauthorizing.setter
+    def reauthorizing(self, value: bool) -> None:
+        if value or self._rarely is not None:
+            self._more().reauthorizing = value
+
+    @property
+    def held_events(self) -> list[tuple[str, Any, str | None]]:
+        """Encrypted events (name, data, user_id) held, in order, while reauthorizing
+        (the shared empty list, never written, unless encrypted)."""
+        rarely = self._rarely
+        return rarely.held_events if rarely is not None else _NO_HELD_EVENTS
 
     @property
     def me(self) -> PusherMember | None:
         """This connection's own presence member, once subscribed."""
-        if self.my_user_id is None:
+        my_user_id = self.my_user_id
+        if my_user_id is None:
             return None
-        return self.members.get(self.my_user_id)
+        return self.members.get(my_user_id)
 
     def reset(self) -> None:
         """Forget what belonged to the previous connection."""
         self.status = ChannelStatus.UNSUBSCRIBED
-        self.failure = None
-        self.retry_at = None
-        self.authorization_retries = 0
         if self.members:  # the shared empty one is never touched
             self.members.clear()
-        self.my_user_id = None
-        self.shared_secret = None
-        self.reauthorizing = False
-        if self.held_events:
-            self.held_events.clear()
+        rarely = self._rarely
+        if rarely is not None:  # the server's count is kept
+            rarely.failure = None
+            rarely.retry_at = None
+            rarely.authorization_retries = 0
+            rarely.my_user_id = None
+            rarely.shared_secret = None
+            rarely.reauthorizing = False
+            if rarely.held_events:
+                rarely.held_events.clear()
+
+    def __repr__(self) -> str:
+        return f"<ChannelRecord {self.name!r} {self.status.value} #{self.incarnation}>"
 
 
 class ChannelRegistry:
@@ -185,7 +288,8 @@ class ChannelRegistry:
 
     def __init__(self) -> None:
         self._records: dict[str, ChannelRecord] = {}
-        self._incarnations = itertools.count(1)
+        self._incarnations = 0
+        """The incarnations given so far (a plain number, not an object to collect)."""
 
     @property
     def records(self) -> dict[str, ChannelRecord]:
@@ -197,7 +301,8 @@ class ChannelRegistry:
         record = self._records.get(name)
         if record is not None:
             return record, False
-        record = ChannelRecord(name, channel_kind(name), next(self._incarnations))
+        self._incarnations += 1
+        record = ChannelRecord(name, channel_kind(name), self._incarnations)
         self._records[name] = record
         return record, True
 

@@ -10,7 +10,6 @@ encrypted events) and authorizer answers into outputs.
 from __future__ import annotations
 
 import heapq
-import itertools
 import re
 from typing import Any, Final
 
@@ -72,6 +71,11 @@ def _subscribe_message(data: dict[str, Any]) -> SendMessage:
     return SendMessage(encode_message("pusher:subscribe", data))
 
 
+_NO_STALE_ANSWERS: Final[dict[str, int]] = {}
+"""No answer due to an unsubscribed incarnation: one empty dict, never written, for
+every connection until it has one (then it gets its own)."""
+
+
 def _count_up(counts: dict[str, int], name: str) -> None:
     counts[name] = counts.get(name, 0) + 1
 
@@ -100,19 +104,21 @@ class Subscriptions:
         self._outputs = outputs
         self.registry = ChannelRegistry()
         self.socket_id: str | None = None
-        self._retries: list[tuple[float, int, ChannelRecord]] = []
+        self._retries: list[tuple[float, int, ChannelRecord]] | None = None
         """A heap of ``(retry_at, order, record)``: the authorization retries, earliest
         first. An entry whose record no longer has that ``retry_at`` (retried, reset or
         unsubscribed since) is stale and is dropped when it reaches the top, so that
-        no action ever scans every channel (``next_deadline()`` runs after each one)."""
-        self._retry_order = itertools.count()
-        """Breaks ties between equal retry times, so that records are never compared."""
+        no action ever scans every channel (``next_deadline()`` runs after each one).
+        ``None`` until the first retry (most connections never have one)."""
+        self._retry_order = 0
+        """Breaks ties between equal retry times, so that records are never compared
+        (a plain number: an ``itertools.count`` would be one more object to collect)."""
         self._to_start: list[ChannelRecord] | None = None
         """The channels of a new connection not subscribed yet, last first: a
         connection with many channels subscribes them :data:`STARTS_PER_TURN` at a
         time (see :meth:`start_more`), so that the event loop is never held for
         the whole list. ``None`` when there are none."""
-        self._stale_subscribe_answers: dict[str, int] = {}
+        self._stale_subscribe_answers: dict[str, int] = _NO_STALE_ANSWERS
         """Per channel name, the answers still due on this connection to a
         ``pusher:subscribe`` of an incarnation unsubscribed before its answer. The
         server answers subscribes in order and never answers ``pusher:unsubscribe``,
@@ -159,7 +165,7 @@ class Subscriptions:
         self.socket_id = None
         self._to_start = None
         self.registry.reset_all()
-        self._retries.clear()
+        self._retries = None
         self._forget_stale_answers()
 
     def subscribe(self, channel_name: str, connected: bool) -> ChannelRecord:
@@ -183,6 +189,8 @@ class Subscriptions:
             return
         if connected:
             if record.status is ChannelStatus.SUBSCRIBING:
+                if self._stale_subscribe_answers is _NO_STALE_ANSWERS:
+                    self._stale_subscribe_answers = {}
                 _count_up(self._stale_subscribe_answers, channel_name)
             if record.status in (ChannelStatus.SUBSCRIBING, ChannelStatus.SUBSCRIBED):
                 self._outputs.append(
@@ -269,7 +277,10 @@ class Subscriptions:
                 _FIRST_RETRY_DELAY * 2.0 ** (record.authorization_retries - 1),
             )
             record.retry_at = now + retry_in
-            heapq.heappush(self._retries, (record.retry_at, next(self._retry_order), record))
+            if self._retries is None:
+                self._retries = []
+            self._retry_order += 1
+            heapq.heappush(self._retries, (record.retry_at, self._retry_order, record))
         if retry_in is not None or attempt > 1:
             error._note_attempt(attempt, retry_in)
         self._fail(record, error, retry_in)
@@ -379,7 +390,7 @@ class Subscriptions:
 
     def _forget_stale_answers(self) -> None:
         """A new or no connection: nothing more is due from the previous one."""
-        self._stale_subscribe_answers.clear()
+        self._stale_subscribe_answers = _NO_STALE_ANSWERS
 
     def _fail_authorization(self, record: ChannelRecord, message: str) -> None:
         self._fail(record, AuthorizationError(message, record.name))

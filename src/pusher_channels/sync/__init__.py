@@ -87,12 +87,7 @@ class PusherChannelsClient(BindsEvents):
         self._client = async_client.PusherChannelsClient()
         self._on_error: Callable[..., Any] | None = None
         self._channels: dict[str, PusherChannel] = {}
-        self._connection = ConnectionEvents(
-            self._client._listeners,
-            lambda: self.connection_state,
-            self.get_socket_id,
-            self._on_callback_thread,
-        )
+        self._connection: ConnectionEvents | None = None
         if options:
             self._client._configure(self._wrap_options(options))
 
@@ -221,10 +216,19 @@ class PusherChannelsClient(BindsEvents):
     def connection(self) -> ConnectionEvents:
         """The connection's events: ``client.connection.bind("state_change", f)``;
         listeners run on the callback thread."""
-        return self._connection
+        connection = self._connection
+        if connection is None:
+            connection = self._connection = ConnectionEvents(self)
+        return connection
+
+    def _current_socket_id(self) -> str | None:
+        return self.get_socket_id()
 
     def _handler_registry(self) -> Bindings:
-        return self._client._bindings
+        return self._client._handler_registry()
+
+    def _listener_registry(self) -> Bindings:
+        return self._client._listener_registry()
 
     def _relay(self, callback: Callable[..., Any]) -> Callable[..., Any]:
         return self._on_callback_thread(callback)
@@ -364,7 +368,7 @@ class PusherChannel(BindsEvents):
         self._client._run(self._channel.wait_subscribed(timeout))
 
     def _handler_registry(self) -> Bindings:
-        return self._channel.callbacks.bound()
+        return self._channel._bound()
 
     def _relay(self, callback: Callable[..., Any]) -> Callable[..., Any]:
         return self._client._on_callback_thread(callback)
