@@ -307,6 +307,7 @@ class Runtime:
             existing.update(callbacks)
         record = self._core.subscribe(channel_name)
         if self._parts is not None:
+            self._parts.delivery.forget_plans()
             self._perform()
         return record
 
@@ -316,6 +317,7 @@ class Runtime:
         self._core.unsubscribe(channel_name)
         self._waits.unsubscribed(channel_name)
         if self._parts is not None:
+            self._parts.delivery.forget_plans()
             self._parts.delivery.finish_streams(channel_name)
             self._perform()
         else:
