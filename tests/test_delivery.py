@@ -1,19 +1,18 @@
-"""Delivery on its own: what a channel's events go to is decided once per channel,
-and decided again whenever a stream, a callback or a bound handler changes."""
+"""Delivery, from the socket's messages to the callbacks, without a network: what a
+channel's events go to is decided once per channel, and decided again whenever a
+stream, a callback or a bound handler changes."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import orjson
 import pytest
 
-from pusher_channels import CallbackError
-from pusher_channels._delivery import ChannelCallbacks, Delivery
-from pusher_channels._flow import FlowControl
-from pusher_channels.protocol.messages import PusherEvent
+from pusher_channels import CallbackError, PusherChannelsClient, PusherEvent, _transport
 
 CHANNEL = "orders"
 
@@ -35,109 +34,176 @@ class Calls:
         return seen
 
 
-def make_delivery(
-    on_event: Callable[..., Any] | None = None,
-    channel_on_event: Callable[..., Any] | None = None,
-    **callbacks: Callable[..., Any],
-) -> Delivery:
-    loop = asyncio.get_running_loop()
-    if on_event is not None:
-        callbacks["on_event"] = on_event
-    channels = {CHANNEL: ChannelCallbacks(on_event=channel_on_event)}
-    return Delivery(loop, callbacks, channels, FlowControl(loop, lambda: None, lambda: None))
+class _Transport:
+    """A socket that goes nowhere: its messages are fed to its sink by hand."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+
+    def send(self, payload: bytes) -> None:
+        pass
+
+    def close(self, code: int, reason: str) -> None:
+        asyncio.get_running_loop().call_soon(self.sink.closed, code, reason)
+
+    def abort(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
 
 
-def event(name: str = "ev", channel: str = CHANNEL) -> PusherEvent:
-    return PusherEvent(channel, name, "{}")
+class Fed:
+    """A client connected over a socket fed by hand, subscribed to :data:`CHANNEL`."""
+
+    def __init__(self, client: PusherChannelsClient, sink: Any) -> None:
+        self.client = client
+        self.sink = sink
+
+    def send(self, event_name: str, channel: str = CHANNEL) -> None:
+        frame = {"event": event_name, "channel": channel, "data": "{}"}
+        self.sink.text_received(orjson.dumps(frame))
 
 
-async def lanes_done(delivery: Delivery) -> None:
+@pytest.fixture
+async def connect(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Callable[..., Any]]:
+    clients: list[PusherChannelsClient] = []
+
+    async def make(channel_on_event: Callable[..., Any] | None = None, **options: Any) -> Fed:
+        sinks: list[Any] = []
+        opened = asyncio.Event()
+
+        async def connect_websocket(sink: Any, url: str, **_: Any) -> _Transport:
+            transport = _Transport(sink)
+            sinks.append(sink)
+            sink.opened(transport)
+            opened.set()
+            return transport
+
+        monkeypatch.setattr(_transport, "connect_websocket", connect_websocket)
+        client = PusherChannelsClient(api_key="k", host="127.0.0.1", use_tls=False, **options)
+        clients.append(client)
+        await client.subscribe(CHANNEL, on_event=channel_on_event)
+        connecting = asyncio.ensure_future(client.connect())
+        await opened.wait()
+        established = orjson.dumps({"socket_id": "1.2", "activity_timeout": 120}).decode()
+        sinks[0].text_received(
+            orjson.dumps({"event": "pusher:connection_established", "data": established})
+        )
+        await connecting
+        fed = Fed(client, sinks[0])
+        fed.send("pusher_internal:subscription_succeeded")
+        return fed
+
+    yield make
+    for client in clients:
+        await client.disconnect()
+
+
+async def lanes_done(client: PusherChannelsClient) -> None:
     """Wait until every async callback's lane has worked through its calls."""
+    runtime = client._runtime
+    assert runtime is not None
+    delivery = runtime.bind_loop().delivery
     tasks = [lane.task for lane in delivery.dispatcher.lanes.values() if lane.task is not None]
     if tasks:
         await asyncio.wait(tasks)
     assert not delivery.dispatcher.busy
 
 
-async def test_handlers_bound_and_unbound_after_the_first_event_are_seen_at_once() -> None:
+async def test_handlers_bound_and_unbound_after_the_first_event_are_seen_at_once(
+    connect: Callable[..., Any],
+) -> None:
     calls = Calls()
-    delivery = make_delivery(on_event=calls.callback("global"))
-    delivery.deliver(event())
+    fed = await connect(on_event=calls.callback("global"))
+    fed.send("ev")
     assert calls.take() == [("global", "ev")]
-    channel = delivery.channel_callbacks[CHANNEL]
-    channel.bound().bind("ev", calls.callback("bound"))
-    delivery.deliver(event())
-    delivery.deliver(event("other"))
+    channel = fed.client.get_channel(CHANNEL)
+    channel.bind("ev", calls.callback("bound"))
+    fed.send("ev")
+    fed.send("other")
     assert calls.take() == [("global", "ev"), ("bound", "ev"), ("global", "other")]
-    channel.bound().unbind()
-    delivery.deliver(event())
+    channel.unbind()
+    fed.send("ev")
     assert calls.take() == [("global", "ev")]
 
 
-async def test_a_client_handler_bound_later_is_called_before_the_channels_own() -> None:
+async def test_a_client_handler_bound_later_is_called_before_the_channels_own(
+    connect: Callable[..., Any],
+) -> None:
     calls = Calls()
-    delivery = make_delivery(channel_on_event=calls.callback("channel"))
-    delivery.deliver(event())
+    fed = await connect(channel_on_event=calls.callback("channel"))
+    fed.send("ev")
     assert calls.take() == [("channel", "ev")]
-    delivery._bindings.bind_global(calls.callback("client"))
-    delivery.deliver(event())
+    fed.client.bind_global(calls.callback("client"))
+    fed.send("ev")
     assert calls.take() == [("client", "ev"), ("channel", "ev")]
-    delivery._bindings.unbind_global()
-    delivery.deliver(event())
+    fed.client.unbind_global()
+    fed.send("ev")
     assert calls.take() == [("channel", "ev")]
 
 
-async def test_the_global_and_the_channels_on_event_are_both_called_in_order() -> None:
+async def test_a_channel_on_event_given_later_is_called_after_the_global_one(
+    connect: Callable[..., Any],
+) -> None:
     calls = Calls()
-    delivery = make_delivery(on_event=calls.callback("global"))
-    delivery.deliver(event())
-    delivery.channel_callbacks[CHANNEL].on_event = calls.callback("channel")
-    delivery.forget_plans()  # what the runtime does when subscribe() gives callbacks
-    delivery.deliver(event())
+    fed = await connect(on_event=calls.callback("global"))
+    fed.send("ev")
+    await fed.client.subscribe(CHANNEL, on_event=calls.callback("channel"))
+    fed.send("ev")
     assert calls.take() == [("global", "ev"), ("global", "ev"), ("channel", "ev")]
 
 
-async def test_a_stream_opened_later_gets_the_events_and_closing_it_changes_nothing_else() -> None:
+async def test_a_stream_opened_later_gets_the_events_and_closing_it_changes_nothing_else(
+    connect: Callable[..., Any],
+) -> None:
     calls = Calls()
-    delivery = make_delivery(on_event=calls.callback("global"))
-    delivery.deliver(event("first"))
-    stream = delivery.open_stream(CHANNEL, 10)
-    delivery.deliver(event("second"))
-    assert [e.event_name for e in stream.buffer] == ["second"]
-    delivery.close_stream(stream)
-    delivery.deliver(event("third"))
-    assert [e.event_name for e in stream.buffer] == ["second"]
+    fed = await connect(on_event=calls.callback("global"))
+    fed.send("first")
+    iterator = fed.client.get_channel(CHANNEL).events()
+    fed.send("second")
+    assert (await anext(iterator)).event_name == "second"
+    await iterator.aclose()
+    fed.send("third")
     assert calls.take() == [("global", "first"), ("global", "second"), ("global", "third")]
 
 
-async def test_an_event_of_an_unknown_channel_reaches_no_channel_callback() -> None:
+async def test_an_unsubscribed_channel_gets_nothing_more(connect: Callable[..., Any]) -> None:
     calls = Calls()
-    delivery = make_delivery(channel_on_event=calls.callback("channel"))
-    delivery.deliver(event(channel="elsewhere"))
-    assert calls.take() == []
+    fed = await connect(channel_on_event=calls.callback("channel"))
+    fed.send("ev")
+    await fed.client.unsubscribe(CHANNEL)
+    fed.send("ev")
+    assert calls.take() == [("channel", "ev")]
 
 
-async def test_an_async_on_event_runs_each_event_in_order_with_a_lane() -> None:
-    seen: list[int] = []
+async def test_an_async_on_event_runs_each_event_in_order_with_a_lane(
+    connect: Callable[..., Any],
+) -> None:
+    seen: list[str] = []
     release = asyncio.Event()
 
     async def slow(event: PusherEvent) -> None:
         await release.wait()
-        seen.append(int(event.event_name))
+        seen.append(event.event_name)
 
-    delivery = make_delivery(on_event=slow)
+    fed = await connect(on_event=slow)
     for number in range(5):
-        delivery.deliver(event(str(number)))
-    assert delivery.dispatcher.busy
+        fed.send(str(number))
     release.set()
-    await lanes_done(delivery)
-    assert seen == [0, 1, 2, 3, 4]
-    delivery.deliver(event("5"))  # the lane has closed: called directly again
-    await lanes_done(delivery)
-    assert seen == [0, 1, 2, 3, 4, 5]
+    await lanes_done(fed.client)
+    assert seen == ["0", "1", "2", "3", "4"]
+    fed.send("5")  # the lane has closed: called directly again
+    await lanes_done(fed.client)
+    assert seen == ["0", "1", "2", "3", "4", "5"]
 
 
-async def test_a_callback_that_raises_is_reported_and_the_next_event_still_delivered() -> None:
+async def test_a_callback_that_raises_is_reported_and_the_next_event_still_delivered(
+    connect: Callable[..., Any],
+) -> None:
     errors: list[CallbackError] = []
     calls = Calls()
     record = calls.callback("ok")
@@ -147,11 +213,9 @@ async def test_a_callback_that_raises_is_reported_and_the_next_event_still_deliv
             raise ValueError("no")
         record(event)
 
-    delivery = make_delivery(
-        on_event=flaky, on_error=lambda message, code, error: errors.append(error)
-    )
-    delivery.deliver(event("bad"))
-    delivery.deliver(event("good"))
+    fed = await connect(on_event=flaky, on_error=lambda message, code, error: errors.append(error))
+    fed.send("bad")
+    fed.send("good")
     assert calls.take() == [("ok", "good")]
     assert len(errors) == 1
     assert isinstance(errors[0], CallbackError)
@@ -159,15 +223,15 @@ async def test_a_callback_that_raises_is_reported_and_the_next_event_still_deliv
 
 
 @pytest.mark.parametrize("level", ["client", "channel"])
-async def test_a_handler_bound_from_another_thread_is_seen_by_the_next_event(level: str) -> None:
+async def test_a_handler_bound_from_another_thread_is_seen_by_the_next_event(
+    connect: Callable[..., Any], level: str
+) -> None:
     calls = Calls()
-    delivery = make_delivery(on_event=calls.callback("global"))
-    delivery.deliver(event())
-    registry = (
-        delivery._bindings if level == "client" else delivery.channel_callbacks[CHANNEL].bound()
-    )
-    thread = threading.Thread(target=registry.bind, args=("ev", calls.callback("bound")))
+    fed = await connect(on_event=calls.callback("global"))
+    fed.send("ev")
+    where = fed.client if level == "client" else fed.client.get_channel(CHANNEL)
+    thread = threading.Thread(target=where.bind, args=("ev", calls.callback("bound")))
     thread.start()
     thread.join()
-    delivery.deliver(event())
+    fed.send("ev")
     assert calls.take() == [("global", "ev"), ("global", "ev"), ("bound", "ev")]

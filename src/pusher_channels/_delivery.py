@@ -17,22 +17,22 @@ iterators do not, as in the seed.
 Channel callbacks are kept by channel name here, so the runtime needs nothing of
 the public channel objects.
 
-What a channel's events go to is decided once per channel, not per event: when the
-only thing to do is to call one callback (the global or the channel's ``on_event``,
-no bound handler, no open stream), :meth:`Delivery.deliver` calls it directly. The
-decision is dropped whenever what it was made from changes: a stream opens or
-closes, a channel is subscribed or unsubscribed (its callbacks), a handler is bound
-or unbound anywhere (:data:`._bindings.generation`).
+What a channel's events go to is decided once per channel, not per event
+(:attr:`Delivery.plans`): when the only thing to do is to call one callback (the
+global or the channel's ``on_event``, no bound handler, no open stream), the
+runtime's hot path calls it directly. The decision is dropped whenever what it was
+made from changes: a stream opens or closes, a channel is subscribed or unsubscribed
+(its callbacks), a handler is bound or unbound anywhere
+(:data:`._bindings.generation`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import orjson
 
@@ -80,9 +80,6 @@ CHANNEL_CALLBACK_NAMES: Final = (
 """The keywords of ``subscribe()``."""
 
 _CONNECTED: Final = ConnectionState.CONNECTED
-_UNDECIDED: Final[Any] = object()
-"""A channel whose delivery is not decided yet (``None`` is a decision: the general
-path)."""
 
 
 @dataclass(slots=True)
@@ -124,18 +121,18 @@ class Delivery:
     __slots__ = (
         "_bindings",
         "_callbacks",
-        "_generation",
-        "_lanes",
         "_listeners",
         "_loop",
         "_on_event",
         "_on_user_event",
-        "_plans",
         "_routes",
         "_streams",
         "channel_callbacks",
         "dispatcher",
         "flow",
+        "generation",
+        "lanes",
+        "plans",
     )
 
     def __init__(
@@ -164,39 +161,46 @@ class Delivery:
         # Per channel, the streams its events go to (the client's, then the channel's),
         # built on first use and cleared whenever a stream opens or closes.
         self._routes: dict[str, tuple[EventStream, ...]] = {}
-        self._lanes = self.dispatcher.lanes
-        self._plans: dict[str, Callback | None] = {}
-        """Per channel, the one callback its events go to when that is all there is
-        to do, ``None`` when the general path decides per event (see :meth:`_plan`).
+        self.lanes = self.dispatcher.lanes
+        """The dispatcher's open lanes: while any is open, every call goes through
+        :meth:`Dispatcher.call`, so that a callback's calls keep their order."""
+        self.plans: dict[str, Callback | Literal[False]] = {}
+        """Per channel, the decision of what its events go to: the one callback to
+        call, when that is all there is to do (no stream, no bound handler, one
+        ``on_event``); ``False`` for the general path, :meth:`deliver_each`; no
+        entry until the channel's first event (:meth:`deliver` decides). Valid
+        while :attr:`generation` is the handlers' generation and no lane is open.
         Replaced, never cleared, when a decision may no longer hold: a decision made
         from what changed meanwhile (the blocking facade binds from other threads)
         lands in a dict already dropped."""
-        self._generation = _bindings.generation
+        self.generation = _bindings.generation
         """The handlers' generation the decisions were made in."""
 
     # ---------------------------------------------------------------- events
 
     def deliver(self, event: PusherEvent) -> None:
-        """A channel event: to the streams, then to ``on_event`` callbacks."""
+        """A channel event: to the streams, then to ``on_event`` callbacks.
+
+        The runtime's hot path does the same by itself for a channel whose events
+        go to one callback (see :attr:`plans`): it calls the callback directly.
+        """
         generation = _bindings.generation
-        if generation is not self._generation:  # a handler was bound or unbound
-            self._plans = {}
-            self._generation = generation
+        if generation is not self.generation:  # a handler was bound or unbound
+            self.plans = {}
+            self.generation = generation
         channel_name = event.channel_name
-        target = self._plans.get(channel_name, _UNDECIDED)
-        if target is _UNDECIDED:
+        target = self.plans.get(channel_name)
+        if target is None:
             target = self._plan(channel_name)
-        if target is not None and not self._lanes:
-            # Dispatcher.call, inline: no lane is open, so the callback is called now.
-            try:
-                result = target(event)
-            except (Exception, asyncio.CancelledError) as exc:
-                self.dispatcher.failed(target, exc)
-                return
-            if result is not None and inspect.isawaitable(result):
-                self.dispatcher.open_lane(target, result)
-            return
-        # The general path: every stream and callback decided for this event.
+        if target is False:
+            self.deliver_each(event)
+        else:
+            self.dispatcher.call(target, event)
+
+    def deliver_each(self, event: PusherEvent) -> None:
+        """A channel event, the general path: every stream and callback is decided
+        for this event."""
+        channel_name = event.channel_name
         channel = self.channel_callbacks.get(channel_name)
         if self._streams and channel is not None:
             route = self._routes.get(channel_name)
@@ -222,18 +226,18 @@ class Delivery:
                 for handler in bindings.handlers(event.event_name):
                     call(handler, event)
 
-    def _plan(self, channel_name: str) -> Callback | None:
+    def _plan(self, channel_name: str) -> Callback | Literal[False]:
         """Decide what a channel's events go to: the one callback to call, when that
-        is all there is to do; ``None`` for the general path (the rest of :meth:`deliver`)."""
-        plans = self._plans  # first: see _plans
-        target: Callback | None = None
+        is all there is to do; ``False`` for the general path (:meth:`deliver_each`)."""
+        plans = self.plans  # first: see plans
+        target: Callback | Literal[False] = False
         channel = self.channel_callbacks.get(channel_name)
         if channel is not None and not self._streams and not self._bindings.active:
             bindings = channel.bindings
             if bindings is None or not bindings.active:
                 on_event, own = self._on_event, channel.on_event
                 if own is None:
-                    target = on_event
+                    target = on_event if on_event is not None else False
                 elif on_event is None:
                     target = own
         plans[channel_name] = target
@@ -241,7 +245,7 @@ class Delivery:
 
     def forget_plans(self) -> None:
         """What channels' events go to must be decided again (callbacks changed)."""
-        self._plans = {}
+        self.plans = {}
 
     def _emit(self, channel_name: str, event_name: str, data: Any) -> None:
         """A notification, as an event for the bound handlers only (as pusher-js
@@ -273,7 +277,7 @@ class Delivery:
         )
         self._streams.setdefault(key, set()).add(stream)
         self._routes.clear()
-        self._plans = {}
+        self.plans = {}
         return stream
 
     def close_stream(self, stream: EventStream, error: PusherError | None = None) -> None:
@@ -284,13 +288,13 @@ class Delivery:
             if not streams:
                 del self._streams[stream.key]
             self._routes.clear()
-            self._plans = {}
+            self.plans = {}
         stream.finish(error)
 
     def finish_streams(self, key: str | None, error: PusherError | None = None) -> None:
         """End the streams of one channel (or the client's, for ``None``)."""
         self._routes.clear()
-        self._plans = {}
+        self.plans = {}
         for stream in self._streams.pop(key, ()):
             stream.finish(error)
 

@@ -20,11 +20,13 @@ Nothing else touches the core.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import _bindings
 from ._authorization import Authorizations, Authorizer, UserAuthenticator
 from ._bindings import Bindings
 from ._delivery import ChannelCallbacks, Delivery
@@ -113,7 +115,7 @@ class Runtime:
         "_clock",
         "_closed",
         "_core",
-        "_deliver",
+        "_delivery",
         "_disconnects",
         "_log_frames",
         "_loop",
@@ -161,7 +163,7 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clock: Callable[[], float] = _unbound_clock
         self._parts: _LoopParts | None = None
-        self._deliver: Callable[[PusherEvent], None] | None = None
+        self._delivery: Delivery | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._waits = Waits()
@@ -209,7 +211,7 @@ class Runtime:
         self._timer = None
         self._timer_at = None
         parts = self._parts = _LoopParts(self, loop)
-        self._deliver = parts.delivery.deliver
+        self._delivery = parts.delivery
         self._perform()
         return parts
 
@@ -405,13 +407,32 @@ class Runtime:
         self._perform()
 
     def text_received(self, payload: bytes | memoryview) -> None:
-        """A text message arrived on the current socket: the hot path."""
+        """A text message arrived on the current socket: the hot path.
+
+        The socket calls this directly (see :class:`~._sockets.Attempt`), and an
+        event whose channel's delivery was decided to be one callback (see
+        :attr:`~._delivery.Delivery.plans`) is given to it here, as
+        :meth:`~._dispatch.Dispatcher.call` would when no lane is open.
+        """
         if self._log_frames:
             frame_logger.debug("received %s", bytes(payload[:FRAME_LOG_BYTES]))
         core = self._core
         event = core.receive(payload, self._clock())
         if event is not None:
-            self._deliver(event)  # type: ignore[misc]
+            delivery: Delivery = self._delivery  # type: ignore[assignment]
+            target = delivery.plans.get(event.channel_name)
+            if target is None or delivery.generation is not _bindings.generation:
+                delivery.deliver(event)  # decides first
+            elif target is False or delivery.lanes:
+                delivery.deliver_each(event)
+            else:
+                try:
+                    result = target(event)
+                except (Exception, asyncio.CancelledError) as exc:
+                    delivery.dispatcher.failed(target, exc)
+                else:
+                    if result is not None and inspect.isawaitable(result):
+                        delivery.dispatcher.open_lane(target, result)
         if core.outputs:
             self._perform()
 
