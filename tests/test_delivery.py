@@ -235,3 +235,33 @@ async def test_a_handler_bound_from_another_thread_is_seen_by_the_next_event(
     thread.join()
     fed.send("ev")
     assert calls.take() == [("global", "ev"), ("global", "ev"), ("bound", "ev")]
+
+
+async def test_an_iterator_alone_gets_every_event_and_then_shares_them_with_a_handler(
+    connect: Callable[..., Any],
+) -> None:
+    calls = Calls()
+    fed = await connect()
+    iterator = fed.client.get_channel(CHANNEL).events()
+    fed.send("first")
+    fed.client.get_channel(CHANNEL).bind("second", calls.callback("bound"))
+    fed.send("second")
+    assert [(await anext(iterator)).event_name for _ in range(2)] == ["first", "second"]
+    assert calls.take() == [("bound", "second")]
+    await iterator.aclose()
+
+
+async def test_handlers_bound_on_the_client_alone_see_every_channels_events_by_name(
+    connect: Callable[..., Any],
+) -> None:
+    calls = Calls()
+    fed = await connect()
+    await fed.client.subscribe("other")
+    fed.send("pusher_internal:subscription_succeeded", "other")
+    fed.client.bind("ev-*", calls.callback("glob"))
+    fed.client.bind("ev-1", calls.callback("name"))
+    for channel in (CHANNEL, "other"):
+        fed.send("ev-1", channel)
+        fed.send("ev-2", channel)
+        fed.send("nothing", channel)
+    assert calls.take() == [("glob", "ev-1"), ("name", "ev-1"), ("glob", "ev-2")] * 2

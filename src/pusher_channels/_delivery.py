@@ -18,21 +18,22 @@ Channel callbacks are kept by channel name here, so the runtime needs nothing of
 the public channel objects.
 
 What a channel's events go to is decided once per channel, not per event
-(:attr:`Delivery.plans`): when the only thing to do is to call one callback (the
-global or the channel's ``on_event``, no bound handler, no open stream), the
-runtime's hot path calls it directly. The decision is dropped whenever what it was
-made from changes: a stream opens or closes, a channel is subscribed or unsubscribed
-(its callbacks), a handler is bound or unbound anywhere
+(:attr:`Delivery.plans`): when there is one thing to do (one ``on_event``, or one
+open stream, or the handlers of one registry), the runtime's hot path gives the
+event to it directly, with no test of the others. The decision is dropped whenever
+what it was made from changes: a stream opens or closes, a channel is subscribed or
+unsubscribed (its callbacks), a handler is bound or unbound anywhere
 (:data:`._bindings.generation`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import orjson
 
@@ -164,15 +165,16 @@ class Delivery:
         self.lanes = self.dispatcher.lanes
         """The dispatcher's open lanes: while any is open, every call goes through
         :meth:`Dispatcher.call`, so that a callback's calls keep their order."""
-        self.plans: dict[str, Callback | Literal[False]] = {}
-        """Per channel, the decision of what its events go to: the one callback to
-        call, when that is all there is to do (no stream, no bound handler, one
-        ``on_event``); ``False`` for the general path, :meth:`deliver_each`; no
-        entry until the channel's first event (:meth:`deliver` decides). Valid
-        while :attr:`generation` is the handlers' generation and no lane is open.
-        Replaced, never cleared, when a decision may no longer hold: a decision made
-        from what changed meanwhile (the blocking facade binds from other threads)
-        lands in a dict already dropped."""
+        self.plans: dict[str, Callback] = {}
+        """Per channel, the decision of what its events are given to, called as a
+        callback is (:meth:`Dispatcher.call`): when there is one thing to do, that
+        thing (the one ``on_event``, the one stream's ``put``, or a function that
+        calls the one registry's handlers for the event's name); else the general
+        path, :meth:`deliver_each`. No entry until the channel's first event
+        (:meth:`deliver` decides). Valid while :attr:`generation` is the handlers'
+        generation. Replaced, never cleared, when a decision may no longer hold: a
+        decision made from what changed meanwhile (the blocking facade binds from
+        other threads) lands in a dict already dropped."""
         self.generation = _bindings.generation
         """The handlers' generation the decisions were made in."""
 
@@ -181,8 +183,8 @@ class Delivery:
     def deliver(self, event: PusherEvent) -> None:
         """A channel event: to the streams, then to ``on_event`` callbacks.
 
-        The runtime's hot path does the same by itself for a channel whose events
-        go to one callback (see :attr:`plans`): it calls the callback directly.
+        The runtime's hot path does the same by itself while no lane is open: it
+        calls the channel's decided target (see :attr:`plans`) directly.
         """
         generation = _bindings.generation
         if generation is not self.generation:  # a handler was bound or unbound
@@ -192,10 +194,7 @@ class Delivery:
         target = self.plans.get(channel_name)
         if target is None:
             target = self._plan(channel_name)
-        if target is False:
-            self.deliver_each(event)
-        else:
-            self.dispatcher.call(target, event)
+        self.dispatcher.call(target, event)
 
     def deliver_each(self, event: PusherEvent) -> None:
         """A channel event, the general path: every stream and callback is decided
@@ -226,22 +225,56 @@ class Delivery:
                 for handler in bindings.handlers(event.event_name):
                     call(handler, event)
 
-    def _plan(self, channel_name: str) -> Callback | Literal[False]:
-        """Decide what a channel's events go to: the one callback to call, when that
-        is all there is to do; ``False`` for the general path (:meth:`deliver_each`)."""
+    def _plan(self, channel_name: str) -> Callback:
+        """Decide what a channel's events are given to: when there is one thing to
+        do, that thing (the one stream's ``put``, the one ``on_event``, or the one
+        registry's handlers for the event's name); else :meth:`deliver_each`."""
         plans = self.plans  # first: see plans
-        target: Callback | Literal[False] = False
         channel = self.channel_callbacks.get(channel_name)
-        if channel is not None and not self._streams and not self._bindings.active:
+        target: Callback = self.deliver_each
+        if channel is not None:
             bindings = channel.bindings
-            if bindings is None or not bindings.active:
-                on_event, own = self._on_event, channel.on_event
-                if own is None:
-                    target = on_event if on_event is not None else False
-                elif on_event is None:
-                    target = own
+            route = self._routes.get(channel_name) or self._route(channel_name)
+            things: list[Any] = [
+                *route,
+                self._on_event,
+                self._bindings if self._bindings.active else None,
+                channel.on_event,
+                bindings if bindings is not None and bindings.active else None,
+            ]
+            things = [thing for thing in things if thing is not None]
+            if len(things) == 1:
+                (thing,) = things
+                if isinstance(thing, EventStream):
+                    target = thing.put
+                elif isinstance(thing, Bindings):
+                    target = self._to_handlers(thing)
+                else:
+                    target = thing
         plans[channel_name] = target
         return target
+
+    def _to_handlers(self, bindings: Bindings) -> Callback:
+        """A channel's target when one registry's handlers are all there is to call:
+        those bound to each event's name, as :meth:`deliver_each` calls them."""
+        handlers, lanes, call = bindings.handlers, self.lanes, self.dispatcher.call
+        failed, open_lane = self.dispatcher.failed, self.dispatcher.open_lane
+
+        def to_handlers(event: PusherEvent) -> None:
+            for handler in handlers(event.event_name):
+                if lanes:
+                    call(handler, event)
+                    continue
+                # Dispatcher.call, inline: no lane is open.
+                try:
+                    result = handler(event)
+                except (Exception, asyncio.CancelledError) as exc:
+                    failed(handler, exc)
+                    continue
+                if result is not None and inspect.isawaitable(result):
+                    open_lane(handler, result)
+
+        return to_handlers
 
     def forget_plans(self) -> None:
         """What channels' events go to must be decided again (callbacks changed)."""

@@ -410,9 +410,9 @@ class Runtime:
         """A text message arrived on the current socket: the hot path.
 
         The socket calls this directly (see :class:`~._sockets.Attempt`), and an
-        event whose channel's delivery was decided to be one callback (see
-        :attr:`~._delivery.Delivery.plans`) is given to it here, as
-        :meth:`~._dispatch.Dispatcher.call` would when no lane is open.
+        event is given here to what its channel's delivery was decided to be (see
+        :attr:`~._delivery.Delivery.plans`), as :meth:`~._dispatch.Dispatcher.call`
+        would when no lane is open.
         """
         if self._log_frames:
             frame_logger.debug("received %s", bytes(payload[:FRAME_LOG_BYTES]))
@@ -421,10 +421,8 @@ class Runtime:
         if event is not None:
             delivery: Delivery = self._delivery  # type: ignore[assignment]
             target = delivery.plans.get(event.channel_name)
-            if target is None or delivery.generation is not _bindings.generation:
-                delivery.deliver(event)  # decides first
-            elif target is False or delivery.lanes:
-                delivery.deliver_each(event)
+            if target is None or delivery.lanes or delivery.generation is not _bindings.generation:
+                delivery.deliver(event)  # decides first, or queues behind a lane
             else:
                 try:
                     result = target(event)
