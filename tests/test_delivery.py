@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from pusher_channels import CallbackError, PusherChannelsClient, PusherEvent, _transport
+from pusher_channels._bindings import CACHE_LIMIT
 
 CHANNEL = "orders"
 
@@ -265,3 +266,15 @@ async def test_handlers_bound_on_the_client_alone_see_every_channels_events_by_n
         fed.send("ev-2", channel)
         fed.send("nothing", channel)
     assert calls.take() == [("glob", "ev-1"), ("name", "ev-1"), ("glob", "ev-2")] * 2
+
+
+async def test_handlers_by_name_are_still_found_once_more_names_came_than_are_kept(
+    connect: Callable[..., Any],
+) -> None:
+    calls = Calls()
+    fed = await connect()
+    fed.client.get_channel(CHANNEL).bind("e-*", calls.callback("glob"))
+    names = [f"e-{number}" for number in range(CACHE_LIMIT + 10)]
+    for name in [*names, *names[:10]]:
+        fed.send(name)
+    assert calls.take() == [("glob", name) for name in [*names, *names[:10]]]

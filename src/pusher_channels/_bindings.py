@@ -38,7 +38,7 @@ Callback = Callable[..., Any]
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 _GLOB_CHARACTERS: Final = frozenset("*?[")
-_CACHE_LIMIT: Final = 4096
+CACHE_LIMIT: Final = 4096
 """Event names whose handlers are kept worked out; past it the cache starts over, so
 that names made per order or per user cannot grow it without bound."""
 
@@ -118,7 +118,7 @@ class Bindings:
                 for binding in (*self._global, *self._by_name)
                 if binding.applies_to(event_name)
             )
-            if len(cache) >= _CACHE_LIMIT:
+            if len(cache) >= CACHE_LIMIT:
                 cache.clear()
             cache[event_name] = handlers
         return handlers

@@ -38,6 +38,7 @@ from typing import Any, Final
 import orjson
 
 from . import _bindings
+from ._bindings import CACHE_LIMIT as BINDINGS_CACHE_LIMIT
 from ._bindings import Bindings
 from ._dispatch import Dispatcher
 from ._flow import FlowControl
@@ -257,11 +258,22 @@ class Delivery:
     def _to_handlers(self, bindings: Bindings) -> Callback:
         """A channel's target when one registry's handlers are all there is to call:
         those bound to each event's name, as :meth:`deliver_each` calls them."""
-        handlers, lanes, call = bindings.handlers, self.lanes, self.dispatcher.call
+        lanes, call = self.lanes, self.dispatcher.call
         failed, open_lane = self.dispatcher.failed, self.dispatcher.open_lane
+        # The handlers per event name, as the registry works them out: kept here for
+        # as long as this function is the decision, that is until any handler is
+        # bound or unbound (a new generation drops it), and bounded as the
+        # registry's own cache is.
+        known: dict[str, tuple[Callback, ...]] = {}
 
         def to_handlers(event: PusherEvent) -> None:
-            for handler in handlers(event.event_name):
+            name = event.event_name
+            handlers = known.get(name)
+            if handlers is None:
+                if len(known) >= BINDINGS_CACHE_LIMIT:
+                    known.clear()
+                handlers = known[name] = bindings.handlers(name)
+            for handler in handlers:
                 if lanes:
                     call(handler, event)
                     continue
