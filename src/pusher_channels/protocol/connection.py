@@ -82,6 +82,7 @@ _CONNECTED: Final = ConnectionState.CONNECTED
 _PRIVATE_ENCRYPTED: Final = ChannelKind.PRIVATE_ENCRYPTED
 _PING: Final = encode_message("pusher:ping", {})
 _PONG: Final = encode_message("pusher:pong", {})
+_new_object: Final = object.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +320,11 @@ class Connection:
             data = json_text(data)
         # received_event(), inline. The record's own name: the frame's copy is freed
         # with the frame, so a buffered event holds one string less.
-        wire = _WireEvent(record.name, event, data, user_id)
+        wire = _new_object(_WireEvent)
+        wire.channel_name = record.name
+        wire.event_name = event
+        wire.data = data
+        wire.user_id = user_id
         wire.__class__ = PusherEvent  # type: ignore[assignment]
         return wire  # type: ignore[return-value]
 
