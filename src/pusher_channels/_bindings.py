@@ -15,11 +15,16 @@ delivers. That is safe without a lock: the bindings are immutable tuples, replac
 whole, and every change then replaces the cache by a new dictionary; a lookup takes
 the cache before the bindings, so a result worked out from bindings that changed
 meanwhile can only land in a cache already dropped.
+
+Every change also gives :data:`generation` a new value, after the change: the
+delivery decides once per channel what to call (see :mod:`._delivery`), and
+decides again when it sees a new generation.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, Final, Protocol, TypeVar, overload
@@ -41,7 +46,7 @@ Callback = Callable[..., Any]
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 _GLOB_CHARACTERS: Final = frozenset("*?[")
-_CACHE_LIMIT: Final = 4096
+CACHE_LIMIT: Final = 4096
 """Event names whose handlers are kept worked out; past it the cache starts over, so
 that names made per order or per user cannot grow it without bound."""
 
@@ -50,6 +55,18 @@ CONNECTION_EVENTS: Final = frozenset(
 )
 """What ``client.connection.bind()`` accepts: ``state_change``, ``error`` and each
 state's lower-case name."""
+
+
+_GENERATIONS: Final = itertools.count(1)
+generation = 0
+"""Changes whenever a handler is bound or unbound, on any registry of the process
+(each value is drawn from a counter once the change is made, so a value is never
+seen twice, from whichever thread the change came)."""
+
+
+def _changed() -> None:
+    global generation
+    generation = next(_GENERATIONS)
 
 
 def is_pattern(event_name: str) -> bool:
@@ -109,7 +126,7 @@ class Bindings:
                 for binding in (*self._global, *self._by_name)
                 if binding.applies_to(event_name)
             )
-            if len(cache) >= _CACHE_LIMIT:
+            if len(cache) >= CACHE_LIMIT:
                 cache.clear()
             cache[event_name] = handlers
         return handlers
@@ -124,6 +141,7 @@ class Bindings:
         self._by_name = (*self._by_name, _Binding(event_name, callback, call or callback))
         self.active = bool(self._global or self._by_name)
         self._cache = None
+        _changed()
 
     def bind_global(self, callback: Callback, call: Callback | None = None) -> None:
         """Call ``callback`` (or ``call``) for every event."""
@@ -133,18 +151,21 @@ class Bindings:
         self._global = (*self._global, _Binding(None, callback, call or callback))
         self.active = bool(self._global or self._by_name)
         self._cache = None
+        _changed()
 
     def unbind(self, event_name: str | None = None, callback: Callback | None = None) -> None:
         """Remove name-bound handlers: all, one name's, one callback's, or one pair."""
         self._by_name = _without(self._by_name, event_name, callback)
         self.active = bool(self._global or self._by_name)
         self._cache = None
+        _changed()
 
     def unbind_global(self, callback: Callback | None = None) -> None:
         """Remove every global handler, or ``callback``'s."""
         self._global = _without(self._global, None, callback)
         self.active = bool(self._global or self._by_name)
         self._cache = None
+        _changed()
 
     def unbind_all(self) -> None:
         """Remove every handler."""
@@ -152,6 +173,7 @@ class Bindings:
         self._by_name = ()
         self.active = bool(self._global or self._by_name)
         self._cache = None
+        _changed()
 
 
 class _NoBindings(Bindings):

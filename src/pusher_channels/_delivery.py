@@ -16,11 +16,20 @@ iterators do not, as in the seed.
 
 Channel callbacks are kept by channel name here, so the runtime needs nothing of
 the public channel objects.
+
+What a channel's events go to is decided once per channel, not per event
+(:attr:`Delivery.plans`): when there is one thing to do (one ``on_event``, or one
+open stream, or the handlers of one registry), the runtime's hot path gives the
+event to it directly, with no test of the others. The decision is dropped whenever
+what it was made from changes: a stream opens or closes, a channel is subscribed or
+unsubscribed (its callbacks), a handler is bound or unbound anywhere
+(:data:`._bindings.generation`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -28,6 +37,8 @@ from typing import Any, Final
 
 import orjson
 
+from . import _bindings
+from ._bindings import CACHE_LIMIT as BINDINGS_CACHE_LIMIT
 from ._bindings import NO_BINDINGS, Bindings
 from ._dispatch import Dispatcher
 from ._flow import FlowControl
@@ -182,6 +193,9 @@ class Delivery:
         "channel_callbacks",
         "dispatcher",
         "flow",
+        "generation",
+        "lanes",
+        "plans",
     )
 
     def __init__(
@@ -212,16 +226,49 @@ class Delivery:
         # Per channel, the streams its events go to (the client's, then the channel's),
         # built on first use and cleared whenever a stream opens or closes.
         self._routes: dict[str, tuple[EventStream, ...]] = _NO_ROUTES
+        self.lanes = self.dispatcher.lanes
+        """The dispatcher's open lanes: while any is open, every call goes through
+        :meth:`Dispatcher.call`, so that a callback's calls keep their order."""
+        self.plans: dict[str, Callback] = {}
+        """Per channel, the decision of what its events are given to, called as a
+        callback is (:meth:`Dispatcher.call`): when there is one thing to do, that
+        thing (the one ``on_event``, the one stream's ``put``, or a function that
+        calls the one registry's handlers for the event's name); else the general
+        path, :meth:`deliver_each`. No entry until the channel's first event
+        (:meth:`deliver` decides). Valid while :attr:`generation` is the handlers'
+        generation. Replaced, never cleared, when a decision may no longer hold: a
+        decision made from what changed meanwhile (the blocking facade binds from
+        other threads) lands in a dict already dropped."""
+        self.generation = _bindings.generation
+        """The handlers' generation the decisions were made in."""
 
     def use_handlers(self, bindings: Bindings, listeners: Bindings) -> None:
         """The client's handler and listener registries, made on its first bind."""
         self._bindings = bindings
         self._listeners = listeners
+        self.plans = {}
 
     # ---------------------------------------------------------------- events
 
     def deliver(self, event: PusherEvent) -> None:
-        """A channel event: to the streams, then to ``on_event`` callbacks."""
+        """A channel event: to the streams, then to ``on_event`` callbacks.
+
+        The runtime's hot path does the same by itself while no lane is open: it
+        calls the channel's decided target (see :attr:`plans`) directly.
+        """
+        generation = _bindings.generation
+        if generation is not self.generation:  # a handler was bound or unbound
+            self.plans = {}
+            self.generation = generation
+        channel_name = event.channel_name
+        target = self.plans.get(channel_name)
+        if target is None:
+            target = self._plan(channel_name)
+        self.dispatcher.call(target, event)
+
+    def deliver_each(self, event: PusherEvent) -> None:
+        """A channel event, the general path: every stream and callback is decided
+        for this event."""
         channel_name = event.channel_name
         channel = self.channel_callbacks.get(channel_name)
         if self._streams and channel is not None:
@@ -248,6 +295,72 @@ class Delivery:
                 for handler in bindings.handlers(event.event_name):
                     call(handler, event)
 
+    def _plan(self, channel_name: str) -> Callback:
+        """Decide what a channel's events are given to: when there is one thing to
+        do, that thing (the one stream's ``put``, the one ``on_event``, or the one
+        registry's handlers for the event's name); else :meth:`deliver_each`."""
+        plans = self.plans  # first: see plans
+        channel = self.channel_callbacks.get(channel_name)
+        target: Callback = self.deliver_each
+        if channel is not None:
+            bindings = channel._bindings
+            route = self._routes.get(channel_name) or self._route(channel_name)
+            things: list[Any] = [
+                *route,
+                self._on_event,
+                self._bindings if self._bindings.active else None,
+                channel._on_event,
+                bindings if bindings is not None and bindings.active else None,
+            ]
+            things = [thing for thing in things if thing is not None]
+            if len(things) == 1:
+                (thing,) = things
+                if isinstance(thing, EventStream):
+                    target = thing.put
+                elif isinstance(thing, Bindings):
+                    target = self._to_handlers(thing)
+                else:
+                    target = thing
+        plans[channel_name] = target
+        return target
+
+    def _to_handlers(self, bindings: Bindings) -> Callback:
+        """A channel's target when one registry's handlers are all there is to call:
+        those bound to each event's name, as :meth:`deliver_each` calls them."""
+        lanes, call = self.lanes, self.dispatcher.call
+        failed, open_lane = self.dispatcher.failed, self.dispatcher.open_lane
+        # The handlers per event name, as the registry works them out: kept here for
+        # as long as this function is the decision, that is until any handler is
+        # bound or unbound (a new generation drops it), and bounded as the
+        # registry's own cache is.
+        known: dict[str, tuple[Callback, ...]] = {}
+
+        def to_handlers(event: PusherEvent) -> None:
+            name = event.event_name
+            handlers = known.get(name)
+            if handlers is None:
+                if len(known) >= BINDINGS_CACHE_LIMIT:
+                    known.clear()
+                handlers = known[name] = bindings.handlers(name)
+            for handler in handlers:
+                if lanes:
+                    call(handler, event)
+                    continue
+                # Dispatcher.call, inline: no lane is open.
+                try:
+                    result = handler(event)
+                except (Exception, asyncio.CancelledError) as exc:
+                    failed(handler, exc)
+                    continue
+                if result is not None and inspect.isawaitable(result):
+                    open_lane(handler, result)
+
+        return to_handlers
+
+    def forget_plans(self) -> None:
+        """What channels' events go to must be decided again (callbacks changed)."""
+        self.plans = {}
+
     def _emit(self, channel_name: str, event_name: str, data: Any) -> None:
         """A notification, as an event for the bound handlers only (as pusher-js
         emits it on the channel); ``data`` is sent as JSON text."""
@@ -265,6 +378,8 @@ class Delivery:
 
     def _route(self, channel_name: str) -> tuple[EventStream, ...]:
         streams = self._streams
+        if not streams:
+            return ()  # and nothing kept: _routes may be the shared empty dict
         route = (*streams.get(None, ()), *streams.get(channel_name, ()))
         self._routes[channel_name] = route
         return route
@@ -281,6 +396,7 @@ class Delivery:
             self._routes = {}
         self._streams.setdefault(key, set()).add(stream)
         self._routes.clear()
+        self.plans = {}
         return stream
 
     def close_stream(self, stream: EventStream, error: PusherError | None = None) -> None:
@@ -291,11 +407,13 @@ class Delivery:
             if not streams:
                 del self._streams[stream.key]
             self._routes.clear()
+            self.plans = {}
         stream.finish(error)
 
     def finish_streams(self, key: str | None, error: PusherError | None = None) -> None:
         """End the streams of one channel (or the client's, for ``None``)."""
         self._routes.clear()
+        self.plans = {}
         for stream in self._streams.pop(key, ()):
             stream.finish(error)
 

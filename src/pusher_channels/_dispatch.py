@@ -12,7 +12,13 @@ the flow (the socket is not read until it catches up, see :mod:`._flow`); at
 :class:`~pusher_channels.exceptions.SlowConsumerError`.
 
 A callback that raises (``CancelledError`` included) is reported (see
-:class:`Dispatcher`) and the next calls run in order. :meth:`Dispatcher.shutdown`
+:class:`Dispatcher`) and the next calls run in order.
+
+:meth:`Dispatcher.call` is what every call goes through, but for one: the delivery
+of a channel event to a channel's one callback, while no lane is open, calls it
+itself (one Python call less per event) and hands what it cannot finish back here:
+an exception to :meth:`Dispatcher.failed`, an awaitable to
+:meth:`Dispatcher.open_lane`, exactly as :meth:`Dispatcher.call` would. :meth:`Dispatcher.shutdown`
 waits a bounded grace period for running callbacks, then cancels what is left.
 """
 
@@ -48,8 +54,6 @@ class ErrorReporter(Protocol):
         """``callback`` failed with ``error``."""
 
 
-_NO_LANES: Final[dict[Callable[..., Any], _Lane]] = {}
-
 _running_lane: contextvars.ContextVar[_Lane | None] = contextvars.ContextVar(
     "pusher_channels_running_lane", default=None
 )
@@ -72,7 +76,7 @@ class _Lane:
 class Dispatcher:
     """Runs user callbacks on the event loop that owns the client."""
 
-    __slots__ = ("_disconnecting", "_flow", "_lanes", "_reporter", "capacity")
+    __slots__ = ("_disconnecting", "_flow", "_reporter", "capacity", "lanes")
 
     def __init__(
         self,
@@ -84,9 +88,10 @@ class Dispatcher:
         """Told of failures (an object, not a bound method kept per connection)."""
         self._flow = flow
         self.capacity = capacity
-        self._lanes: dict[Callable[..., Any], _Lane] = _NO_LANES
-        """The lanes of async callbacks running or queued (the shared empty dict,
-        never written, until the first: an idle connection keeps no dict)."""
+        self.lanes: dict[Callable[..., Any], _Lane] = {}
+        """The open lanes, by callback: the same dict for the dispatcher's life (the
+        delivery keeps it and tests it for emptiness on its fast path; an empty dict
+        is not tracked by the garbage collector)."""
         self._disconnecting: tuple[_Lane, ...] = ()
         """Lanes whose callback is inside ``disconnect()``: a shutdown does not wait
         for them (they wait for it), so two callbacks disconnecting at once cannot
@@ -95,7 +100,7 @@ class Dispatcher:
 
     def call(self, callback: Callable[..., Any], *args: Any) -> None:
         """Call ``callback(*args)`` after every earlier call of the same callback."""
-        lanes = self._lanes
+        lanes = self.lanes
         if lanes:
             lane = lanes.get(callback)
             if lane is not None:
@@ -104,21 +109,21 @@ class Dispatcher:
         try:
             result = callback(*args)
         except (Exception, asyncio.CancelledError) as exc:
-            self._failed(callback, exc)
+            self.failed(callback, exc)
             return
         if result is not None and inspect.isawaitable(result):
-            self._open_lane(callback, result)
+            self.open_lane(callback, result)
 
     @property
     def busy(self) -> bool:
         """Whether some async callback is still running or queued."""
-        return bool(self._lanes)
+        return bool(self.lanes)
 
     def own_lane(self) -> _Lane | None:
         """The lane of the callback that is calling, if one is (also from a task it
         started, such as ``asyncio.wait_for(client.disconnect(), 3)``)."""
         lane = _running_lane.get()
-        if lane is not None and self._lanes.get(lane.callback) is lane:
+        if lane is not None and self.lanes.get(lane.callback) is lane:
             return lane
         return None
 
@@ -146,10 +151,10 @@ class Dispatcher:
         if grace is None:
             grace = SHUTDOWN_GRACE
         spared = {self.own_lane(), *self._disconnecting}
-        tasks = [lane.task for lane in self._lanes.values() if lane not in spared and lane.task]
+        tasks = [lane.task for lane in self.lanes.values() if lane not in spared and lane.task]
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace)
-            for lane in list(self._lanes.values()):
+            for lane in list(self.lanes.values()):
                 if lane in spared or lane.task not in pending:
                     continue
                 name = _name(lane.callback)
@@ -165,17 +170,16 @@ class Dispatcher:
                 self._reporter.callback_failed(lane.callback, CallbackError(message))
             if pending:
                 await asyncio.wait(pending)
-        for lane in list(self._lanes.values()):  # opened while shutting down
+        for lane in list(self.lanes.values()):  # opened while shutting down
             if lane not in spared and lane.task is not None:
                 lane.task.cancel()
 
     # ------------------------------------------------------------------- lanes
 
-    def _open_lane(self, callback: Callable[..., Any], first: Any) -> None:
+    def open_lane(self, callback: Callable[..., Any], first: Any) -> None:
+        """``callback`` returned the awaitable ``first``: give it a lane, awaiting it."""
         lane = _Lane(callback)
-        if self._lanes is _NO_LANES:
-            self._lanes = {}
-        self._lanes[callback] = lane
+        self.lanes[callback] = lane
         task = asyncio.get_running_loop().create_task(
             self._work(lane, first), name=f"pusher_channels callback {_name(callback)}"
         )
@@ -221,13 +225,13 @@ class Dispatcher:
                 try:
                     result = callback(*args)
                 except (Exception, asyncio.CancelledError) as exc:
-                    self._failed(callback, exc)
+                    self.failed(callback, exc)
                     continue
                 if inspect.isawaitable(result):
                     await self._run(callback, result)
         finally:
-            if self._lanes.get(callback) is lane:
-                del self._lanes[callback]
+            if self.lanes.get(callback) is lane:
+                del self.lanes[callback]
             if self._flow is not None:
                 self._flow.release(lane)
 
@@ -238,11 +242,12 @@ class Dispatcher:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise  # the lane itself is being cancelled (shutdown)
-            self._failed(callback, exc)
+            self.failed(callback, exc)
         except Exception as exc:
-            self._failed(callback, exc)
+            self.failed(callback, exc)
 
-    def _failed(self, callback: Callable[..., Any], exc: BaseException) -> None:
+    def failed(self, callback: Callable[..., Any], exc: BaseException) -> None:
+        """``callback`` raised ``exc``: report it."""
         name = _name(callback)
         error = CallbackError(f"callback {name} raised {type(exc).__name__}: {exc}")
         error.__cause__ = exc

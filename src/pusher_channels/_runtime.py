@@ -20,11 +20,13 @@ Nothing else touches the core.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import _bindings
 from ._authorization import Authorizations, Authorizer, UserAuthenticator
 from ._bindings import NO_BINDINGS, Bindings
 from ._delivery import ChannelCallbacks, Delivery
@@ -129,7 +131,7 @@ class Runtime:
         "_clock",
         "_closed",
         "_core",
-        "_deliver",
+        "_delivery",
         "_disconnects",
         "_log_frames",
         "_loop",
@@ -178,7 +180,7 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clock: Callable[[], float] = _unbound_clock
         self._parts: _LoopParts | None = None
-        self._deliver: Callable[[PusherEvent], None] | None = None
+        self._delivery: Delivery | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._waits = Waits()
@@ -233,7 +235,7 @@ class Runtime:
         self._timer = None
         self._timer_at = None
         parts = self._parts = _LoopParts(self, loop)
-        self._deliver = parts.delivery.deliver
+        self._delivery = parts.delivery
         self._perform()
         return parts
 
@@ -336,6 +338,7 @@ class Runtime:
         elif existing is not callbacks:
             existing._update(callbacks)
         if self._parts is not None:
+            self._parts.delivery.forget_plans()
             self._perform()
         return record
 
@@ -345,6 +348,7 @@ class Runtime:
         self._core.unsubscribe(channel_name)
         self._waits.unsubscribed(channel_name)
         if self._parts is not None:
+            self._parts.delivery.forget_plans()
             self._parts.delivery.finish_streams(channel_name)
             self._perform()
         else:
@@ -432,13 +436,30 @@ class Runtime:
         self._perform()
 
     def text_received(self, payload: bytes | memoryview) -> None:
-        """A text message arrived on the current socket: the hot path."""
+        """A text message arrived on the current socket: the hot path.
+
+        The socket calls this directly (see :class:`~._sockets.Attempt`), and an
+        event is given here to what its channel's delivery was decided to be (see
+        :attr:`~._delivery.Delivery.plans`), as :meth:`~._dispatch.Dispatcher.call`
+        would when no lane is open.
+        """
         if self._log_frames:
             frame_logger.debug("received %s", bytes(payload[:FRAME_LOG_BYTES]))
         core = self._core
         event = core.receive(payload, self._clock())
         if event is not None:
-            self._deliver(event)  # type: ignore[misc]
+            delivery: Delivery = self._delivery  # type: ignore[assignment]
+            target = delivery.plans.get(event.channel_name)
+            if target is None or delivery.lanes or delivery.generation is not _bindings.generation:
+                delivery.deliver(event)  # decides first, or queues behind a lane
+            else:
+                try:
+                    result = target(event)
+                except (Exception, asyncio.CancelledError) as exc:
+                    delivery.dispatcher.failed(target, exc)
+                else:
+                    if result is not None and inspect.isawaitable(result):
+                        delivery.dispatcher.open_lane(target, result)
         if core.outputs:
             self._perform()
 

@@ -7,6 +7,10 @@ socket, a close or an abort, the previous attempt is *superseded* (its task
 cancelled, its TCP connection closed, its socket aborted) and nothing it reports
 reaches the core again. A late handshake can therefore never become the live socket.
 
+Messages, the hot path, are passed on without a test per message: while an attempt
+is current its ``text_received`` *is* the runtime's, and the moment it ends (in
+the same step that clears ``live``) it becomes a function that ignores them.
+
 The lifecycle also applies flow control to whichever socket is current: a socket
 opened while consumers hold the flow is paused as soon as its connection is
 established.
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Callable
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
@@ -51,21 +56,35 @@ class SocketEvents(Protocol):
         the server's TLS certificate did not verify; ``fatal``: no retry can work."""
 
 
+def _ignore_text(payload: bytes | memoryview) -> None:
+    """What a socket's messages go to once its attempt has ended."""
+
+
 class Attempt:
     """One connection attempt: the sink of its socket while it is current."""
 
-    __slots__ = ("_events", "_lifecycle", "_on_text", "live", "number", "task", "transport")
+    __slots__ = ("_events", "_lifecycle", "live", "number", "task", "text_received", "transport")
 
     def __init__(self, number: int, lifecycle: SocketLifecycle, events: SocketEvents) -> None:
         self.number = number
         """The attempt's identity: 1 for the client's first, counting up."""
         self.live = True
-        """Whether this is the current attempt; once ``False``, never again."""
+        """Whether this is the current attempt; once ``False``, never again (set
+        only by :meth:`end`)."""
         self.transport: Transport | None = None
         self.task: asyncio.Task[None] | None = None
         self._lifecycle = lifecycle
         self._events = events
-        self._on_text = events.text_received
+        self.text_received: Callable[[bytes | memoryview], None] = events.text_received
+        """A message from the socket, the hot path: the runtime's own method while
+        the attempt is current, no call in between; :func:`_ignore_text` once it
+        has ended."""
+
+    def end(self) -> None:
+        """This attempt is no longer the current one: from now on its socket's
+        reports go nowhere (the socket may still hand over frames it has read)."""
+        self.live = False
+        self.text_received = _ignore_text
 
     def opened(self, transport: Transport) -> None:
         """The handshake finished: adopt the socket, unless superseded meanwhile."""
@@ -75,11 +94,6 @@ class Attempt:
         self.transport = transport
         self._events.socket_opened()
 
-    def text_received(self, payload: bytes | memoryview) -> None:
-        """A message from the socket: the hot path."""
-        if self.live:
-            self._on_text(payload)
-
     def binary_received(self, size: int) -> None:
         """A binary message: passed on while current."""
         if self.live:
@@ -88,14 +102,14 @@ class Attempt:
     def closed(self, code: int | None, reason: str) -> None:
         """The socket ended: passed on while current."""
         if self.live:
-            self.live = False
+            self.end()
             if self._lifecycle.current is self:
                 self._lifecycle.current = None
             self._events.socket_closed(code, reason)
 
     def supersede(self) -> None:
         """End this attempt for good: cancel its task, drop its socket, go silent."""
-        self.live = False
+        self.end()
         if self.task is not None and not self.task.done():
             self.task.cancel()
         if self.transport is not None:
@@ -250,7 +264,7 @@ class SocketLifecycle:
         except Exception as exc:
             if not attempt.live:
                 return
-            attempt.live = False
+            attempt.end()
             if self.current is attempt:
                 self.current = None
             reason = self._describe_failure(exc)

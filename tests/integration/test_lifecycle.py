@@ -199,7 +199,7 @@ async def test_a_slow_async_callback_holds_the_socket_instead_of_queueing_foreve
         await trigger_many(soketi, name, 1000, pad=4000)
         await wait_until(lambda: delivery.flow.held)
         await asyncio.sleep(1.0)
-        lanes = delivery.dispatcher._lanes
+        lanes = delivery.dispatcher.lanes
         queued = sum(len(lane.queue) for lane in lanes.values())
         assert queued < 50 * _dispatch.OVERFLOW_FACTOR, f"{queued} calls queued"
         gate.set()

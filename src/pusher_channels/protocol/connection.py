@@ -57,9 +57,11 @@ from .messages import (
     INTERNAL_PREFIX,
     PUBLIC_PREFIX,
     PusherEvent,
+    _WireEvent,
     decode_data,
     decode_frame,
     encode_message,
+    json_text,
     received_event,
 )
 from .subscriptions import Subscriptions
@@ -80,6 +82,7 @@ _CONNECTED: Final = ConnectionState.CONNECTED
 _PRIVATE_ENCRYPTED: Final = ChannelKind.PRIVATE_ENCRYPTED
 _PING: Final = encode_message("pusher:ping", {})
 _PONG: Final = encode_message("pusher:pong", {})
+_new_object: Final = object.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,11 +289,51 @@ class Connection:
         """
         self._last_activity = now
         self._ping_sent_at = None
-        # The hot path: one parse per frame, checks by type(), no extra calls.
+        # The hot path, an event on a channel: one parse, subscripts (a frame that is
+        # not an object with both fields raises, and takes the general path), checks
+        # by type(), the event built inline.
         try:
             frame = orjson.loads(text)
         except orjson.JSONDecodeError:
-            frame = None
+            return self._receive_frame(text, None, now)
+        try:
+            event = frame["event"]
+            channel = frame["channel"]
+        except (KeyError, TypeError):  # not an object (TypeError), or a field missing
+            return self._receive_frame(text, frame, now)
+        if type(event) is not str or type(channel) is not str or event.startswith(_SYSTEM_PREFIXES):
+            return self._receive_frame(text, frame, now)
+        if self.state is not _CONNECTED:
+            return None
+        record = self._records.get(channel)
+        if record is None:
+            if channel == self.user.channel_name:
+                return received_event(channel, event, frame.get("data"), None)
+            return None
+        user_id = frame.get("user_id")
+        if user_id is not None and type(user_id) is not str:
+            user_id = str(user_id)
+        if record.kind is _PRIVATE_ENCRYPTED:
+            return self.subscriptions.encrypted_event(record, event, frame.get("data"), user_id)
+        data = frame.get("data")
+        if data is not None and type(data) is not str:
+            data = json_text(data)
+        # received_event(), inline. The record's own name: the frame's copy is freed
+        # with the frame, so a buffered event holds one string less.
+        wire = _new_object(_WireEvent)
+        wire.channel_name = record.name
+        wire.event_name = event
+        wire.data = data
+        wire.user_id = user_id
+        wire.__class__ = PusherEvent  # type: ignore[assignment]
+        return wire  # type: ignore[return-value]
+
+    def _receive_frame(
+        self, text: str | bytes | bytearray | memoryview, frame: Any, now: float
+    ) -> PusherEvent | None:
+        """Any frame but an event on a channel (which :meth:`receive` takes): system
+        events, events without a channel, malformed frames. ``frame`` is the parsed
+        JSON (``None`` if it did not parse)."""
         event = frame.get("event") if type(frame) is dict else None
         if type(event) is not str:
             try:
@@ -303,22 +346,8 @@ class Connection:
         if channel is not None and type(channel) is not str:
             self._report(PusherProtocolError(f"'channel' is not a string in {event!r}"))
             return None
-        if channel is not None and not event.startswith(_SYSTEM_PREFIXES):
-            if self.state is not _CONNECTED:
-                return None
-            record = self._records.get(channel)
-            if record is None:
-                if channel == self.user.channel_name:
-                    return received_event(channel, event, frame.get("data"), None)
-                return None
-            user_id = frame.get("user_id")
-            if user_id is not None and type(user_id) is not str:
-                user_id = str(user_id)
-            if record.kind is _PRIVATE_ENCRYPTED:
-                return self.subscriptions.encrypted_event(record, event, frame.get("data"), user_id)
-            # The record's own name: the frame's copy is freed with the frame, so a
-            # buffered event holds one string less.
-            return received_event(record.name, event, frame.get("data"), user_id)
+        # A channel event with a string name took the hot path: what is left is the
+        # protocol's own (``pusher:``, ``pusher_internal:``) and events without a channel.
         return self._receive_system(frame, event, channel, now)
 
     # ------------------------------------------------------------------ the timer

@@ -138,15 +138,23 @@ def received_event(
 
     ``data`` is taken as it is when it is a string or ``None`` (the common case is
     not re-encoded); a JSON value (an object, as pusher-js sends client events) is
-    given as its JSON text. The event is built as a plain slotted object, then given
-    the frozen class (the same slots): a frozen dataclass's ``__init__`` would cost
-    twice the whole construction, per event.
+    given as its JSON text. The event is built as a plain slotted object, its slots
+    stored one by one (no ``__init__`` call), then given the frozen class (the same
+    slots): a frozen dataclass's ``__init__`` would cost twice the whole
+    construction, per event.
     """
     if data is not None and type(data) is not str:
         data = json_text(data)
-    event = _WireEvent(channel_name, event_name, data, user_id)
+    event = _new_object(_WireEvent)
+    event.channel_name = channel_name
+    event.event_name = event_name
+    event.data = data
+    event.user_id = user_id
     event.__class__ = PusherEvent  # type: ignore[assignment]
     return event  # type: ignore[return-value]
+
+
+_new_object: Final = object.__new__
 
 
 @dataclass(frozen=True, slots=True)
