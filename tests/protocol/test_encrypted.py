@@ -89,6 +89,10 @@ def test_one_decryptor_gives_each_message_its_own_plaintext_whatever_the_sizes()
     assert decryptor.decrypt(encrypted("after"), KEY) == "after"
 
 
+def test_an_empty_plaintext_first_is_decrypted() -> None:
+    assert Decryptor().decrypt(encrypted(""), KEY) == ""
+
+
 def test_plaintext_that_is_not_utf8_is_malformed_not_a_wrong_key() -> None:
     box = SecretBox(KEY).encrypt(b"\xff\xfe", NONCE)
     data = {

@@ -113,7 +113,7 @@ class Decryptor:
                         "message does not decrypt with the channel's shared secret"
                     ) from None
             buffer = self._buffer
-            if size > self._capacity:
+            if buffer is None or size > self._capacity:
                 self._capacity = max(size, _FIRST_CAPACITY)
                 buffer = self._buffer = _new_buffer("unsigned char[]", self._capacity)
             if _open_into(buffer, ciphertext, length, nonce, key):
