@@ -40,14 +40,6 @@ __all__ = [
 ]
 
 
-class _Itself:
-    """``channel.callbacks``: the channel itself, which holds its callbacks (the
-    attribute of earlier versions, when they were an object of their own)."""
-
-    def __get__(self, channel: object, owner: type | None = None) -> Any:
-        return channel
-
-
 class PusherChannel(ChannelCallbacks, BindsEvents):
     """A channel the client subscribes to, from ``subscribe()`` until ``unsubscribe()``.
 
@@ -59,8 +51,6 @@ class PusherChannel(ChannelCallbacks, BindsEvents):
     # The callbacks, the bound handlers and the subscription gaps are kept in the
     # slots of ChannelCallbacks: the runtime keeps this object by channel name.
     __slots__ = ("_client",)
-
-    callbacks = _Itself()
 
     def __init__(self, client: ChannelOwner, **callbacks: Unpack[ChannelCallbackKeywords]) -> None:
         super().__init__(**callbacks)
