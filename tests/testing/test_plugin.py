@@ -145,6 +145,7 @@ def test_loading_the_plugin_imports_neither_the_client_nor_the_server() -> None:
     loaded = set(ast.literal_eval(result.stdout))
     assert loaded <= {
         "pusher_channels",
+        "pusher_channels._lazy",
         "pusher_channels._version",
         "pusher_channels.testing",
         "pusher_channels.testing.plugin",
