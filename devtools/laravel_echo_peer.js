@@ -35,56 +35,17 @@
 
 'use strict';
 
-const path = require('path');
-const readline = require('readline');
-
-function parseArgs(argv) {
-  const options = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) {
-      throw new Error(`unexpected argument ${JSON.stringify(arg)}`);
-    }
-    const eq = arg.indexOf('=');
-    if (eq !== -1) {
-      options[arg.slice(2, eq)] = arg.slice(eq + 1);
-    } else {
-      if (i + 1 >= argv.length) {
-        throw new Error(`option ${arg} needs a value`);
-      }
-      options[arg.slice(2)] = argv[++i];
-    }
-  }
-  return options;
-}
-
-function list(value) {
-  return (value || '').split(',').filter(Boolean);
-}
-
-function emit(message) {
-  process.stdout.write(JSON.stringify(message) + '\n');
-}
-
-function safe(value) {
-  try {
-    if (value instanceof Error) {
-      return { name: value.name, message: value.message };
-    }
-    return JSON.parse(JSON.stringify(value === undefined ? null : value));
-  } catch (error) {
-    return String(value);
-  }
-}
-
-function missing(name, error) {
-  emit({
-    type: 'error',
-    where: 'require',
-    message: `${name} is not installed in ${path.join(__dirname, 'node_modules')}: ${error}`,
-  });
-  process.exit(2);
-}
+const {
+  emit,
+  Lifetime,
+  list,
+  notInstalled,
+  readConfig,
+  reportConnection,
+  requirePusher,
+  safe,
+  serveCommands,
+} = require('./peer_common');
 
 async function loadEcho() {
   // laravel-echo 2 is an ES module ("type": "module"; its CommonJS build cannot be
@@ -93,73 +54,34 @@ async function loadEcho() {
     const module = await import('laravel-echo');
     return module.default;
   } catch (error) {
-    return missing('laravel-echo', error);
+    return notInstalled('laravel-echo', error);
   }
-}
-
-function loadPusher() {
-  try {
-    return require(require.resolve('pusher-js', { paths: [__dirname] }));
-  } catch (error) {
-    return missing('pusher-js', error);
-  }
-}
-
-let exiting = false;
-
-function finish(code, reason, echo) {
-  if (exiting) {
-    return;
-  }
-  exiting = true;
-  emit({ type: 'bye', reason });
-  try {
-    if (echo) {
-      echo.disconnect();
-    }
-  } catch (error) {
-    // exiting anyway
-  }
-  process.stdout.write('', () => process.exit(code));
-  setTimeout(() => process.exit(code), 1000).unref();
 }
 
 async function main() {
-  let args;
-  try {
-    args = parseArgs(process.argv.slice(2));
-  } catch (error) {
-    emit({ type: 'error', where: 'arguments', message: String(error.message || error) });
-    process.exit(2);
-  }
-  const config = {
-    key: args.key,
-    host: args.host || '127.0.0.1',
-    port: Number(args.port),
-    authEndpoint: args['auth-endpoint'],
-    token: args.token,
-    broadcaster: args.broadcaster || 'reverb',
-    join: list(args.join),
-    private: list(args.private),
-    listen: list(args.listen),
-    whispers: list(args.whispers),
-    maxSeconds: Number(args['max-seconds'] || 60),
-  };
-  const missing = ['key', 'port', 'authEndpoint', 'token'].filter((name) => !config[name]);
-  if (missing.length > 0) {
-    emit({ type: 'error', where: 'arguments', message: `missing: ${missing.join(', ')}` });
-    process.exit(2);
-  }
-
-  let echo = null;
-  setTimeout(() => finish(3, 'time limit', echo), config.maxSeconds * 1000).unref();
-
-  const Pusher = loadPusher();
+  const config = readConfig(
+    (args) => ({
+      key: args.key,
+      host: args.host || '127.0.0.1',
+      port: Number(args.port),
+      authEndpoint: args['auth-endpoint'],
+      token: args.token,
+      broadcaster: args.broadcaster || 'reverb',
+      join: list(args.join),
+      private: list(args.private),
+      listen: list(args.listen),
+      whispers: list(args.whispers),
+      maxSeconds: Number(args['max-seconds'] || 60),
+    }),
+    ['key', 'port', 'authEndpoint', 'token'],
+  );
+  const lifetime = new Lifetime(config.maxSeconds);
+  const Pusher = requirePusher();
   const Echo = await loadEcho();
 
   // As in a Laravel app's resources/js/echo.js for Reverb (VITE_REVERB_* values), with
   // a Sanctum token instead of the session cookie of a browser.
-  echo = new Echo({
+  const echo = new Echo({
     broadcaster: config.broadcaster,
     Pusher,
     key: config.key,
@@ -174,19 +96,8 @@ async function main() {
     bearerToken: config.token,
     auth: { headers: { Accept: 'application/json' } },
   });
-
-  const pusher = echo.connector.pusher;
-  pusher.connection.bind('state_change', (states) => {
-    emit({
-      type: 'connection',
-      current: states.current,
-      previous: states.previous,
-      socket_id: pusher.connection.socket_id || null,
-    });
-  });
-  pusher.connection.bind('error', (error) => {
-    emit({ type: 'error', where: 'connection', error: safe(error) });
-  });
+  lifetime.client = echo;
+  reportConnection(echo.connector.pusher);
 
   function wire(channel, fullName, presence) {
     channel
@@ -225,19 +136,9 @@ async function main() {
     wire(channels[`presence-${name}`], `presence-${name}`, true);
   });
 
-  function handle(line) {
-    if (!line.trim()) {
-      return;
-    }
-    let command;
-    try {
-      command = JSON.parse(line);
-    } catch (error) {
-      emit({ type: 'error', where: 'command', message: `not JSON: ${line}` });
-      return;
-    }
-    switch (command.cmd) {
-      case 'whisper': {
+  serveCommands(
+    {
+      whisper(command) {
         const channel = channels[command.channel];
         if (!channel) {
           emit({ type: 'error', where: 'command', message: `no channel ${command.channel}` });
@@ -250,29 +151,15 @@ async function main() {
           return;
         }
         emit({ type: 'whispered', channel: command.channel, name: command.name });
-        return;
-      }
-      case 'leave':
+      },
+      leave(command) {
         echo.leave(command.channel);
         emit({ type: 'left', channel: command.channel });
-        return;
-      case 'quit':
-        finish(0, 'quit', echo);
-        return;
-      default:
-        emit({ type: 'error', where: 'command', message: `unknown command: ${line}` });
-    }
-  }
-
-  const input = readline.createInterface({ input: process.stdin, terminal: false });
-  input.on('line', handle);
-  input.on('close', () => finish(0, 'stdin closed', echo));
+      },
+    },
+    lifetime,
+  );
 }
-
-process.on('uncaughtException', (error) => {
-  emit({ type: 'error', where: 'uncaught', message: String((error && error.stack) || error) });
-  process.exit(1);
-});
 
 main().catch((error) => {
   emit({ type: 'error', where: 'main', message: String((error && error.stack) || error) });

@@ -30,98 +30,36 @@
 
 'use strict';
 
-const path = require('path');
-const readline = require('readline');
-
-function parseArgs(argv) {
-  const options = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith('--')) {
-      throw new Error(`unexpected argument ${JSON.stringify(arg)}`);
-    }
-    const eq = arg.indexOf('=');
-    if (eq !== -1) {
-      options[arg.slice(2, eq)] = arg.slice(eq + 1);
-    } else {
-      if (i + 1 >= argv.length) {
-        throw new Error(`option ${arg} needs a value`);
-      }
-      options[arg.slice(2)] = argv[++i];
-    }
-  }
-  return options;
-}
-
-function emit(message) {
-  process.stdout.write(JSON.stringify(message) + '\n');
-}
-
-let exiting = false;
-
-function finish(code, reason, pusher) {
-  if (exiting) {
-    return;
-  }
-  exiting = true;
-  emit({ type: 'bye', reason });
-  try {
-    if (pusher) {
-      pusher.disconnect();
-    }
-  } catch (error) {
-    // exiting anyway
-  }
-  // Let stdout drain, then go; never linger.
-  process.stdout.write('', () => process.exit(code));
-  setTimeout(() => process.exit(code), 1000).unref();
-}
+const {
+  emit,
+  Lifetime,
+  list,
+  readConfig,
+  reportConnection,
+  requirePusher,
+  safe,
+  serveCommands,
+} = require('./peer_common');
 
 function main() {
-  let args;
-  try {
-    args = parseArgs(process.argv.slice(2));
-  } catch (error) {
-    emit({ type: 'error', where: 'arguments', message: String(error.message || error) });
-    process.exit(2);
-  }
   const env = process.env;
-  const config = {
-    key: args.key || env.PEER_KEY,
-    host: args.host || env.PEER_HOST || '127.0.0.1',
-    port: Number(args.port || env.PEER_PORT),
-    authEndpoint: args['auth-endpoint'] || env.PEER_AUTH_ENDPOINT,
-    user: args.user || env.PEER_USER,
-    channel: args.channel || env.PEER_CHANNEL,
-    events: (args.events || env.PEER_EVENTS || '').split(',').filter(Boolean),
-    maxSeconds: Number(args['max-seconds'] || env.PEER_MAX_SECONDS || 60),
-  };
-  const missing = ['key', 'port', 'authEndpoint', 'user', 'channel'].filter(
-    (name) => !config[name],
+  const config = readConfig(
+    (args) => ({
+      key: args.key || env.PEER_KEY,
+      host: args.host || env.PEER_HOST || '127.0.0.1',
+      port: Number(args.port || env.PEER_PORT),
+      authEndpoint: args['auth-endpoint'] || env.PEER_AUTH_ENDPOINT,
+      user: args.user || env.PEER_USER,
+      channel: args.channel || env.PEER_CHANNEL,
+      events: list(args.events || env.PEER_EVENTS),
+      maxSeconds: Number(args['max-seconds'] || env.PEER_MAX_SECONDS || 60),
+    }),
+    ['key', 'port', 'authEndpoint', 'user', 'channel'],
   );
-  if (missing.length > 0) {
-    emit({ type: 'error', where: 'arguments', message: `missing: ${missing.join(', ')}` });
-    process.exit(2);
-  }
+  const lifetime = new Lifetime(config.maxSeconds);
+  const Pusher = requirePusher();
 
-  // The hard cap comes first, so that nothing below can keep the process alive forever.
-  let pusher = null;
-  setTimeout(() => finish(3, 'time limit', pusher), config.maxSeconds * 1000).unref();
-
-  let Pusher;
-  try {
-    // Resolved from devtools/node_modules, wherever the script is started from.
-    Pusher = require(require.resolve('pusher-js', { paths: [__dirname] }));
-  } catch (error) {
-    emit({
-      type: 'error',
-      where: 'require',
-      message: `pusher-js is not installed in ${path.join(__dirname, 'node_modules')}: ${error}`,
-    });
-    process.exit(2);
-  }
-
-  pusher = new Pusher(config.key, {
+  const pusher = new Pusher(config.key, {
     cluster: 'mt1',
     forceTLS: false,
     wsHost: config.host,
@@ -134,18 +72,8 @@ function main() {
       params: { user: config.user },
     },
   });
-
-  pusher.connection.bind('state_change', (states) => {
-    emit({
-      type: 'connection',
-      current: states.current,
-      previous: states.previous,
-      socket_id: pusher.connection.socket_id || null,
-    });
-  });
-  pusher.connection.bind('error', (error) => {
-    emit({ type: 'error', where: 'connection', error: safe(error) });
-  });
+  lifetime.client = pusher;
+  reportConnection(pusher);
 
   const channel = pusher.subscribe(config.channel);
   const bound = new Set();
@@ -197,19 +125,9 @@ function main() {
     emit({ type: 'member_removed', user_id: member.id, user_info: member.info });
   });
 
-  function handle(line) {
-    if (!line.trim()) {
-      return;
-    }
-    let command;
-    try {
-      command = JSON.parse(line);
-    } catch (error) {
-      emit({ type: 'error', where: 'command', message: `not JSON: ${line}` });
-      return;
-    }
-    switch (command.cmd) {
-      case 'trigger': {
+  serveCommands(
+    {
+      trigger(command) {
         let ok = false;
         try {
           ok = channel.trigger(command.event, command.data);
@@ -218,40 +136,14 @@ function main() {
           return;
         }
         emit({ type: 'triggered', event: command.event, ok: Boolean(ok) });
-        return;
-      }
-      case 'bind':
+      },
+      bind(command) {
         bindClientEvent(command.event);
         emit({ type: 'bound', event: command.event });
-        return;
-      case 'quit':
-        finish(0, 'quit', pusher);
-        return;
-      default:
-        emit({ type: 'error', where: 'command', message: `unknown command: ${line}` });
-    }
-  }
-
-  const input = readline.createInterface({ input: process.stdin, terminal: false });
-  input.on('line', handle);
-  input.on('close', () => finish(0, 'stdin closed', pusher));
+      },
+    },
+    lifetime,
+  );
 }
-
-function safe(value) {
-  // Errors and pusher-js error objects, made JSON-friendly.
-  try {
-    if (value instanceof Error) {
-      return { name: value.name, message: value.message };
-    }
-    return JSON.parse(JSON.stringify(value === undefined ? null : value));
-  } catch (error) {
-    return String(value);
-  }
-}
-
-process.on('uncaughtException', (error) => {
-  emit({ type: 'error', where: 'uncaught', message: String((error && error.stack) || error) });
-  process.exit(1);
-});
 
 main();
