@@ -18,7 +18,7 @@ import logging
 import ssl
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 from urllib.parse import urlsplit
 
 from ._proxies import BYPASSED
@@ -687,6 +687,32 @@ def _endpoint_proxy(options: ClientOptions, endpoint: str) -> str | None:
     return route.url
 
 
+class _EndpointKeywords(TypedDict):
+    """What every authorization or sign-in endpoint takes from the options."""
+
+    params: Any
+    headers: Any
+    proxy: str | None
+    ssl_context: ssl.SSLContext | None
+    timeout: float
+    max_response_bytes: int
+    on_auth_failure: AuthFailureHook | None
+
+
+def _endpoint_keywords(
+    options: ClientOptions, endpoint: str, params: dict[str, Any]
+) -> _EndpointKeywords:
+    return {
+        "params": params.get("params"),
+        "headers": params.get("headers"),
+        "proxy": _endpoint_proxy(options, endpoint),
+        "ssl_context": options.ssl_context,
+        "timeout": options.auth_timeout,
+        "max_response_bytes": options.max_auth_response_bytes,
+        "on_auth_failure": options.callbacks.get("on_auth_failure"),
+    }
+
+
 def build_authorizer(options: ClientOptions) -> Authorizer | None:
     """The authorizer the options ask for: callback, then endpoint, then secret."""
     callback = options.callbacks.get("on_authorizer")
@@ -698,24 +724,11 @@ def build_authorizer(options: ClientOptions) -> Authorizer | None:
             options.auth_endpoint,
             delay=options.auth_batch_delay,
             size=options.auth_batch_size,
-            params=params.get("params"),
-            headers=params.get("headers"),
-            proxy=_endpoint_proxy(options, options.auth_endpoint),
-            ssl_context=options.ssl_context,
-            timeout=options.auth_timeout,
-            max_response_bytes=options.max_auth_response_bytes,
-            on_auth_failure=options.callbacks.get("on_auth_failure"),
+            **_endpoint_keywords(options, options.auth_endpoint, params),
         )
     if options.auth_endpoint is not None:
         return EndpointAuthorizer(
-            options.auth_endpoint,
-            params=params.get("params"),
-            headers=params.get("headers"),
-            proxy=_endpoint_proxy(options, options.auth_endpoint),
-            ssl_context=options.ssl_context,
-            timeout=options.auth_timeout,
-            max_response_bytes=options.max_auth_response_bytes,
-            on_auth_failure=options.callbacks.get("on_auth_failure"),
+            options.auth_endpoint, **_endpoint_keywords(options, options.auth_endpoint, params)
         )
     if options.secret is not None:
         return LocalSigner(
@@ -737,13 +750,7 @@ def build_user_authenticator(options: ClientOptions) -> UserAuthenticator | None
     if options.user_auth_endpoint is not None:
         return UserEndpointAuthenticator(
             options.user_auth_endpoint,
-            params=params.get("params"),
-            headers=params.get("headers"),
-            proxy=_endpoint_proxy(options, options.user_auth_endpoint),
-            ssl_context=options.ssl_context,
-            timeout=options.auth_timeout,
-            max_response_bytes=options.max_auth_response_bytes,
-            on_auth_failure=options.callbacks.get("on_auth_failure"),
+            **_endpoint_keywords(options, options.user_auth_endpoint, params),
         )
     if options.secret is not None:
         return LocalSigner(
