@@ -32,6 +32,7 @@ from ._bindings import NO_BINDINGS, Bindings
 from ._delivery import ChannelCallbacks, Delivery
 from ._flow import FlowControl
 from ._proxies import BYPASSED
+from ._redaction import redact_frame
 from ._sockets import SocketLifecycle
 from ._streams import EventStream
 from ._waits import Waits
@@ -68,7 +69,8 @@ logger = logging.getLogger("pusher_channels")
 frame_logger = logging.getLogger("pusher_channels.frames")
 
 FRAME_LOG_BYTES = 2000
-"""How much of each frame the DEBUG frame log shows."""
+"""How much of each frame the DEBUG frame log shows (its signatures and user data
+hidden, see :func:`~._redaction.redact_frame`)."""
 
 _DISCONNECTED = ConnectionState.DISCONNECTED
 _CONNECTED = ConnectionState.CONNECTED
@@ -444,7 +446,7 @@ class Runtime:
         would when no lane is open.
         """
         if self._log_frames:
-            frame_logger.debug("received %s", bytes(payload[:FRAME_LOG_BYTES]))
+            frame_logger.debug("received %s", redact_frame(bytes(payload[:FRAME_LOG_BYTES])))
         core = self._core
         event = core.receive(payload, self._clock())
         if event is not None:
@@ -528,7 +530,7 @@ class Runtime:
         elif kind is SendMessage:
             payload = output.payload  # type: ignore[union-attr]
             if self._log_frames:
-                frame_logger.debug("sent %s", payload[:FRAME_LOG_BYTES])
+                frame_logger.debug("sent %s", redact_frame(payload[:FRAME_LOG_BYTES]))
             parts.sockets.send(payload)
         elif kind is StateChanged:
             self._state_changed(parts, output)  # type: ignore[arg-type]

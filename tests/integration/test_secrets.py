@@ -1,4 +1,8 @@
-"""No secret in logs above DEBUG, nor in any error: a whole session captured and scanned."""
+"""No secret in logs above DEBUG, nor in any error: a whole session captured and scanned.
+
+At DEBUG the frames are logged, without the signatures and the sign-in's user data
+(DEBUG logs get shipped to log stores too).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from devtools.auth_server import AuthServer, Failure
+from devtools.auth_server import AuthServer, Failure, RecordedRequest
 from devtools.soketi import MASTER_KEY_BASE64, SoketiServer
 
 from pusher_channels import PusherChannelsClient, PusherError
@@ -136,7 +140,99 @@ async def test_a_full_session_logs_no_secret_above_debug(
     for error in errors:
         text = f"{error} {error!r} {error.message}"
         assert not [secret for secret in secrets if secret in text]
-    debug_frames = [r for r in capture.records if r.name == "pusher_channels.frames"]
-    assert any(signature in record_text(r) for r in debug_frames for signature in signatures), (
-        "frames, signatures included, are logged at DEBUG (and only there)"
-    )
+    assert_frames_logged_without(capture, {*signatures, *shared_secrets, *raw_shared}, server.key)
+
+
+def assert_frames_logged_without(capture: Capture, secrets: set[str], app_key: str) -> None:
+    """No record shows any of ``secrets``, DEBUG included, and the frames are logged
+    at DEBUG with their channel signatures hidden."""
+    leaks = [
+        (record.name, record.levelname, secret)
+        for record in capture.records
+        for secret in secrets
+        if secret in record_text(record)
+    ]
+    assert leaks == []
+    frames = [record_text(r) for r in capture.records if r.name == "pusher_channels.frames"]
+    shown_auth = f'"auth":"{app_key}:***"'
+    assert any("pusher:subscribe" in f and shown_auth in f for f in frames), frames
+
+
+SIGNIN_MARKER = "signer-7c2e91@example.test"
+"""Only in the sign-in's ``user_data`` (the presence channel's member is another user)."""
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "through_proxy"),
+    [
+        pytest.param("http://LOCALHOST:{port}/pusher/auth?token={token}", False, id="upper-case"),
+        pytest.param("http://LOCALHOST:80/pusher/auth?token={token}", True, id="default-port"),
+        pytest.param(
+            'http://127.0.0.1:{port}/pusher/auth?token={token} é&quoted="{token}"',
+            False,
+            id="percent-encoded",
+        ),
+    ],
+)
+async def test_an_endpoint_token_stays_out_of_the_logs_however_the_url_is_spelled(
+    signin_soketi: SoketiServer,
+    capture: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+    endpoint: str,
+    through_proxy: bool,
+) -> None:
+    """httpx logs the URL as it normalised it (host in lower case, no default port,
+    query percent-encoded), not as it was given: the token is hidden all the same.
+    And at DEBUG, the frames show neither signatures nor the sign-in's user data.
+
+    An endpoint on port 80 is reached without listening there: the auth server
+    stands as the HTTP proxy too (``HTTP_PROXY``), and a forward proxy is sent the
+    whole URL, which it answers as it would the path.
+    """
+    server = signin_soketi
+    auth = AuthServer(server.server_sdk())
+    auth.users = {
+        "member": {"user_id": "m-1", "user_info": {"name": "M"}},
+        "signer": {"user_id": "s-1", "user_info": {"email": SIGNIN_MARKER}},
+    }
+    auth.start()
+    if through_proxy:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{auth.port}")
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # soketi and the sign-in endpoint
+    signatures: set[str] = set()
+    original_sign = auth._sign
+
+    def spying_sign(request: RecordedRequest) -> dict[str, Any]:
+        answer = original_sign(request)
+        signatures.add(answer["auth"].split(":", 1)[1])
+        return answer
+
+    auth._sign = spying_sign  # type: ignore[method-assign]
+    recorder = Recorder()
+    try:
+        async with PusherChannelsClient(
+            **server.client_options(),
+            auth_endpoint=endpoint.format(port=auth.port, token=QUERY_TOKEN),
+            auth_params={"params": {"user": "member"}},
+            user_auth_endpoint=auth.user_auth_url,
+            user_auth_params={"params": {"user": "signer"}},
+            log_to_console=False,
+            **recorder.callbacks(),
+        ) as client:
+            for name in ("private-logged", "presence-logged"):
+                await client.subscribe(name)
+            await wait_until(lambda: len(recorder.succeeded) == 2, what="subscriptions")
+            user_data = await client.signin()
+    finally:
+        auth.stop()
+
+    assert user_data is not None
+    assert user_data["user_info"]["email"] == SIGNIN_MARKER
+    [request] = auth.requests_for("private-logged")
+    assert QUERY_TOKEN in request.path, "the endpoint was called as spelled, token included"
+    assert len(signatures) == 3, "two channels and the sign-in were signed"
+    assert_frames_logged_without(capture, {QUERY_TOKEN, SIGNIN_MARKER, *signatures}, server.key)
+    http_lines = [record_text(r) for r in capture.records if r.name == "httpx"]
+    assert any("/pusher/auth?***" in line for line in http_lines), http_lines
+    frames = [record_text(r) for r in capture.records if r.name == "pusher_channels.frames"]
+    assert any("pusher:signin" in f and '"user_data":"***"' in f for f in frames), frames

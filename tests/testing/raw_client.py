@@ -45,17 +45,28 @@ class RawSocket:
 
     @classmethod
     async def connect(
-        cls, port: int, path: str = "/app/test-key?protocol=7", *, expect_upgrade: bool = True
+        cls,
+        port: int,
+        path: str = "/app/test-key?protocol=7",
+        *,
+        expect_upgrade: bool = True,
+        key: bytes | None = None,
     ) -> RawSocket:
-        """Connect and shake hands; the response status is kept in :attr:`status`."""
+        """Connect and shake hands; the response status is kept in :attr:`status`.
+
+        ``key`` is the ``Sec-WebSocket-Key`` header's value, sent as it is (by
+        default 16 random bytes in base64, as a client sends).
+        """
         reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
-        key = base64.b64encode(os.urandom(16)).decode()
+        if key is None:
+            key = base64.b64encode(os.urandom(16))
         writer.write(
             (
                 f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: "
             ).encode()
+            + key
+            + b"\r\nSec-WebSocket-Version: 13\r\n\r\n"
         )
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
         socket = cls(reader, writer)

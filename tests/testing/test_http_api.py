@@ -122,6 +122,52 @@ def test_requests_with_a_wrong_signature_part_are_refused_with_401(
     assert message in response.body
 
 
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "nan",
+        "NaN",
+        "inf",
+        "-Infinity",
+        "1e309",
+        "-1",
+        "-{now}",
+        "",
+        "soon",
+        "{now}.5",
+        "{now:_}",
+        " {now} ",
+        "{fullwidth}",
+        "9" * 25,
+    ],
+)
+def test_an_auth_timestamp_that_is_not_whole_seconds_is_refused_with_401(timestamp: str) -> None:
+    """``auth_timestamp`` is the time in whole seconds since the epoch, as every SDK
+    sends it: anything else is refused, even with a signature that covers it
+    (``nan`` compared with the clock used to pass the 600 s window)."""
+    harness = Harness()
+    subscriber = harness.connect()
+    harness.subscribe(subscriber, "x")
+    now = int(time.time())
+    fullwidth = str(now).translate({ord("0") + d: 0xFF10 + d for d in range(10)})
+    given = timestamp.format(now=now, fullwidth=fullwidth)
+    request = signed(
+        harness,
+        "POST",
+        "/apps/123456/events",
+        {"name": "e", "data": "d", "channel": "x"},
+        auth_timestamp=given,
+    )
+    response = call(harness, request, wall_time=now)
+    assert response.status == 401
+    assert response.body.decode() == (
+        f"auth_timestamp must be the time in whole seconds since the epoch, got {given!r}"
+    )
+    assert [f["event"] for f in harness.inbox[subscriber]] == [
+        "pusher_internal:subscription_succeeded"
+    ], "nothing was published"
+
+
 def test_the_sdk_signature_of_every_method_is_accepted() -> None:
     harness = Harness()
     assert body(via_sdk(harness, "trigger", "orders", "created", {"id": 1})) == {}

@@ -8,6 +8,7 @@ withhold single frames.
 from __future__ import annotations
 
 import asyncio
+import base64
 import http.client
 import json
 import socket
@@ -138,6 +139,32 @@ async def test_websocket_refusals_close_with_the_documented_codes() -> None:
             assert (frame.opcode, frame.close_code) == (OPCODE_CLOSE, code), path
             await raw.close()
         raw = await RawSocket.connect(server.port, "/custom/prefix/app/test-key?protocol=7")
+        assert await raw.established()
+        await raw.close()
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param(b"dGhlIHNhbXBsZSBub25jZQ=="[:-2] + "é".encode(), id="utf-8"),
+        pytest.param("ñ".encode("latin-1") * 24, id="latin-1"),
+        pytest.param(b"not a websocket key", id="not-base64"),
+        pytest.param(base64.b64encode(b"k" * 15), id="15-bytes"),
+        pytest.param(b"", id="empty"),
+    ],
+)
+async def test_a_malformed_websocket_key_is_answered_400_and_closed(key: bytes) -> None:
+    """A ``Sec-WebSocket-Key`` must be 16 bytes in base64 (RFC 6455, 4.2.1): any
+    other gets ``400 Bad Request`` and the connection is closed, and the server
+    goes on serving."""
+    async with PusherTestServer() as server:
+        raw = await RawSocket.connect(server.port, key=key, expect_upgrade=False)
+        assert raw.status == 400
+        rest = await asyncio.wait_for(raw.reader.read(), 5)  # up to the server's close
+        assert b"Sec-WebSocket-Key" in rest
+        assert raw.reader.at_eof()
+        await raw.close()
+        raw = await RawSocket.connect(server.port)
         assert await raw.established()
         await raw.close()
 

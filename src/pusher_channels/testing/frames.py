@@ -9,6 +9,7 @@ negotiated, so the RSV bits must be zero.
 from __future__ import annotations
 
 import base64
+import binascii
 import enum
 import hashlib
 import struct
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Final
 
 __all__ = [
+    "KEY_BYTES",
     "Close",
     "FrameError",
     "FrameReader",
@@ -23,12 +25,15 @@ __all__ = [
     "Opcode",
     "Ping",
     "Pong",
+    "accept_for",
     "accept_key",
     "encode_close",
     "encode_frame",
 ]
 
 _GUID: Final = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+KEY_BYTES: Final = 16
+"""The length of the nonce a ``Sec-WebSocket-Key`` carries in base64."""
 _MAX_CONTROL_PAYLOAD: Final = 125
 
 
@@ -89,6 +94,19 @@ def accept_key(client_key: str) -> str:
     """The ``Sec-WebSocket-Accept`` value for a ``Sec-WebSocket-Key``."""
     digest = hashlib.sha1(client_key.encode("ascii") + _GUID, usedforsecurity=False).digest()
     return base64.b64encode(digest).decode("ascii")
+
+
+def accept_for(client_key: bytes) -> bytes | None:
+    """The ``Sec-WebSocket-Accept`` value for a ``Sec-WebSocket-Key`` header as it
+    arrived, or ``None`` when it is not 16 bytes in base64 (RFC 6455, 4.2.1): the
+    handshake is then refused."""
+    try:
+        nonce = base64.b64decode(client_key, validate=True)
+    except binascii.Error:  # not base64, non-ASCII bytes included
+        return None
+    if len(nonce) != KEY_BYTES:
+        return None
+    return accept_key(client_key.decode("ascii")).encode("ascii")
 
 
 def encode_frame(opcode: Opcode, payload: bytes = b"") -> bytes:

@@ -24,7 +24,7 @@ from .frames import (
     Opcode,
     Ping,
     Pong,
-    accept_key,
+    accept_for,
     encode_close,
     encode_frame,
 )
@@ -259,12 +259,13 @@ class Peer(asyncio.Protocol):
         request = self._request
         assert request is not None
         headers = {name.lower(): value for name, value in request.headers}
-        key = headers.get(b"sec-websocket-key")
-        if key is None or headers.get(b"sec-websocket-version") != b"13":
-            self._respond(HttpResponse.text(400, "Expected a WebSocket upgrade (version 13)"))
-            self.close(1000, "")
+        if headers.get(b"sec-websocket-version") != b"13":
+            self._refuse_upgrade("Expected a WebSocket upgrade (version 13)")
             return
-        accept = accept_key(key.decode("ascii")).encode("ascii")
+        accept = accept_for(headers.get(b"sec-websocket-key", b""))
+        if accept is None:
+            self._refuse_upgrade("Sec-WebSocket-Key must be 16 bytes in base64")
+            return
         response = h11.InformationalResponse(
             status_code=101,
             headers=[
@@ -283,6 +284,11 @@ class Peer(asyncio.Protocol):
         self._owner._websocket_opened(self, unquote(match.group(1)) if match else None, query)
         if trailing:
             self._websocket_data(bytes(trailing))
+
+    def _refuse_upgrade(self, reason: str) -> None:
+        """Answer a handshake that cannot be accepted: ``400 Bad Request``, then close."""
+        self._respond(HttpResponse.text(400, reason))
+        self.close(1000, "")
 
     # ------------------------------------------------------------- WebSocket side
 
