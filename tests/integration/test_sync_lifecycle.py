@@ -10,6 +10,7 @@ regression fails the test instead of hanging the suite.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import queue
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -27,6 +29,7 @@ from devtools.soketi import SoketiServer
 
 from pusher_channels import ConnectionState, PusherError, PusherEvent
 from pusher_channels.sync import PusherChannelsClient
+from pusher_channels.testing import PusherTestServer
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -401,3 +404,51 @@ def test_ctrl_c_ends_a_program_within_a_second(soketi: SoketiServer, tmp_path: P
     assert stderr.count("Traceback (most recent call last)") == 1, stderr
     assert stderr.rstrip().endswith("KeyboardInterrupt"), stderr
     assert lines.empty(), "no queued callback ran after Ctrl-C"
+
+
+# ------------------------------------------------ a client nobody disconnected
+
+
+def threads_of_clients() -> set[str]:
+    """Every thread a blocking client starts: loop, callbacks, executor, workers."""
+    return {t.name for t in threading.enumerate() if t.name.startswith("pusher-channels-")}
+
+
+def connected_client(server: PusherTestServer, n: int) -> PusherChannelsClient:
+    """A connected blocking client with what used to tie it to its own threads.
+
+    A callback, a bound handler, a connection listener, a channel with a callback
+    of its own and iterators opened and dropped.
+    """
+    client = PusherChannelsClient(**server.client_kwargs(), on_event=lambda event: None)
+    client.bind_global(lambda *args: None)
+    client.connection.bind("state_change", lambda *args: None)
+    channel = client.subscribe(f"forgotten-{n}", on_event=lambda event: None)
+    client.connect(timeout=10)
+    channel.wait_subscribed(timeout=10)
+    channel.events()
+    client.events(timeout=60)
+    return client
+
+
+def test_a_dropped_client_is_closed_when_collected(pusher_server: PusherTestServer) -> None:
+    """Item 10: five clients dropped without ``disconnect()`` leave no thread nor
+    connection once collected, and each says so with a ``ResourceWarning``, as an
+    unclosed asyncio transport does."""
+    before = threads_of_clients()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        clients = [connected_client(pusher_server, n) for n in range(5)]
+        assert len(pusher_server.connections) == 5
+        with connected_client(pusher_server, 5):
+            pass  # disconnected, then dropped: nothing to warn about
+        del clients
+        gc.collect()
+        wait_for(
+            lambda: not pusher_server.connections and threads_of_clients() <= before,
+            HANG,
+            "the dropped clients' connections and threads to end",
+        )
+    unclosed = [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert len(unclosed) == 5, [str(w.message) for w in caught]
+    assert all("unclosed" in str(w.message) for w in unclosed), unclosed
