@@ -10,11 +10,13 @@ regression fails the test instead of hanging the suite.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -452,3 +454,103 @@ def test_a_dropped_client_is_closed_when_collected(pusher_server: PusherTestServ
     unclosed = [w for w in caught if issubclass(w.category, ResourceWarning)]
     assert len(unclosed) == 5, [str(w.message) for w in caught]
     assert all("unclosed" in str(w.message) for w in unclosed), unclosed
+
+
+CTRL_C_IN_CONNECT_PROGRAM = """
+import json, sys, threading, time
+from pusher_channels.sync import PusherChannelsClient
+
+def loop_threads():
+    return [t.name for t in threading.enumerate() if t.name.endswith(" loop")]
+
+client = PusherChannelsClient(api_key="key", host="127.0.0.1", ws_port=int(sys.argv[1]),
+                              use_tls=False)
+for attempt in range(int(sys.argv[2])):
+    print("connecting", flush=True)
+    try:
+        client.connect()
+    except KeyboardInterrupt:  # as a REPL or a notebook would, the program goes on
+        interrupted = time.monotonic()
+        while loop_threads() and time.monotonic() - interrupted < 3:
+            time.sleep(0.01)
+        print(json.dumps({
+            "state": client.connection_state.value,
+            "loop threads": loop_threads(),
+            "seconds": round(time.monotonic() - interrupted, 2),
+        }), flush=True)
+"""
+
+
+class UnansweredHandshakes:
+    """A TCP server that reads each WebSocket upgrade request and never answers it.
+
+    What no real server can be made to do on purpose; it tells the test when a
+    client is waiting for its handshake.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self.requests: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._connections: list[socket.socket] = []
+        threading.Thread(target=self._serve, name="test silent server", daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):  # the listener was closed
+            while True:
+                connection, _ = self._listener.accept()
+                self._connections.append(connection)
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    chunk = connection.recv(4096)
+                    if not chunk:
+                        break
+                    request += chunk
+                self.requests.put(request)
+
+    def close(self) -> None:
+        self._listener.close()
+        for connection in self._connections:
+            connection.close()
+
+
+# Each run interrupts connect() this many times, on the same client.
+INTERRUPTED_CONNECTS = 3
+
+
+def test_ctrl_c_during_connect_ends_the_loop_thread(tmp_path: Path) -> None:
+    """Item 11: SIGINT while ``connect()`` waits for a handshake that never comes.
+
+    The program catches the ``KeyboardInterrupt`` and goes on (a REPL, a notebook):
+    the client must be disconnected and its loop thread gone, promptly, every time.
+    """
+    program = tmp_path / "ctrl_c_in_connect.py"
+    program.write_text(CTRL_C_IN_CONNECT_PROGRAM)
+    reports = []
+    server = UnansweredHandshakes()
+    child = subprocess.Popen(
+        [sys.executable, str(program), str(server.port), str(INTERRUPTED_CONNECTS)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = lines_of(child.stdout)  # type: ignore[arg-type]
+        for _ in range(INTERRUPTED_CONNECTS):
+            wait_for_line(lines, "connecting")
+            assert server.requests.get(timeout=HANG).startswith(b"GET ")
+            signalled = time.monotonic()
+            os.kill(child.pid, signal.SIGINT)  # connect() waits for the handshake
+            report = json.loads(lines.get(timeout=HANG))
+            report["since the signal"] = round(time.monotonic() - signalled, 2)
+            reports.append(report)
+        child.wait(HANG)
+    finally:
+        server.close()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, child.stderr.read()  # type: ignore[union-attr]
+    assert [report["loop threads"] for report in reports] == [[]] * INTERRUPTED_CONNECTS, reports
+    assert all(report["state"] == "DISCONNECTED" for report in reports), reports
+    assert max(report["since the signal"] for report in reports) < PROMPTLY, reports

@@ -153,12 +153,23 @@ class PusherChannelsClient(BindsEvents):
         self._channels.clear()
 
     def connect(self, timeout: float | None = None) -> None:
-        """Connect and return once ``CONNECTED`` (see the asyncio client)."""
+        """Connect and return once ``CONNECTED`` (see the asyncio client).
+
+        Interrupted (``KeyboardInterrupt``, ``SystemExit``...), it disconnects the
+        client and stops its threads, as leaving ``with`` would, before raising.
+        """
         try:
             self._run(self._client.connect(timeout=timeout))
-        except BaseException as exc:
+        except Exception:
+            # The asyncio client is disconnected by now if it gave up (refused,
+            # timed out, disconnect() called...): then so are the threads.
             if self._client.connection_state is ConnectionState.DISCONNECTED:
-                self._stop_threads(ON_DISCONNECT if isinstance(exc, Exception) else ON_INTERRUPT)
+                self._stop_threads(ON_DISCONNECT)
+            raise
+        except BaseException:
+            # The call was cancelled on the loop, which may not have seen it yet:
+            # disconnecting, rather than looking at the state, does not race it.
+            self._shut_down(ON_INTERRUPT)
             raise
 
     def disconnect(self) -> None:
