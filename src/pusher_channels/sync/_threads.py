@@ -111,7 +111,13 @@ class LoopThread:
             try:
                 loop.run_forever()
             finally:
-                loop.close()  # the thread owns its loop: shuts its executor down, no wait
+                # The thread owns its loop, and ends it as asyncio.run() does: a
+                # socket still open is dropped (see pusher_channels._loop_end), then
+                # closing the loop shuts its executor down, without waiting.
+                try:
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                finally:
+                    loop.close()
 
         self._loop = loop
         self._thread = threading.Thread(target=run, name=f"{self._name} loop", daemon=True)
