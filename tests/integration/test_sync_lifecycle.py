@@ -32,6 +32,7 @@ from devtools.soketi import SoketiServer
 from pusher_channels import ConnectionState, PusherError, PusherEvent
 from pusher_channels.sync import PusherChannelsClient
 from pusher_channels.testing import PusherTestServer
+from tests.support.collection import only_explicit_collections, record_stream_closes
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -454,6 +455,50 @@ def test_a_dropped_client_is_closed_when_collected(pusher_server: PusherTestServ
     unclosed = [w for w in caught if issubclass(w.category, ResourceWarning)]
     assert len(unclosed) == 5, [str(w.message) for w in caught]
     assert all("unclosed" in str(w.message) for w in unclosed), unclosed
+
+
+def iterator_in_a_cycle(client: PusherChannelsClient) -> None:
+    """Open a blocking iterator and leave it in a reference cycle, unreachable."""
+    cycle: list[Any] = [client.events(timeout=HANG)]
+    cycle.append(cycle)
+
+
+def test_a_blocking_iterator_collected_in_a_cycle_is_closed_on_the_loop_thread(
+    pusher_server: PusherTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 14 (a): collected by the user's thread, which is not the loop's, the
+    iterator and the asyncio iterator inside it have their stream closed on the
+    loop thread only."""
+    closed_on = record_stream_closes(monkeypatch)
+    with PusherChannelsClient(**pusher_server.client_kwargs()) as client:
+        with only_explicit_collections():
+            iterator_in_a_cycle(client)
+            gc.collect()
+        wait_for(lambda: bool(closed_on), what="the stream to be closed")
+        time.sleep(0.1)  # a second close, if any, has come too
+        loop_thread = client._loop_thread._thread
+        assert loop_thread is not None
+    assert closed_on, "the stream was never closed"
+    assert set(closed_on) == {loop_thread.name}, closed_on
+
+
+def test_a_blocking_iterator_collected_while_its_thread_holds_the_clients_lock(
+    pusher_server: PusherTestServer,
+) -> None:
+    """Item 14 (a): the collector may run at any allocation, and a blocking call
+    allocates while it holds the client's lock (starting the loop, submitting a
+    call): an iterator finalized then must not wait for that lock."""
+    client = PusherChannelsClient(**pusher_server.client_kwargs())
+    client.connect(timeout=10)
+
+    def collect_holding_the_lock() -> None:
+        with only_explicit_collections():
+            iterator_in_a_cycle(client)
+            with client._loop_thread._lock:
+                gc.collect()
+
+    bounded(collect_holding_the_lock, "a collection holding the lock", timeout=5)
+    client.disconnect()
 
 
 CTRL_C_IN_CONNECT_PROGRAM = """

@@ -159,11 +159,16 @@ class LoopThread:
         return future
 
     def call_soon(self, function: Callable[..., Any], *args: Any) -> None:
-        """Schedule ``function(*args)`` on the loop, if it runs."""
-        with self._lock:
-            loop = None if self._stopping else self._loop
-            if loop is not None:
-                loop.call_soon_threadsafe(function, *args)
+        """Schedule ``function(*args)`` on the loop, if it runs.
+
+        Takes no lock: finalizers call it (a blocking iterator collected), and the
+        garbage collector may run them on a thread that holds this object's lock.
+        """
+        loop = self._loop
+        if loop is None or self._stopping:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(function, *args)
 
     def abandon(
         self, close: Callable[[], Coroutine[Any, Any, Any]], then: Callable[[], None]
