@@ -20,6 +20,7 @@ Nothing else touches the core.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import time
@@ -31,6 +32,7 @@ from ._authorization import Authorizations, Authorizer, UserAuthenticator
 from ._bindings import NO_BINDINGS, Bindings
 from ._delivery import ChannelCallbacks, Delivery
 from ._flow import FlowControl
+from ._loop_end import LoopEndWatch
 from ._proxies import BYPASSED
 from ._redaction import redact_frame
 from ._sockets import SocketLifecycle
@@ -83,7 +85,7 @@ def _unbound_clock() -> float:
 class _LoopParts:
     """What the runtime makes for the event loop it runs on."""
 
-    __slots__ = ("_authorizations", "_runtime", "delivery", "flow", "sockets")
+    __slots__ = ("_authorizations", "_loop_end", "_runtime", "delivery", "flow", "sockets")
 
     def __init__(self, runtime: Runtime, loop: asyncio.AbstractEventLoop) -> None:
         options = runtime.options
@@ -107,6 +109,7 @@ class _LoopParts:
         )
         self._runtime = runtime
         self._authorizations: Authorizations | None = None
+        self._loop_end = LoopEndWatch(functools.partial(runtime.loop_ending, loop))
 
     @property
     def authorizations(self) -> Authorizations:
@@ -241,9 +244,27 @@ class Runtime:
         self._perform()
         return parts
 
+    def loop_ending(self, loop: asyncio.AbstractEventLoop) -> None:
+        """``loop`` is being shut down (see :mod:`._loop_end`): drop the socket while
+        the loop still runs (a closed loop could no longer close it), and start
+        afresh on the next loop. Its tasks are cancelled by then.
+        """
+        parts = self._parts
+        if loop is not self._loop or parts is None:
+            return  # a loop this runtime has left already
+        parts.sockets.abort()
+        self._forget_loop()
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._timer_at = None
+        self._loop = None
+        self._parts = None
+        self._delivery = None
+
     def _forget_loop(self) -> None:
-        """The previous loop ended: whatever ran on it is gone with it."""
-        logger.info("the event loop this client ran on has ended; starting afresh")
+        """The loop ended: whatever ran on it is gone with it."""
+        if self._core.state is not _DISCONNECTED:
+            logger.info("the event loop this client ran on has ended; starting afresh")
         if self._core.state is _CONNECTED and self._loop is not None:
             now = self._loop.time()  # a closed loop still tells the time
             for channel in self.channel_callbacks.values():

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 from collections.abc import Callable
 from typing import Final
 
@@ -197,17 +198,20 @@ class EventIterator:
     disconnects, and raises the error if the subscription fails or the server
     refuses the connection. ``await iterator.aclose()`` and ``async with`` close
     it; so does dropping it (``break`` out of ``async for event in
-    channel.events()`` with no other reference closes it at once). An iterator
-    left with ``break`` but still referenced is not closed: if its buffer fills
+    channel.events()`` with no other reference closes it at once; one collected
+    by another thread, in a reference cycle, is closed on its loop soon after).
+    An iterator left with ``break`` but still referenced is not closed: if its buffer fills
     up it holds the socket only while its consumer makes progress, and stops
     holding after ``STALL_TIMEOUT`` seconds without any (see :mod:`._flow`).
     """
 
-    __slots__ = ("__weakref__", "_close", "_stream")
+    __slots__ = ("__weakref__", "_close", "_loop", "_stream")
 
     def __init__(self, stream: EventStream, close: Callable[[EventStream], None]) -> None:
+        """Made on the running loop, which owns ``stream``; ``close`` stops feeding it."""
         self._stream = stream
         self._close = close
+        self._loop = asyncio.get_running_loop()
 
     @property
     def dropped(self) -> int:
@@ -243,4 +247,16 @@ class EventIterator:
         await self.aclose()
 
     def __del__(self) -> None:
-        self._close(self._stream)
+        # The garbage collector calls this on whichever thread collects the iterator
+        # (one in a reference cycle may be found by any thread), and the stream and
+        # the delivery that feeds it belong to the loop: only the loop closes it.
+        loop = self._loop
+        try:
+            here: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is loop:
+            self._close(self._stream)
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nothing feeds it
+            loop.call_soon_threadsafe(self._close, self._stream)

@@ -6,6 +6,9 @@ import asyncio
 import gc
 import itertools
 import json
+import threading
+from collections.abc import Iterator
+from typing import Any
 
 import pusher
 import pytest
@@ -17,6 +20,7 @@ from pusher_channels import (
     SubscriptionError,
 )
 from pusher_channels.testing import PusherTestServer
+from tests.support.collection import only_explicit_collections, record_stream_closes
 from tests.support.recorder import Recorder, wait_until
 from tests.support.scripted_server import ScriptedServer
 
@@ -160,3 +164,39 @@ async def test_leaving_the_loop_closes_the_stream(pusher_server: PusherTestServe
         gc.collect()
         delivery = client._live.bind_loop().delivery
         assert delivery._streams == {}
+
+
+# ----------------------------------------- an iterator the garbage collector finds
+
+
+@pytest.fixture
+def closed_on(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the threads on which a delivery closed a stream, in order."""
+    return record_stream_closes(monkeypatch)
+
+
+@pytest.fixture
+def no_automatic_collection() -> Iterator[None]:
+    """The garbage collector runs where the test runs it, and nowhere else."""
+    with only_explicit_collections():
+        yield
+
+
+@pytest.mark.usefixtures("no_automatic_collection")
+async def test_an_iterator_collected_on_another_thread_is_closed_on_the_loop(
+    closed_on: list[str],
+) -> None:
+    """Item 14 (a): the garbage collector runs finalizers on whichever thread it runs
+    on; an iterator in a reference cycle, collected on another thread, must still
+    have its stream closed on the loop, which alone owns the delivery's state."""
+    client = PusherChannelsClient(api_key="k", host="127.0.0.1", use_tls=False)
+    delivery = client._live.bind_loop().delivery
+    cycle: list[Any] = [client.events()]
+    cycle.append(cycle)
+    del cycle
+    collector = threading.Thread(target=gc.collect, name="test collector")
+    collector.start()
+    collector.join()
+    await wait_until(lambda: bool(closed_on))
+    assert closed_on == [threading.current_thread().name]
+    assert delivery._streams == {}

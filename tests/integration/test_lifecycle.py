@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import os
 import subprocess
 import sys
 import time
+import warnings
 from typing import Any
 
 import pytest
@@ -30,6 +32,7 @@ from pusher_channels import (
     SigninError,
     _dispatch,
 )
+from pusher_channels.testing import PusherTestServer
 from tests.support.fault_proxy import FaultProxy
 from tests.support.recorder import wait_until
 
@@ -404,6 +407,45 @@ def test_a_client_outlives_the_event_loop_it_was_connected_on(soketi: SoketiServ
     asyncio.run(connect_and_leave())
     assert asyncio.run(use_again()) is not None
     assert client.connection_state is ConnectionState.DISCONNECTED
+
+
+def test_a_client_outliving_its_event_loop_leaves_no_socket_open(
+    pusher_server: PusherTestServer, auth_for_pusher_server: AuthServer
+) -> None:
+    """Item 12: the socket of a loop that ended is closed as the loop ends, not left
+    open on the server until the process exits (and warned about when collected).
+
+    With a private channel, so that authorizations were under way on that loop."""
+    client = PusherChannelsClient(
+        **pusher_server.client_kwargs(), auth_endpoint=auth_for_pusher_server.url
+    )
+
+    async def connect() -> str | None:
+        await client.connect(timeout=5)
+        channel = await client.subscribe("private-outliving")
+        await channel.wait_subscribed(timeout=5)  # the HTTP pool is open
+        return await client.get_socket_id()
+
+    def open_sockets() -> list[str]:
+        return [connection.socket_id for connection in pusher_server.connections]
+
+    async def use_again() -> None:
+        second = await connect()
+        assert open_sockets() == [second]
+        await client.disconnect()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        first = asyncio.run(connect())
+        deadline = time.monotonic() + 5
+        while first in open_sockets() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert first not in open_sockets(), "the ended loop's socket is still open"
+        assert client.connection_state is ConnectionState.DISCONNECTED
+        asyncio.run(use_again())
+        gc.collect()
+    unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert unclosed == []
 
 
 async def test_init_ends_the_previous_configurations_iterators_and_pools(

@@ -211,3 +211,106 @@ async def test_the_blocking_client_can_be_used_from_inside_async_code(
     await asyncio.to_thread(client.connect, 10)
     assert client.connection_state is ConnectionState.CONNECTED
     await asyncio.to_thread(client.disconnect)
+
+
+# ------------------------------------- an event arriving as the iterator times out
+
+RACE_TIMEOUT = 0.02
+RACE_REPETITIONS = 20
+
+
+class TimeoutRace:
+    """Makes an event arrive exactly as a blocking iterator's wait times out.
+
+    The client's loop is given a ``call_at`` that recognises the timer of the
+    iterator's timeout (due ``RACE_TIMEOUT`` from now). When that timer is due, the
+    event is put in the iterator's stream and the timer's own callback runs
+    ``steps`` loop iterations later (``event_first``), as if the event had come
+    that many steps before the deadline; or the callback runs at once and the event
+    comes ``steps`` iterations after it. A timer cancelled meanwhile (the wait ended)
+    does not run, as a real one would not have.
+    """
+
+    def __init__(self, client: PusherChannelsClient) -> None:
+        loop = client._loop_thread._loop
+        assert loop is not None
+        self.loop = loop
+        self._call_at = loop.call_at
+        self.armed: tuple[Any, bool, int] | None = None
+        loop.call_at = self.call_at  # type: ignore[method-assign,assignment]
+
+    def arm(self, stream: Any, event_first: bool, steps: int) -> None:
+        self.armed = (stream, event_first, steps)
+
+    def call_at(self, when: float, callback: Any, *args: Any, **kwargs: Any) -> Any:
+        armed = self.armed
+        due_in = when - self.loop.time()
+        if armed is None or abs(due_in - RACE_TIMEOUT) > RACE_TIMEOUT / 2:
+            return self._call_at(when, callback, *args, **kwargs)
+        self.armed = None
+        stream, event_first, steps = armed
+        event = PusherEvent(channel_name="race", event_name="arrived", data="{}")
+
+        def timer_fires() -> None:
+            if not handle.cancelled():
+                callback(*args)
+
+        def due() -> None:
+            if event_first:
+                stream.put(event)
+                self.later(steps, timer_fires)
+            else:
+                timer_fires()
+                self.later(steps, lambda: stream.put(event))
+
+        handle = self._call_at(when, due, **kwargs)
+        return handle
+
+    def later(self, steps: int, function: Callable[[], None]) -> None:
+        if steps == 0:
+            function()
+        else:
+            self.loop.call_soon(self.later, steps - 1, function)
+
+
+def test_an_event_arriving_as_the_timeout_fires_is_returned_or_left_never_lost() -> None:
+    """Item 14 (b), a pin: ``next()`` on a blocking iterator whose timeout expires just
+    as an event arrives either returns that event or stops without having taken it;
+    it never takes the event and then reports a timeout (which would lose it).
+
+    Every order of the two, up to 3 loop steps apart, many times over. The wait is
+    ``asyncio.wait_for(anext(iterator), timeout)``: on Python 3.11 it runs the
+    ``anext`` in a task of its own and, when its timer fires, returns that task's
+    result if it is done, and otherwise cancels it, which leaves an event it has not
+    taken yet in the buffer; from 3.12 it awaits ``anext`` in the caller's task,
+    where the take and the return are one step. Found not to lose an event: event
+    first, it is returned (3.12 and later: left, when both come in the same step);
+    timeout first, it is left.
+    """
+    client = PusherChannelsClient(api_key="k", host="127.0.0.1", use_tls=False)
+    outcomes: dict[tuple[bool, int], list[str]] = {}
+    try:
+        client.events(timeout=RACE_TIMEOUT).close()  # the loop thread is up
+        race = TimeoutRace(client)
+        deadline = time.monotonic() + 30
+        for event_first in (True, False):
+            for steps in range(4):
+                seen = outcomes.setdefault((event_first, steps), [])
+                for _ in range(RACE_REPETITIONS):
+                    assert time.monotonic() < deadline, outcomes
+                    iterator = client.events(timeout=RACE_TIMEOUT)
+                    assert iterator._iterator is not None
+                    stream = iterator._iterator._stream
+                    race.arm(stream, event_first, steps)
+                    returned = next(iterator, None)
+                    taken = stream.progress
+                    if returned is not None:
+                        seen.append("returned")
+                    else:
+                        seen.append("lost" if taken else "left")
+    finally:
+        client.disconnect()
+    lost = {variant: seen.count("lost") for variant, seen in outcomes.items() if "lost" in seen}
+    assert lost == {}, outcomes
+    summary = {v: (seen.count("returned"), seen.count("left")) for v, seen in outcomes.items()}
+    print("(event first, steps apart): (returned, left)", summary)

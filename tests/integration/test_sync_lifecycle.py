@@ -10,14 +10,18 @@ regression fails the test instead of hanging the suite.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -27,6 +31,8 @@ from devtools.soketi import SoketiServer
 
 from pusher_channels import ConnectionState, PusherError, PusherEvent
 from pusher_channels.sync import PusherChannelsClient
+from pusher_channels.testing import PusherTestServer
+from tests.support.collection import only_explicit_collections, record_stream_closes
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -401,3 +407,195 @@ def test_ctrl_c_ends_a_program_within_a_second(soketi: SoketiServer, tmp_path: P
     assert stderr.count("Traceback (most recent call last)") == 1, stderr
     assert stderr.rstrip().endswith("KeyboardInterrupt"), stderr
     assert lines.empty(), "no queued callback ran after Ctrl-C"
+
+
+# ------------------------------------------------ a client nobody disconnected
+
+
+def threads_of_clients() -> set[str]:
+    """Every thread a blocking client starts: loop, callbacks, executor, workers."""
+    return {t.name for t in threading.enumerate() if t.name.startswith("pusher-channels-")}
+
+
+def connected_client(server: PusherTestServer, n: int) -> PusherChannelsClient:
+    """A connected blocking client with what used to tie it to its own threads.
+
+    A callback, a bound handler, a connection listener, a channel with a callback
+    of its own and iterators opened and dropped.
+    """
+    client = PusherChannelsClient(**server.client_kwargs(), on_event=lambda event: None)
+    client.bind_global(lambda *args: None)
+    client.connection.bind("state_change", lambda *args: None)
+    channel = client.subscribe(f"forgotten-{n}", on_event=lambda event: None)
+    client.connect(timeout=10)
+    channel.wait_subscribed(timeout=10)
+    channel.events()
+    client.events(timeout=60)
+    return client
+
+
+def test_a_dropped_client_is_closed_when_collected(pusher_server: PusherTestServer) -> None:
+    """Item 10: five clients dropped without ``disconnect()`` leave no thread nor
+    connection once collected, and each says so with a ``ResourceWarning``, as an
+    unclosed asyncio transport does."""
+    before = threads_of_clients()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        clients = [connected_client(pusher_server, n) for n in range(5)]
+        assert len(pusher_server.connections) == 5
+        with connected_client(pusher_server, 5):
+            pass  # disconnected, then dropped: nothing to warn about
+        del clients
+        gc.collect()
+        wait_for(
+            lambda: not pusher_server.connections and threads_of_clients() <= before,
+            HANG,
+            "the dropped clients' connections and threads to end",
+        )
+    unclosed = [w for w in caught if issubclass(w.category, ResourceWarning)]
+    assert len(unclosed) == 5, [str(w.message) for w in caught]
+    assert all("unclosed" in str(w.message) for w in unclosed), unclosed
+
+
+def iterator_in_a_cycle(client: PusherChannelsClient) -> None:
+    """Open a blocking iterator and leave it in a reference cycle, unreachable."""
+    cycle: list[Any] = [client.events(timeout=HANG)]
+    cycle.append(cycle)
+
+
+def test_a_blocking_iterator_collected_in_a_cycle_is_closed_on_the_loop_thread(
+    pusher_server: PusherTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 14 (a): collected by the user's thread, which is not the loop's, the
+    iterator and the asyncio iterator inside it have their stream closed on the
+    loop thread only."""
+    closed_on = record_stream_closes(monkeypatch)
+    with PusherChannelsClient(**pusher_server.client_kwargs()) as client:
+        with only_explicit_collections():
+            iterator_in_a_cycle(client)
+            gc.collect()
+        wait_for(lambda: bool(closed_on), what="the stream to be closed")
+        time.sleep(0.1)  # a second close, if any, has come too
+        loop_thread = client._loop_thread._thread
+        assert loop_thread is not None
+    assert closed_on, "the stream was never closed"
+    assert set(closed_on) == {loop_thread.name}, closed_on
+
+
+def test_a_blocking_iterator_collected_while_its_thread_holds_the_clients_lock(
+    pusher_server: PusherTestServer,
+) -> None:
+    """Item 14 (a): the collector may run at any allocation, and a blocking call
+    allocates while it holds the client's lock (starting the loop, submitting a
+    call): an iterator finalized then must not wait for that lock."""
+    client = PusherChannelsClient(**pusher_server.client_kwargs())
+    client.connect(timeout=10)
+
+    def collect_holding_the_lock() -> None:
+        with only_explicit_collections():
+            iterator_in_a_cycle(client)
+            with client._loop_thread._lock:
+                gc.collect()
+
+    bounded(collect_holding_the_lock, "a collection holding the lock", timeout=5)
+    client.disconnect()
+
+
+CTRL_C_IN_CONNECT_PROGRAM = """
+import json, sys, threading, time
+from pusher_channels.sync import PusherChannelsClient
+
+def loop_threads():
+    return [t.name for t in threading.enumerate() if t.name.endswith(" loop")]
+
+client = PusherChannelsClient(api_key="key", host="127.0.0.1", ws_port=int(sys.argv[1]),
+                              use_tls=False)
+for attempt in range(int(sys.argv[2])):
+    print("connecting", flush=True)
+    try:
+        client.connect()
+    except KeyboardInterrupt:  # as a REPL or a notebook would, the program goes on
+        interrupted = time.monotonic()
+        while loop_threads() and time.monotonic() - interrupted < 3:
+            time.sleep(0.01)
+        print(json.dumps({
+            "state": client.connection_state.value,
+            "loop threads": loop_threads(),
+            "seconds": round(time.monotonic() - interrupted, 2),
+        }), flush=True)
+"""
+
+
+class UnansweredHandshakes:
+    """A TCP server that reads each WebSocket upgrade request and never answers it.
+
+    What no real server can be made to do on purpose; it tells the test when a
+    client is waiting for its handshake.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self.requests: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._connections: list[socket.socket] = []
+        threading.Thread(target=self._serve, name="test silent server", daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):  # the listener was closed
+            while True:
+                connection, _ = self._listener.accept()
+                self._connections.append(connection)
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    chunk = connection.recv(4096)
+                    if not chunk:
+                        break
+                    request += chunk
+                self.requests.put(request)
+
+    def close(self) -> None:
+        self._listener.close()
+        for connection in self._connections:
+            connection.close()
+
+
+# Each run interrupts connect() this many times, on the same client.
+INTERRUPTED_CONNECTS = 3
+
+
+def test_ctrl_c_during_connect_ends_the_loop_thread(tmp_path: Path) -> None:
+    """Item 11: SIGINT while ``connect()`` waits for a handshake that never comes.
+
+    The program catches the ``KeyboardInterrupt`` and goes on (a REPL, a notebook):
+    the client must be disconnected and its loop thread gone, promptly, every time.
+    """
+    program = tmp_path / "ctrl_c_in_connect.py"
+    program.write_text(CTRL_C_IN_CONNECT_PROGRAM)
+    reports = []
+    server = UnansweredHandshakes()
+    child = subprocess.Popen(
+        [sys.executable, str(program), str(server.port), str(INTERRUPTED_CONNECTS)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = lines_of(child.stdout)  # type: ignore[arg-type]
+        for _ in range(INTERRUPTED_CONNECTS):
+            wait_for_line(lines, "connecting")
+            assert server.requests.get(timeout=HANG).startswith(b"GET ")
+            signalled = time.monotonic()
+            os.kill(child.pid, signal.SIGINT)  # connect() waits for the handshake
+            report = json.loads(lines.get(timeout=HANG))
+            report["since the signal"] = round(time.monotonic() - signalled, 2)
+            reports.append(report)
+        child.wait(HANG)
+    finally:
+        server.close()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, child.stderr.read()  # type: ignore[union-attr]
+    assert [report["loop threads"] for report in reports] == [[]] * INTERRUPTED_CONNECTS, reports
+    assert all(report["state"] == "DISCONNECTED" for report in reports), reports
+    assert max(report["since the signal"] for report in reports) < PROMPTLY, reports

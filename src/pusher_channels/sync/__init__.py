@@ -22,6 +22,10 @@ with a warning logged), and never for a thread that runs an authorizer. A blocki
 call still waiting when the client stops raises
 :class:`~pusher_channels.PusherConnectionError`. Leaving ``with`` on
 ``KeyboardInterrupt`` drops the queued callbacks and takes about a second at most.
+
+A client dropped without ``disconnect()`` is closed when it is garbage-collected,
+with a :class:`ResourceWarning`, as an unclosed asyncio transport is. Nothing its
+threads hold refers to it, unless a callback of its own does.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ import inspect
 import itertools
 import logging
 import threading
+import warnings
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar, Self, Unpack
@@ -83,11 +89,16 @@ class PusherChannelsClient(BindsEvents):
         """Make an independent client; keywords as for :meth:`init`, if any."""
         self._name = f"pusher-channels-{next(_numbers)}"
         self._loop_thread = LoopThread(self._name)
-        self._callback_thread = CallbackThread(self._name, self._callback_failed)
+        self._callback_failures = _CallbackFailures()
+        self._callback_thread = CallbackThread(self._name, self._callback_failures)
         self._client = async_client.PusherChannelsClient()
-        self._on_error: Callable[..., Any] | None = None
         self._channels: dict[str, PusherChannel] = {}
         self._connection: ConnectionEvents | None = None
+        # Nothing the threads reach refers to this object (callbacks reach the
+        # callback thread and _CallbackFailures, not the client), so a client dropped
+        # without disconnect() is collected, and then closed here.
+        threads = (self._loop_thread, self._callback_thread)
+        weakref.finalize(self, _close_abandoned, self._name, *threads, self._client).atexit = False
         if options:
             self._client._configure(self._wrap_options(options))
 
@@ -107,7 +118,7 @@ class PusherChannelsClient(BindsEvents):
 
     def _wrap_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         wrapped = dict(options)
-        self._on_error = options.get("on_error")
+        self._callback_failures.on_error = options.get("on_error")
         for name in CALLBACK_NAMES:
             callback = options.get(name)
             if callback is None or not callable(callback):
@@ -134,25 +145,6 @@ class PusherChannelsClient(BindsEvents):
         relay.__qualname__ = getattr(callback, "__qualname__", "callback")
         return relay
 
-    def _callback_failed(self, callback: Callable[..., Any], exc: Exception) -> None:
-        """A callback raised: tell ``on_error``, or, without one, say it aloud.
-
-        With no ``on_error`` (or when ``on_error`` itself raised) the exception goes
-        to :func:`threading.excepthook`, as an exception escaping a thread would: by
-        default it is printed with its traceback, whatever logging is configured.
-        """
-        name = getattr(callback, "__qualname__", repr(callback))
-        error = CallbackError(f"callback {name} raised {type(exc).__name__}: {exc}")
-        error.__cause__ = exc
-        if self._on_error is None or callback is self._on_error:
-            _tell_the_thread_hook(error)
-            return
-        logger.error("callback %s raised %s", name, type(exc).__name__, exc_info=exc)
-        try:
-            self._on_error(error.message, None, error)
-        except Exception as failure:
-            _tell_the_thread_hook(failure)
-
     # ------------------------------------------------------------- connection
 
     def init(self, **options: Unpack[ClientKeywords]) -> None:
@@ -161,12 +153,23 @@ class PusherChannelsClient(BindsEvents):
         self._channels.clear()
 
     def connect(self, timeout: float | None = None) -> None:
-        """Connect and return once ``CONNECTED`` (see the asyncio client)."""
+        """Connect and return once ``CONNECTED`` (see the asyncio client).
+
+        Interrupted (``KeyboardInterrupt``, ``SystemExit``...), it disconnects the
+        client and stops its threads, as leaving ``with`` would, before raising.
+        """
         try:
             self._run(self._client.connect(timeout=timeout))
-        except BaseException as exc:
+        except Exception:
+            # The asyncio client is disconnected by now if it gave up (refused,
+            # timed out, disconnect() called...): then so are the threads.
             if self._client.connection_state is ConnectionState.DISCONNECTED:
-                self._stop_threads(ON_DISCONNECT if isinstance(exc, Exception) else ON_INTERRUPT)
+                self._stop_threads(ON_DISCONNECT)
+            raise
+        except BaseException:
+            # The call was cancelled on the loop, which may not have seen it yet:
+            # disconnecting, rather than looking at the state, does not race it.
+            self._shut_down(ON_INTERRUPT)
             raise
 
     def disconnect(self) -> None:
@@ -443,6 +446,59 @@ class SyncEventIterator(Iterator[PusherEvent]):
 
     def __del__(self) -> None:
         self.close()
+
+
+class _CallbackFailures:
+    """Reports a callback that raised: to ``on_error``, or, without one, aloud.
+
+    Apart from the client, so that the callback thread holds no reference to it.
+    """
+
+    __slots__ = ("on_error",)
+
+    def __init__(self) -> None:
+        self.on_error: Callable[..., Any] | None = None
+
+    def __call__(self, callback: Callable[..., Any], exc: Exception) -> None:
+        """A callback raised: tell ``on_error``, or, without one, say it aloud.
+
+        With no ``on_error`` (or when ``on_error`` itself raised) the exception goes
+        to :func:`threading.excepthook`, as an exception escaping a thread would: by
+        default it is printed with its traceback, whatever logging is configured.
+        """
+        name = getattr(callback, "__qualname__", repr(callback))
+        error = CallbackError(f"callback {name} raised {type(exc).__name__}: {exc}")
+        error.__cause__ = exc
+        on_error = self.on_error
+        if on_error is None or callback is on_error:
+            _tell_the_thread_hook(error)
+            return
+        logger.error("callback %s raised %s", name, type(exc).__name__, exc_info=exc)
+        try:
+            on_error(error.message, None, error)
+        except Exception as failure:
+            _tell_the_thread_hook(failure)
+
+
+def _close_abandoned(
+    name: str,
+    loop_thread: LoopThread,
+    callback_thread: CallbackThread,
+    client: async_client.PusherChannelsClient,
+) -> None:
+    """A blocking client was collected while its threads ran: close it, and warn.
+
+    As an unclosed asyncio transport does, with a :class:`ResourceWarning`. This
+    runs wherever the garbage collector does, so nothing here waits or takes a
+    lock: the loop closes the connection and stops itself.
+    """
+    if loop_thread.abandon(client.disconnect, callback_thread.close):
+        warnings.warn(
+            f"unclosed blocking client {name!r}: call disconnect() (or use it in a "
+            "'with' block) when done; it was closed when collected",
+            ResourceWarning,
+            stacklevel=1,
+        )
 
 
 def _close_iterator(iterator: EventIterator) -> None:

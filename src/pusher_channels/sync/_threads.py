@@ -108,7 +108,16 @@ class LoopThread:
         def run() -> None:
             asyncio.set_event_loop(loop)
             loop.call_soon(started.set)
-            loop.run_forever()
+            try:
+                loop.run_forever()
+            finally:
+                # The thread owns its loop, and ends it as asyncio.run() does: a
+                # socket still open is dropped (see pusher_channels._loop_end), then
+                # closing the loop shuts its executor down, without waiting.
+                try:
+                    loop.run_until_complete(loop.shutdown_asyncgens())
+                finally:
+                    loop.close()
 
         self._loop = loop
         self._thread = threading.Thread(target=run, name=f"{self._name} loop", daemon=True)
@@ -150,11 +159,50 @@ class LoopThread:
         return future
 
     def call_soon(self, function: Callable[..., Any], *args: Any) -> None:
-        """Schedule ``function(*args)`` on the loop, if it runs."""
+        """Schedule ``function(*args)`` on the loop, if it runs.
+
+        Takes no lock: finalizers call it (a blocking iterator collected), and the
+        garbage collector may run them on a thread that holds this object's lock.
+        """
+        loop = self._loop
+        if loop is None or self._stopping:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(function, *args)
+
+    def abandon(
+        self, close: Callable[[], Coroutine[Any, Any, Any]], then: Callable[[], None]
+    ) -> bool:
+        """Have the loop close its client and stop itself; wait for nothing.
+
+        For a client collected without ``disconnect()``: on the loop, ``close()`` is
+        awaited (for at most :data:`ON_DISCONNECT`'s ``close``), then ``then()`` is
+        called, the tasks left are cancelled and the loop stops; its thread then
+        closes it and ends. Meant to be called from a finalizer, which may run on
+        any thread, in the middle of anything (a lock this thread holds included):
+        it takes no lock. Returns whether the loop was running.
+        """
+        loop = self._loop
+        if loop is None or self._stopping:
+            return False
+        try:
+            loop.call_soon_threadsafe(self._close_abandoned, close, then)
+        except RuntimeError:  # the loop closed meanwhile
+            return False
+        return True
+
+    def _close_abandoned(
+        self, close: Callable[[], Coroutine[Any, Any, Any]], then: Callable[[], None]
+    ) -> None:
         with self._lock:
-            loop = None if self._stopping else self._loop
-            if loop is not None:
-                loop.call_soon_threadsafe(function, *args)
+            loop = self._loop
+            if loop is None or self._stopping:
+                return
+            self._stopping = True
+            waiting = list(self._waiting)
+        for future in waiting:
+            future.cancel()
+        loop.create_task(_close_then_stop(close, then, ON_DISCONNECT))
 
     def stop(self, timeout: float = ON_DISCONNECT.loop_stop) -> None:
         """Stop the loop within ``timeout`` seconds, from any thread but its own.
@@ -193,8 +241,23 @@ class LoopThread:
         if thread.is_alive():
             logger.warning("the event loop thread %r did not stop; left running", thread.name)
             return
-        loop.close()  # shuts its executor down, without waiting
+        # The thread closed its loop as it ended, which shut the executor down.
         _join_threads_named(self._executor_prefix, deadline)
+
+
+async def _close_then_stop(
+    close: Callable[[], Coroutine[Any, Any, Any]], then: Callable[[], None], bounds: ShutdownBounds
+) -> None:
+    """Await ``close()`` (bounded), call ``then()``, cancel the other tasks, stop."""
+    try:
+        async with asyncio.timeout(bounds.close):
+            await close()
+    except TimeoutError:
+        logger.warning("the connection did not close within %g s; stopping anyway", bounds.close)
+    except Exception:
+        logger.exception("closing an abandoned client failed; stopping anyway")
+    then()
+    await _cancel_tasks_and_stop(bounds.loop_stop / 2)
 
 
 async def _cancel_tasks_and_stop(timeout: float) -> None:
@@ -279,16 +342,26 @@ class CallbackThread:
         from the callback thread itself, nothing is waited for or dropped: the
         queue runs once the calling callback returns.
         """
-        with self._lock:
-            thread, self._thread = self._thread, None
-            old_queue, self._queue = self._queue, queue.SimpleQueue()
+        thread, old_queue = self._detach()
         if thread is None:
             return 0
-        old_queue.put(self._STOP)
         if threading.current_thread() is thread:
             return 0
         thread.join(grace)
         return self._drop_queued(old_queue) if thread.is_alive() else 0
+
+    def close(self) -> None:
+        """End the thread once the callbacks queued have run; wait for nothing."""
+        self._detach()
+
+    def _detach(self) -> tuple[threading.Thread | None, queue.SimpleQueue[Any]]:
+        """Take the running thread and its queue, which it is told to end after."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            old_queue, self._queue = self._queue, queue.SimpleQueue()
+        if thread is not None:
+            old_queue.put(self._STOP)
+        return thread, old_queue
 
     def _drop_queued(self, calls: queue.SimpleQueue[Any]) -> int:
         dropped = 0
