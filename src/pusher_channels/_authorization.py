@@ -138,8 +138,9 @@ class Authorizations:
             error = AuthorizationError(
                 f"authorization of {name!r} failed: {type(exc).__name__}: {exc}",
                 name,
-                # A network failure inside the callback may pass; a refusal will not.
-                retryable=isinstance(exc, ConnectionError | TimeoutError),
+                # A network failure inside the callback (ConnectionError,
+                # TimeoutError, any OSError) may pass; a refusal will not.
+                retryable=isinstance(exc, OSError),
             )
             error.__cause__ = exc
             self._answers.channel_authorization_failed(request, error)

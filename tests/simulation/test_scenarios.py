@@ -19,7 +19,7 @@ from pusher_channels import ConnectionState, PusherChannelsClient, PusherConnect
 from pusher_channels.exceptions import PusherTimeoutError
 
 from .seam import simulated_network
-from .sim_server import APP_KEY, FaultProfile, SimNetwork
+from .sim_server import APP_KEY, FaultProfile, SimNetwork, sign
 from .virtual_loop import run_virtual
 
 CALM = FaultProfile(
@@ -153,3 +153,62 @@ def test_two_callbacks_disconnecting_at_once_do_not_wait_on_each_other() -> None
         state = run_virtual(scenario())
     assert outcomes == ["returned", "returned"]
     assert state is ConnectionState.DISCONNECTED
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [
+        ConnectionError("the auth backend is down"),
+        OSError(101, "Network is unreachable"),
+        TimeoutError("the auth backend did not answer"),
+    ],
+    ids=type,
+)
+def test_a_channel_is_subscribed_within_35_s_of_the_end_of_a_100_s_auth_outage(
+    outage: Exception,
+) -> None:
+    """Issue 20, item 1: the authorizer cannot reach its backend for 100 s (it raises
+    ``outage``, a retryable failure) while the connection stays healthy. The
+    channel is retried for as long as it is wanted, at most one maximum gap (30 s)
+    apart, and subscribed on the same connection once the backend is back."""
+    network = calm_network()
+    asked_at: list[float] = []
+
+    async def scenario() -> tuple[float | None, list[ConnectionState], int]:
+        loop = asyncio.get_running_loop()
+        outage_ends = loop.time() + 100.0
+        states: list[ConnectionState] = []
+
+        async def authorize(channel_name: str, socket_id: str, _: Any) -> dict[str, str]:
+            asked_at.append(loop.time())
+            if loop.time() < outage_ends:
+                raise outage
+            return {"auth": sign(f"{socket_id}:{channel_name}")}
+
+        pusher = PusherChannelsClient(
+            api_key=APP_KEY,
+            host="sim.invalid",
+            ws_port=6001,
+            use_tls=False,
+            on_authorizer=authorize,
+            on_connection_state_change=lambda current, _: states.append(current),
+        )
+        await pusher.connect()
+        channel = await pusher.subscribe("private-orders")
+        subscribed_after: float | None = None
+        while loop.time() < outage_ends + 120.0:
+            if channel.subscribed:
+                subscribed_after = loop.time() - outage_ends
+                break
+            await asyncio.sleep(0.05)
+        sockets = len(network.sockets)
+        await pusher.disconnect()
+        return subscribed_after, states, sockets
+
+    with simulated_network(network):
+        subscribed_after, states, sockets = run_virtual(scenario())
+    assert subscribed_after is not None, f"never subscribed; {len(asked_at)} authorizations"
+    assert 0.0 <= subscribed_after <= 35.0
+    assert states[:2] == [ConnectionState.CONNECTING, ConnectionState.CONNECTED]
+    assert ConnectionState.RECONNECTING not in states, "no reconnection"
+    assert sockets == 1

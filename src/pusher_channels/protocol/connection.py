@@ -139,7 +139,7 @@ class Connection:
         the connection's life."""
         self.state = ConnectionState.DISCONNECTED
         self.socket_id: str | None = None
-        self.subscriptions = Subscriptions(self._outputs)
+        self.subscriptions = Subscriptions(self._outputs, settings.backoff, random_value)
         self.user = UserSession()
         self.channels = self.subscriptions.registry
         self._records = self.channels.records
