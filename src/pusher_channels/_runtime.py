@@ -354,14 +354,18 @@ class Runtime:
         else:
             self._core.take_outputs()  # nothing to send without a connection
 
-    async def wait_subscribed(self, channel_name: str) -> None:
+    async def wait_subscribed(self, channel_name: str, timeout: float | None = None) -> None:
         """Return once the channel is subscribed; raise why it is not, or will not be.
+
+        Failures the client retries by itself are waited through.
 
         Raises:
             SubscriptionError: the channel is not registered, its last attempt
-                failed (that failure), or it was unsubscribed meanwhile.
+                failed for good (that failure), or it was unsubscribed meanwhile.
             PusherConnectionError: the client is not connected nor connecting, or
                 was disconnected meanwhile.
+            PusherTimeoutError: ``timeout`` expired; its ``__cause__`` is the last
+                failure retried meanwhile, if any.
         """
         self.bind_loop()
         record = self._core.channels.get(channel_name)
@@ -369,13 +373,14 @@ class Runtime:
             raise SubscriptionError(f"not subscribed to {channel_name!r}", channel_name)
         if record.status is ChannelStatus.SUBSCRIBED:
             return
-        if record.failure is not None:
+        if record.refused and record.failure is not None:
             raise record.failure
         if self._core.state is _DISCONNECTED:
             raise self._core.fatal_error or PusherConnectionError(
                 "not connected: call connect() to subscribe"
             )
-        await self._waits.until_subscribed(channel_name, self._loop)  # type: ignore[arg-type]
+        assert self._loop is not None
+        await self._waits.until_subscribed(channel_name, self._loop, timeout, record.failure)
 
     def send(self, payload: bytes) -> bool:
         """Send a prepared message now; ``False`` when not connected."""
@@ -396,7 +401,7 @@ class Runtime:
         record = self._core.channels.get(channel_name)
         if record is None or channel_name not in self.channel_callbacks:
             delivery.close_stream(stream)
-        elif record.failure is not None:
+        elif record.refused and record.failure is not None:
             delivery.close_stream(stream, record.failure)
         return stream
 
@@ -549,7 +554,10 @@ class Runtime:
         elif kind is SubscriptionFailed:
             parts.delivery.notify(output)
             error: SubscriptionError = output.error  # type: ignore[union-attr,assignment]
-            self._waits.subscription_answered(error.channel_name, error)
+            if output.retry_in is None:  # type: ignore[union-attr]
+                self._waits.subscription_answered(error.channel_name, error)
+            else:
+                self._waits.subscription_retrying(error.channel_name, error)
         else:
             parts.delivery.notify(output)
 

@@ -287,15 +287,7 @@ class PusherChannelsClient(BindsEvents):
 
     async def _wait_subscribed(self, channel_name: str, timeout: float | None) -> None:
         """Wait for a channel's subscription; see :meth:`PusherChannel.wait_subscribed`."""
-        try:
-            async with asyncio.timeout(timeout):
-                await self._live.wait_subscribed(channel_name)
-        except TimeoutError as exc:
-            if isinstance(exc, PusherTimeoutError):
-                raise
-            raise PusherTimeoutError(
-                f"{channel_name!r} not subscribed within {timeout:g} s"
-            ) from None
+        await self._live.wait_subscribed(channel_name, timeout)
 
     def get_channel(self, channel_name: str) -> PusherChannel | None:
         """The channel object for ``channel_name``, if subscribed (or pending)."""

@@ -648,3 +648,38 @@ def test_an_error_naming_no_waiting_channel_is_reported_as_it_is() -> None:
     conn = connected()
     conn.receive(frame("pusher:error", {"message": "Existing subscription to channel nobody"}), 0.0)
     assert len(of_type(take(conn), ErrorReported)) == 1
+
+
+def test_a_channel_retried_by_itself_keeps_its_last_failure_and_is_not_refused() -> None:
+    """What ``wait_subscribed()`` and the health view read: a retried channel is not
+    refused, and its last failure stays known through the retry until the outcome."""
+    conn = connected(socket_id="1.2")
+    conn.subscribe("private-retry")
+    take(conn)
+    record = conn.channels.get("private-retry")
+    assert record is not None
+    error = AuthorizationError("HTTP 503", "private-retry", status=503, retryable=True)
+    conn.channel_authorization_failed("private-retry", "1.2", error, 1.0)
+    assert (record.status, record.failure, record.refused) == (ChannelStatus.FAILED, error, False)
+    conn.handle_timer(conn.next_deadline() or 0.0)
+    assert take(conn)[-1] == AuthorizeChannel("private-retry", "1.2", record.incarnation)
+    assert (record.status, record.failure, record.refused) == (
+        ChannelStatus.AUTHORIZING,
+        error,
+        False,
+    )
+    conn.channel_authorized("private-retry", "1.2", {"auth": "key:sig"})
+    conn.receive(subscription_succeeded("private-retry"), 3.0)
+    assert (record.status, record.failure, record.refused) == (
+        ChannelStatus.SUBSCRIBED,
+        None,
+        False,
+    )
+
+    refusal = AuthorizationError("HTTP 403", "private-denied", status=403)
+    conn.subscribe("private-denied")
+    take(conn)
+    conn.channel_authorization_failed("private-denied", "1.2", refusal, 4.0)
+    denied = conn.channels.get("private-denied")
+    assert denied is not None
+    assert (denied.failure, denied.refused) == (refusal, True)

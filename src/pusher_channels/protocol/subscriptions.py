@@ -307,11 +307,16 @@ class Subscriptions:
                 continue  # stale
             record.retry_at = None
             if record.status is ChannelStatus.FAILED:
-                self.start(record)
+                self.start(record, retrying=True)
 
-    def start(self, record: ChannelRecord) -> None:
-        """Authorize (if needed) and subscribe one channel on the current connection."""
-        record.failure = None
+    def start(self, record: ChannelRecord, *, retrying: bool = False) -> None:
+        """Authorize (if needed) and subscribe one channel on the current connection.
+
+        An automatic retry (``retrying``) keeps the failure it retries in
+        ``record.failure`` until the outcome; any other start forgets it.
+        """
+        if not retrying:
+            record.failure = None
         record.retry_at = None
         if record.kind.needs_authorization:
             assert self.socket_id is not None
@@ -456,6 +461,7 @@ class Subscriptions:
 
     def _subscription_succeeded(self, record: ChannelRecord, data: Any) -> None:
         record.authorization_retries = 0
+        record.failure = None
         decoded = decode_data(data)
         if record.kind is ChannelKind.PRESENCE:
             record.members = members_from_subscription(decoded)

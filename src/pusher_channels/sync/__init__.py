@@ -363,7 +363,8 @@ class PusherChannel(BindsEvents):
         return self._channel.last_gap
 
     def wait_subscribed(self, timeout: float | None = None) -> None:
-        """Block until the server has confirmed the subscription; raises as
+        """Block until the server has confirmed the subscription, through the
+        failures the client retries by itself; raises as
         :meth:`pusher_channels.PusherChannel.wait_subscribed` does."""
         self._client._run(self._channel.wait_subscribed(timeout))
 
