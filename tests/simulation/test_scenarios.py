@@ -10,12 +10,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from pusher_channels import ConnectionState, PusherChannelsClient, PusherConnectionError
+from pusher_channels import (
+    AuthorizationError,
+    ConnectionState,
+    PusherChannelsClient,
+    PusherConnectionError,
+)
 from pusher_channels.exceptions import PusherTimeoutError
 
 from .seam import simulated_network
@@ -160,6 +166,7 @@ def test_two_callbacks_disconnecting_at_once_do_not_wait_on_each_other() -> None
     [
         ConnectionError("the auth backend is down"),
         OSError(101, "Network is unreachable"),
+        socket.gaierror(-3, "Temporary failure in name resolution"),
         TimeoutError("the auth backend did not answer"),
     ],
     ids=type,
@@ -212,3 +219,40 @@ def test_a_channel_is_subscribed_within_35_s_of_the_end_of_a_100_s_auth_outage(
     assert states[:2] == [ConnectionState.CONNECTING, ConnectionState.CONNECTED]
     assert ConnectionState.RECONNECTING not in states, "no reconnection"
     assert sockets == 1
+
+
+def test_an_authorizer_raising_permission_error_is_refused_not_retried() -> None:
+    """An ``OSError`` of this machine (a ``PermissionError``, a missing file) is the
+    authorizer's refusal, not a network failure: final at once."""
+    network = calm_network()
+    calls: list[str] = []
+
+    async def scenario() -> BaseException | None:
+        def authorize(channel_name: str, socket_id: str, _: Any) -> dict[str, str]:
+            calls.append(channel_name)
+            raise PermissionError("not for you")
+
+        pusher = PusherChannelsClient(
+            api_key=APP_KEY,
+            host="sim.invalid",
+            ws_port=6001,
+            use_tls=False,
+            on_authorizer=authorize,
+        )
+        await pusher.connect()
+        channel = await pusher.subscribe("private-orders")
+        try:
+            await channel.wait_subscribed(timeout=60)
+        except Exception as exc:
+            return exc
+        finally:
+            await asyncio.sleep(10)
+            await pusher.disconnect()
+        return None
+
+    with simulated_network(network):
+        outcome = run_virtual(scenario())
+    assert isinstance(outcome, AuthorizationError)
+    assert not outcome.retryable
+    assert "PermissionError: not for you" in outcome.message
+    assert calls == ["private-orders"]
