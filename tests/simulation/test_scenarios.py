@@ -256,3 +256,60 @@ def test_an_authorizer_raising_permission_error_is_refused_not_retried() -> None
     assert not outcome.retryable
     assert "PermissionError: not for you" in outcome.message
     assert calls == ["private-orders"]
+
+
+def test_health_through_an_auth_outage_on_virtual_time() -> None:
+    """Issue 20, item 5: during a 100 s auth outage the channel shows as retrying, with
+    its error and next retry; healthy for one maximum gap (30 s) from its subscribe()
+    (made 40 s into the connection), then not; healthy again once subscribed, with no
+    reconnection counted."""
+    network = calm_network()
+
+    async def scenario() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        outage_ends = loop.time() + 140.0
+
+        async def authorize(channel_name: str, socket_id: str, _: Any) -> dict[str, str]:
+            if loop.time() < outage_ends:
+                raise ConnectionError("the auth backend is down")
+            return {"auth": sign(f"{socket_id}:{channel_name}")}
+
+        pusher = PusherChannelsClient(
+            api_key=APP_KEY,
+            host="sim.invalid",
+            ws_port=6001,
+            use_tls=False,
+            on_authorizer=authorize,
+        )
+        await pusher.connect()
+        await asyncio.sleep(40.0)
+        start = loop.time()
+        await pusher.subscribe("private-orders")
+        seen = []
+        for moment in (10.0, 50.0):
+            await asyncio.sleep(start + moment - loop.time())
+            seen.append(pusher.health())
+        channel = pusher.get_channel("private-orders")
+        assert channel is not None
+        await channel.wait_subscribed(timeout=120)
+        seen.append(pusher.health())
+        await pusher.disconnect()
+        return seen
+
+    with simulated_network(network):
+        early, late, after = run_virtual(scenario())
+    early_channel = early.channel("private-orders")
+    assert early_channel is not None
+    assert early_channel.status == "retrying"
+    assert early_channel.error is not None
+    assert "the auth backend is down" in early_channel.error
+    assert early_channel.next_retry_at is not None
+    assert early.checked_at < early_channel.next_retry_at <= early.checked_at + 30.0
+    assert early.healthy, early.problems
+    late_channel = late.channel("private-orders")
+    assert late_channel is not None
+    assert late_channel.status == "retrying"
+    assert not late.healthy
+    assert late.problems[0].startswith("channel 'private-orders' not subscribed for 50.")
+    assert after.healthy, after.problems
+    assert after.reconnections == 0

@@ -157,6 +157,12 @@ class Connection:
     # -------------------------------------------------------------------- outputs
 
     @property
+    def last_frame_at(self) -> float:
+        """When the last frame arrived (or the last socket opened), on the clock of
+        the inputs; meaningless before the first socket opened."""
+        return self._last_activity
+
+    @property
     def has_outputs(self) -> bool:
         """Whether the inputs so far left outputs that were not taken yet."""
         return bool(self._outputs)
