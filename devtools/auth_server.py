@@ -46,11 +46,13 @@ class RecordedRequest:
 
 @dataclass
 class Failure:
-    """How the endpoint misbehaves: ``status`` with ``body``, after ``delay`` s."""
+    """How the endpoint misbehaves: ``status`` with ``body``, after ``delay`` s; for
+    the next ``times`` requests only, when set (then it answers normally again)."""
 
     status: int = 200
     body: str | None = None
     delay: float = 0.0
+    times: int | None = None
 
 
 @dataclass
@@ -126,7 +128,11 @@ class AuthServer:
         )
         with self._lock:
             self.requests.append(recorded)
-        failure = self.failure
+            failure = self.failure
+            if failure is not None and failure.times is not None:
+                failure.times -= 1
+                if failure.times <= 0:
+                    self.failure = None
         delay = self.delay + (failure.delay if failure else 0.0)
         if delay:
             time.sleep(delay)

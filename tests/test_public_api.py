@@ -12,11 +12,13 @@ import pusher_channels.testing
 EXPECTED = {
     "AuthorizationError",
     "CallbackError",
+    "ChannelHealth",
     "ChannelKind",
     "ClientEventError",
     "ClientKeywords",
     "ConnectionEvents",
     "ConnectionState",
+    "Health",
     "OptionKeywords",
     "PusherChannel",
     "PusherChannelsClient",
@@ -78,6 +80,7 @@ CLIENT_METHODS = {
     "unbind_global",
     "unbind_all",
     "connection",
+    "health",
 }
 
 CHANNEL_MEMBERS = {

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         SlowConsumerError,
         SubscriptionError,
     )
+    from .health import ChannelHealth, Health
     from .options import ClientKeywords, OptionKeywords
     from .protocol.actions import ConnectionState
     from .protocol.channels import ChannelKind
@@ -48,11 +49,13 @@ _logging.getLogger("pusher_channels").addHandler(_logging.NullHandler())
 __all__ = [
     "AuthorizationError",
     "CallbackError",
+    "ChannelHealth",
     "ChannelKind",
     "ClientEventError",
     "ClientKeywords",
     "ConnectionEvents",
     "ConnectionState",
+    "Health",
     "OptionKeywords",
     "PusherChannel",
     "PusherChannelsClient",
@@ -91,6 +94,8 @@ _WHERE = {
     "SigninError": ".exceptions",
     "SlowConsumerError": ".exceptions",
     "SubscriptionError": ".exceptions",
+    "ChannelHealth": ".health",
+    "Health": ".health",
     "ClientKeywords": ".options",
     "OptionKeywords": ".options",
     "ConnectionState": ".protocol.actions",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from .exceptions import AuthorizationError, SigninError
 from .protocol.actions import AuthenticateUser, AuthorizeChannel
@@ -23,6 +23,26 @@ Authorizer = Callable[[str, str], Awaitable[dict[str, Any]]]
 """``(channel_name, socket_id) -> {"auth", "channel_data"?, "shared_secret"?: bytes}``."""
 UserAuthenticator = Callable[[str], Awaitable[dict[str, str]]]
 """``(socket_id) -> {"auth", "user_data"}``."""
+
+
+_LOCAL_OS_ERRORS: Final = (
+    PermissionError,
+    FileNotFoundError,
+    FileExistsError,
+    IsADirectoryError,
+    NotADirectoryError,
+    ProcessLookupError,
+    ChildProcessError,
+)
+"""The ``OSError``s of this machine's files, permissions and processes: waiting does
+not mend them (a ``PermissionError`` raised by an authorizer is its refusal)."""
+
+
+def _may_pass(exc: Exception) -> bool:
+    """Whether an authorizer's exception may pass by itself: a network failure
+    (``ConnectionError``, ``TimeoutError``, ``socket.gaierror`` or any other
+    ``OSError`` of the network), not a refusal nor a local error."""
+    return isinstance(exc, OSError) and not isinstance(exc, _LOCAL_OS_ERRORS)
 
 
 class AuthorizationAnswers(Protocol):
@@ -139,7 +159,7 @@ class Authorizations:
                 f"authorization of {name!r} failed: {type(exc).__name__}: {exc}",
                 name,
                 # A network failure inside the callback may pass; a refusal will not.
-                retryable=isinstance(exc, ConnectionError | TimeoutError),
+                retryable=_may_pass(exc),
             )
             error.__cause__ = exc
             self._answers.channel_authorization_failed(request, error)

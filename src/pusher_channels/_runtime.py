@@ -45,6 +45,7 @@ from .exceptions import (
     SigninError,
     SubscriptionError,
 )
+from .health import Health, assess
 from .options import ClientOptions
 from .protocol.actions import (
     AuthenticateUser,
@@ -135,14 +136,20 @@ class Runtime:
     __slots__ = (
         "_clock",
         "_closed",
+        "_connection_changed_at",
+        "_connection_changed_at_wall",
         "_core",
         "_delivery",
         "_disconnects",
         "_log_frames",
         "_loop",
+        "_lost_connection",
         "_parts",
+        "_reconnections",
+        "_state_since",
         "_timer",
         "_timer_at",
+        "_waiting_since",
         "_waits",
         "authorizer",
         "bindings",
@@ -194,6 +201,21 @@ class Runtime:
         self._disconnects = 0
         """How many times ``disconnect()`` was called: a ``connect()`` waiting for an
         earlier disconnection to finish gives up if another one is asked for."""
+        # What the health view needs and the core does not keep (see health()).
+        self._state_since = time.time()
+        """When the connection entered its current state (epoch seconds)."""
+        self._connection_changed_at: float | None = None
+        """When the connection last became, or stopped being, CONNECTED (the loop's
+        clock); ``None`` before the first connection."""
+        self._connection_changed_at_wall = self._state_since
+        """The same moment in epoch seconds (the client's creation before any)."""
+        self._reconnections = 0
+        """Connections established again after one was lost."""
+        self._lost_connection = False
+        """Whether the connection was lost since it was last established."""
+        self._waiting_since: dict[str, float] | None = None
+        """Per channel subscribed (or tried again) while connected and not subscribed
+        since, when (the loop's clock); ``None`` when there is none."""
 
     def use_handlers(self, bindings: Bindings, listeners: Bindings) -> None:
         """The client made its handler and listener registries (on its first bind)."""
@@ -269,8 +291,11 @@ class Runtime:
             now = self._loop.time()  # a closed loop still tells the time
             for channel in self.channel_callbacks.values():
                 channel._lost(now)
+        previous = self._core.state
         self._core.forget_connection()
         self._core.take_outputs()  # nobody is left to tell on the old loop
+        if previous is not _DISCONNECTED:
+            self._note_state(_DISCONNECTED, previous, None)
         self._waits.forget()
         for authenticator in (self.authorizer, self.user_authenticator):
             forget = getattr(authenticator, "forget_pool", None)
@@ -354,7 +379,11 @@ class Runtime:
         otherwise ``callbacks`` is kept (and given the core's record).
         """
         existing = self.channel_callbacks.get(channel_name)
+        known = self._core.channels.get(channel_name)
+        tried_again = known is None or known.status is ChannelStatus.FAILED
         record = self._core.subscribe(channel_name)
+        if tried_again and self._core.state is _CONNECTED:
+            self._note_waiting(channel_name)
         if existing is None:
             callbacks._record = record
             self.channel_callbacks[channel_name] = callbacks
@@ -370,6 +399,8 @@ class Runtime:
         self.channel_callbacks.pop(channel_name, None)
         self._core.unsubscribe(channel_name)
         self._waits.unsubscribed(channel_name)
+        if self._waiting_since:
+            self._waiting_since.pop(channel_name, None)
         if self._parts is not None:
             self._parts.delivery.forget_plans()
             self._parts.delivery.finish_streams(channel_name)
@@ -377,14 +408,18 @@ class Runtime:
         else:
             self._core.take_outputs()  # nothing to send without a connection
 
-    async def wait_subscribed(self, channel_name: str) -> None:
+    async def wait_subscribed(self, channel_name: str, timeout: float | None = None) -> None:
         """Return once the channel is subscribed; raise why it is not, or will not be.
+
+        Failures the client retries by itself are waited through.
 
         Raises:
             SubscriptionError: the channel is not registered, its last attempt
-                failed (that failure), or it was unsubscribed meanwhile.
+                failed for good (that failure), or it was unsubscribed meanwhile.
             PusherConnectionError: the client is not connected nor connecting, or
                 was disconnected meanwhile.
+            PusherTimeoutError: ``timeout`` expired; its ``__cause__`` is the last
+                failure retried meanwhile, if any.
         """
         self.bind_loop()
         record = self._core.channels.get(channel_name)
@@ -392,13 +427,14 @@ class Runtime:
             raise SubscriptionError(f"not subscribed to {channel_name!r}", channel_name)
         if record.status is ChannelStatus.SUBSCRIBED:
             return
-        if record.failure is not None:
+        if record.refused and record.failure is not None:
             raise record.failure
         if self._core.state is _DISCONNECTED:
             raise self._core.fatal_error or PusherConnectionError(
                 "not connected: call connect() to subscribe"
             )
-        await self._waits.until_subscribed(channel_name, self._loop)  # type: ignore[arg-type]
+        assert self._loop is not None
+        await self._waits.until_subscribed(channel_name, self._loop, timeout, record.failure)
 
     def send(self, payload: bytes) -> bool:
         """Send a prepared message now; ``False`` when not connected."""
@@ -419,7 +455,7 @@ class Runtime:
         record = self._core.channels.get(channel_name)
         if record is None or channel_name not in self.channel_callbacks:
             delivery.close_stream(stream)
-        elif record.failure is not None:
+        elif record.refused and record.failure is not None:
             delivery.close_stream(stream, record.failure)
         return stream
 
@@ -568,11 +604,17 @@ class Runtime:
             parts.delivery.notify(output)
         elif kind is SubscriptionSucceeded:
             parts.delivery.notify(output)
-            self._waits.subscription_answered(output.channel_name, None)  # type: ignore[union-attr]
+            name: str = output.channel_name  # type: ignore[union-attr]
+            self._waits.subscription_answered(name, None)
+            if self._waiting_since:
+                self._waiting_since.pop(name, None)
         elif kind is SubscriptionFailed:
             parts.delivery.notify(output)
             error: SubscriptionError = output.error  # type: ignore[union-attr,assignment]
-            self._waits.subscription_answered(error.channel_name, error)
+            if output.retry_in is None:  # type: ignore[union-attr]
+                self._waits.subscription_answered(error.channel_name, error)
+            else:
+                self._waits.subscription_retrying(error.channel_name, error)
         else:
             parts.delivery.notify(output)
 
@@ -584,6 +626,7 @@ class Runtime:
 
     def _state_changed(self, parts: _LoopParts, change: StateChanged) -> None:
         current = change.current
+        self._note_state(current, change.previous, self._clock())
         if current is _CONNECTED:
             parts.sockets.connection_established()
         if current is _CONNECTED:
@@ -602,6 +645,54 @@ class Runtime:
         if self._parts is not None:
             self._parts.delivery.finish_all_streams(self._core.fatal_error)
         self._waits.disconnected(self._why_disconnected())
+
+    # ------------------------------------------------------------------ health
+
+    def health(self) -> Health:
+        """A snapshot of the connection and of every wanted channel (see
+        :class:`~pusher_channels.Health`); on the loop's thread."""
+        core = self._core
+        settings = core.settings
+        return assess(
+            state=core.state,
+            state_since=self._state_since,
+            connection_changed_at=self._connection_changed_at,
+            connection_changed_at_wall=self._connection_changed_at_wall,
+            now=self._clock() if self._loop is not None else None,
+            wall_now=time.time(),
+            last_frame_at=core.last_frame_at,
+            reconnections=self._reconnections,
+            records=list(core.channels.records.values()),
+            waiting_since=dict(self._waiting_since or {}),
+            frame_limit=core.activity_timeout + settings.pong_timeout,
+            max_gap=settings.backoff.maximum,
+        )
+
+    def _note_state(
+        self, current: ConnectionState, previous: ConnectionState, now: float | None
+    ) -> None:
+        """Keep what the health view tells of the connection's states."""
+        self._state_since = time.time()
+        if current is _CONNECTED or previous is _CONNECTED:
+            self._connection_changed_at = now
+            self._connection_changed_at_wall = self._state_since
+            self._waiting_since = None  # the connection's own time covers them all
+        if current is _CONNECTED:
+            if self._lost_connection:
+                self._reconnections += 1
+            self._lost_connection = False
+        elif previous is _CONNECTED and current is not ConnectionState.DISCONNECTING:
+            self._lost_connection = True
+        elif current is _DISCONNECTED:
+            self._lost_connection = False
+
+    def _note_waiting(self, channel_name: str) -> None:
+        """A channel is subscribed, or tried again, while connected: it is waited
+        for since now."""
+        waiting = self._waiting_since
+        if waiting is None:
+            waiting = self._waiting_since = {}
+        waiting[channel_name] = self._clock()
 
     # ------------------------------------------------------------------- timer
 

@@ -7,6 +7,10 @@ here; the runtime resolves them as the core reports, and when the client is
 disconnected every one of them ends: the connects and the subscription waits with
 the reason, the sign-ins with a :class:`~pusher_channels.exceptions.SigninError`,
 the waits for the disconnection with success. No wait can outlive ``disconnect()``.
+
+A subscription wait ends on the channel's success or final failure only: a failure
+the client retries by itself is remembered, and told as the ``__cause__`` of the
+:class:`~pusher_channels.exceptions.PusherTimeoutError` if the wait times out first.
 """
 
 from __future__ import annotations
@@ -16,19 +20,26 @@ from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Final
 
-from .exceptions import PusherConnectionError, PusherError, SigninError, SubscriptionError
+from .exceptions import (
+    PusherConnectionError,
+    PusherError,
+    PusherTimeoutError,
+    SigninError,
+    SubscriptionError,
+)
 from .protocol.actions import SignedIn, SigninFailed
 
 __all__ = ["Waits"]
 
 
 _NO_SUBSCRIPTION_WAITS: Final[dict[str, list[asyncio.Future[None]]]] = {}
+_NO_RETRIED_FAILURES: Final[dict[str, SubscriptionError]] = {}
 
 
 class Waits:
     """Futures for the public calls that wait, by what they wait for."""
 
-    __slots__ = ("_connected", "_disconnected", "_signed_in", "_subscribed")
+    __slots__ = ("_connected", "_disconnected", "_retried_failures", "_signed_in", "_subscribed")
 
     def __init__(self) -> None:
         # Each list of futures is made by the first wait of its kind and dropped when
@@ -38,6 +49,9 @@ class Waits:
         self._signed_in: list[asyncio.Future[dict[str, Any]]] | tuple[()] = ()
         self._subscribed: dict[str, list[asyncio.Future[None]]] = _NO_SUBSCRIPTION_WAITS
         """Per channel, its waits (the shared empty dict, never written, until one)."""
+        self._retried_failures: dict[str, SubscriptionError] = _NO_RETRIED_FAILURES
+        """Per channel waited for, the last failure the client retries by itself
+        (the shared empty dict, never written, until one)."""
 
     async def until_connected(self, loop: asyncio.AbstractEventLoop) -> None:
         """Wait for CONNECTED; raise why the client was disconnected instead."""
@@ -61,20 +75,55 @@ class Waits:
         with _registered(self._disconnected, loop) as future:
             await future
 
-    async def until_subscribed(self, channel_name: str, loop: asyncio.AbstractEventLoop) -> None:
-        """Wait for the channel's subscription; raise its failure, or why it ended."""
+    async def until_subscribed(
+        self,
+        channel_name: str,
+        loop: asyncio.AbstractEventLoop,
+        timeout: float | None = None,
+        retried_failure: SubscriptionError | None = None,
+    ) -> None:
+        """Wait for the channel's subscription; raise its final failure, or why it
+        ended; after ``timeout`` seconds, a :class:`PusherTimeoutError` whose
+        ``__cause__`` is the last failure retried meanwhile (``retried_failure``, the
+        one being retried when the wait began, or a later one), if any.
+        """
         if self._subscribed is _NO_SUBSCRIPTION_WAITS:
             self._subscribed = {}
         waiters = self._subscribed.setdefault(channel_name, [])
+        if retried_failure is not None:
+            self._remember_retried(channel_name, retried_failure)
         try:
             with _registered(waiters, loop) as future:
-                await future
+                async with asyncio.timeout(timeout) as deadline:
+                    await future
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            cause = self._retried_failures.get(channel_name)
+            message = f"{channel_name!r} not subscribed within {timeout:g} s"
+            if cause is not None:
+                message += f"; the last attempt failed: {cause.message}"
+            raise PusherTimeoutError(message) from cause
         finally:
             if not waiters and self._subscribed.get(channel_name) is waiters:
                 del self._subscribed[channel_name]
+                self._retried_failures.pop(channel_name, None)
+
+    def subscription_retrying(self, channel_name: str, error: SubscriptionError) -> None:
+        """An attempt failed and the client tries again by itself: the channel's waits
+        go on, and keep the failure to tell if they time out."""
+        if channel_name in self._subscribed:
+            self._remember_retried(channel_name, error)
+
+    def _remember_retried(self, channel_name: str, error: SubscriptionError) -> None:
+        if self._retried_failures is _NO_RETRIED_FAILURES:
+            self._retried_failures = {}
+        self._retried_failures[channel_name] = error
 
     def subscription_answered(self, channel_name: str, error: PusherError | None) -> None:
-        """The channel's subscription succeeded (``error`` is ``None``) or failed."""
+        """The channel's subscription succeeded (``error`` is ``None``) or failed for
+        good (a failure retried by itself goes to :meth:`subscription_retrying`)."""
+        self._retried_failures.pop(channel_name, None)
         for future in self._subscribed.pop(channel_name, ()):
             if future.done():
                 continue
@@ -117,6 +166,7 @@ class Waits:
             if not waiter.done():
                 waiter.set_exception(SigninError("disconnect() was called before signing in"))
         subscriptions, self._subscribed = self._subscribed, _NO_SUBSCRIPTION_WAITS
+        self._retried_failures = _NO_RETRIED_FAILURES
         for waiters in subscriptions.values():
             for future in waiters:
                 if not future.done():
@@ -139,6 +189,7 @@ class Waits:
         self._disconnected = ()
         self._signed_in = ()
         self._subscribed = _NO_SUBSCRIPTION_WAITS
+        self._retried_failures = _NO_RETRIED_FAILURES
 
 
 @contextmanager

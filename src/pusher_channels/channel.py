@@ -106,17 +106,23 @@ class PusherChannel(ChannelCallbacks, BindsEvents):
     async def wait_subscribed(self, timeout: float | None = None) -> None:
         """Return once the server has confirmed the subscription (at once if it has).
 
-        Call it after ``connect()``, or while connecting; it waits through
-        reconnections, and ``timeout`` bounds it, in seconds.
+        Call it after ``connect()``, or while connecting; ``timeout`` bounds it, in
+        seconds. It waits through reconnections and through the failures the client
+        retries by itself (an authorization endpoint that answers 5xx or 429, times
+        out or cannot be reached: ``AuthorizationError.retryable``), so that a blip
+        of the auth backend does not fail a service's startup.
 
         Raises:
-            SubscriptionError: the subscription failed (an
-                :class:`AuthorizationError` when the authorizer refused; the
-                failure of the last attempt if it had failed already), or the
-                channel was unsubscribed meanwhile.
+            SubscriptionError: the subscription failed for good (an
+                :class:`AuthorizationError` when the authorizer refused, with HTTP
+                403 for example; the failure of the last attempt if it had failed
+                for good already), or the channel was unsubscribed meanwhile. Raised
+                as soon as it happens.
             PusherConnectionError: the client is not connected nor connecting, or
                 ``disconnect()`` was called meanwhile.
-            PusherTimeoutError: ``timeout`` expired.
+            PusherTimeoutError: ``timeout`` expired (also a :class:`TimeoutError`);
+                its ``__cause__`` is the last failure retried meanwhile, if any, and
+                its message says it too.
         """
         await self._client._wait_subscribed(self.channel_name, timeout)
 

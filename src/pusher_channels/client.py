@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 import threading
+import time
 import types
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self, Unpack
@@ -26,6 +27,7 @@ from .callbacks import (
 )
 from .channel import PusherChannel
 from .exceptions import ClientEventError, PusherConfigError, PusherTimeoutError
+from .health import Health, not_configured
 from .options import ClientKeywords, ClientOptions, parse_options
 from .protocol.actions import ConnectionState
 from .protocol.channels import ChannelKind, ChannelStatus, validate_channel_name
@@ -208,6 +210,21 @@ class PusherChannelsClient(BindsEvents):
     def _current_socket_id(self) -> str | None:
         return self._runtime.socket_id if self._runtime is not None else None
 
+    def health(self) -> Health:
+        """A snapshot of the client's health, for a ``/health`` endpoint.
+
+        The connection state and since when, the seconds since the last frame, the
+        reconnections so far, and every wanted channel (subscribed, pending,
+        retrying with its last error and next retry, or refused with its error);
+        ``healthy`` sums them up and ``problems`` says why not. ``as_dict()`` gives
+        JSON-serialisable data; nothing in it is a secret. See
+        :class:`~pusher_channels.Health`. Cheap (no I/O), and never raises: a
+        client that ``init()`` has not configured is reported as not healthy.
+        """
+        if self._runtime is None:
+            return not_configured(time.time())
+        return self._runtime.health()
+
     @property
     def connection(self) -> ConnectionEvents:
         """The connection's events, as pusher-js's ``pusher.connection``:
@@ -287,15 +304,7 @@ class PusherChannelsClient(BindsEvents):
 
     async def _wait_subscribed(self, channel_name: str, timeout: float | None) -> None:
         """Wait for a channel's subscription; see :meth:`PusherChannel.wait_subscribed`."""
-        try:
-            async with asyncio.timeout(timeout):
-                await self._live.wait_subscribed(channel_name)
-        except TimeoutError as exc:
-            if isinstance(exc, PusherTimeoutError):
-                raise
-            raise PusherTimeoutError(
-                f"{channel_name!r} not subscribed within {timeout:g} s"
-            ) from None
+        await self._live.wait_subscribed(channel_name, timeout)
 
     def get_channel(self, channel_name: str) -> PusherChannel | None:
         """The channel object for ``channel_name``, if subscribed (or pending)."""

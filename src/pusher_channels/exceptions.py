@@ -64,7 +64,8 @@ class PusherConnectionError(PusherError):
 
 class PusherTimeoutError(PusherConnectionError, TimeoutError):
     """A wait expired: ``connect(timeout=...)`` before the connection was
-    established, or ``wait_subscribed(timeout=...)`` before the subscription."""
+    established, or ``wait_subscribed(timeout=...)`` before the subscription (its
+    ``__cause__`` is then the last failure the client was retrying, if any)."""
 
 
 class PusherProtocolError(PusherError):

@@ -163,12 +163,52 @@ async def test_each_automatic_retry_that_fails_is_reported_with_its_attempt(
         auth_server.failure = None
         await wait_until(lambda: channel.subscribed, what="the third, automatic, attempt")
     [(first, first_error), (second, second_error)] = recorder.subscription_errors
-    assert first.endswith("HTTP 503: try later (attempt 1, retrying in 0.5 s)")
-    assert second.endswith("HTTP 503: try later (attempt 2, retrying in 1.0 s)")
     assert isinstance(first_error, AuthorizationError)
     assert isinstance(second_error, AuthorizationError)
-    assert (first_error.attempt, first_error.retry_in) == (1, 0.5)
-    assert (second_error.attempt, second_error.retry_in) == (2, 1.0)
+    # 0.5 s, then 1 s, less up to half of each: the reconnection backoff's jitter.
+    assert first_error.attempt == 1
+    assert first_error.retry_in is not None
+    assert 0.25 <= first_error.retry_in <= 0.5
+    assert second_error.attempt == 2
+    assert second_error.retry_in is not None
+    assert 0.5 <= second_error.retry_in <= 1.0
+    assert first.endswith(
+        f"HTTP 503: try later (attempt 1, retrying in {first_error.retry_in:.1f} s)"
+    )
+    assert second.endswith(
+        f"HTTP 503: try later (attempt 2, retrying in {second_error.retry_in:.1f} s)"
+    )
+
+
+async def test_an_auth_outage_longer_than_eight_retries_ends_subscribed_on_the_same_connection(
+    soketi: SoketiServer, auth_server: AuthServer
+) -> None:
+    """Issue 20, item 1: the endpoint answers 503 for 8 s, longer than eight retries
+    last with a maximum gap of 0.5 s. The channel is retried all along and subscribed
+    within a gap of the endpoint's recovery, on the connection it started on."""
+    recorder = Recorder()
+    name = unique("private")
+    auth_server.failure = Failure(status=503, body="maintenance")
+    async with PusherChannelsClient(
+        **soketi.client_options(),
+        auth_endpoint=auth_server.url,
+        max_reconnect_gap_in_seconds=0.5,
+        **recorder.callbacks(),
+    ) as client:
+        socket_id = await client.get_socket_id()
+        channel = await client.subscribe(name)
+        await asyncio.sleep(8.0)
+        asked_during_outage = len(auth_server.requests_for(name))
+        auth_server.failure = None
+        took = await wait_until(lambda: channel.subscribed, 20.0, "the subscription")
+        assert took < 2.0, f"subscribed {took:.1f} s after the endpoint recovered"
+        assert await client.get_socket_id() == socket_id
+        assert client.connection_state == "CONNECTED"
+    assert asked_during_outage > 9, "more than eight retries"
+    assert ConnectionState.RECONNECTING not in recorder.current_states
+    for _, error in recorder.subscription_errors:
+        assert isinstance(error, AuthorizationError)
+        assert error.retry_in is not None, "never given up"
 
 
 async def test_unreachable_and_slow_endpoints(

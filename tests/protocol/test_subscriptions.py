@@ -9,14 +9,17 @@ import pytest
 from pusher_channels.exceptions import AuthorizationError
 from pusher_channels.protocol.actions import (
     AuthorizeChannel,
+    CloseSocket,
     ConnectionState,
     ErrorReported,
+    OpenSocket,
     SendMessage,
     SubscriptionFailed,
+    SubscriptionSucceeded,
 )
+from pusher_channels.protocol.backoff import Backoff
 from pusher_channels.protocol.channels import ChannelKind, ChannelStatus
 from pusher_channels.protocol.connection import Connection
-from pusher_channels.protocol.subscriptions import MAX_AUTHORIZATION_RETRIES
 
 from .helpers import (
     connect_and_establish,
@@ -399,16 +402,21 @@ def test_transient_authorization_failures_are_retried_with_backoff() -> None:
 
 def test_each_failed_attempt_says_which_attempt_it_is_and_when_the_next_comes() -> None:
     """on_subscription_error is called per failed attempt: the error says which one
-    (counted per connection) and when the next is, or that there is none."""
-    # A quiet server for the two minutes of retries: no heartbeat in the way.
+    (counted per connection) and when the next is, or that there is none (a final
+    failure after retries)."""
+    # A quiet server for the minutes of retries: no heartbeat in the way.
     conn = connected(socket_id="1.2", server_timeout=None, activity_timeout=1000.0)
     conn.subscribe("private-retry")
     take(conn)
     seen = []
     now = 10.0
-    for _ in range(MAX_AUTHORIZATION_RETRIES + 1):
+    for attempt in range(1, 13):
+        retryable = attempt < 12
         error = AuthorizationError(
-            "authorization failed: HTTP 503", "private-retry", status=503, retryable=True
+            "authorization failed: HTTP 503" if retryable else "authorization failed: HTTP 403",
+            "private-retry",
+            status=503 if retryable else 403,
+            retryable=retryable,
         )
         conn.channel_authorization_failed("private-retry", "1.2", error, now)
         [failure] = [o for o in take(conn) if isinstance(o, SubscriptionFailed)]
@@ -419,20 +427,89 @@ def test_each_failed_attempt_says_which_attempt_it_is_and_when_the_next_comes() 
             now += failure.retry_in
             conn.handle_timer(now)
             take(conn)
-    assert [attempt for attempt, _, _ in seen] == list(range(1, MAX_AUTHORIZATION_RETRIES + 2))
+    assert [attempt for attempt, _, _ in seen] == list(range(1, 13))
     assert seen[0] == (
         1,
         0.5,
         "authorization failed: HTTP 503 (attempt 1, retrying in 0.5 s)",
     )
     assert seen[2][2] == "authorization failed: HTTP 503 (attempt 3, retrying in 2.0 s)"
+    assert seen[10][2] == "authorization failed: HTTP 503 (attempt 11, retrying in 8.0 s)"
     last_attempt, last_retry_in, last_message = seen[-1]
     assert last_retry_in is None
     assert last_message == (
-        f"authorization failed: HTTP 503 (attempt {last_attempt}, no more retries on this "
+        f"authorization failed: HTTP 403 (attempt {last_attempt}, no more retries on this "
         "connection)"
     )
     assert str(error) == last_message
+
+
+def run_auth_outage(
+    conn: Connection, channel: str, outage_ends: float, until: float
+) -> tuple[float | None, list[float]]:
+    """Feed the core its clock from 0 to ``until``: every authorization asked before
+    ``outage_ends`` fails as an unreachable endpoint does (retryable), the first one
+    after it is answered. Return when the channel was subscribed (``None``: never),
+    and the retry delays announced."""
+    now = 0.0
+    delays: list[float] = []
+    while now <= until:
+        for output in take(conn):
+            assert not isinstance(output, OpenSocket | CloseSocket), "no reconnection"
+            if isinstance(output, AuthorizeChannel) and now < outage_ends:
+                error = AuthorizationError("cannot reach the endpoint", channel, retryable=True)
+                conn.channel_authorization_failed(channel, "1.2", error, now)
+            elif isinstance(output, AuthorizeChannel):
+                conn.channel_authorized(channel, "1.2", {"auth": "key:sig"})
+            elif isinstance(output, SubscriptionFailed):
+                assert output.retry_in is not None, f"given up at {now:g} s: {output.error}"
+                delays.append(output.retry_in)
+            elif isinstance(output, SendMessage) and b"pusher:subscribe" in output.payload:
+                conn.receive(subscription_succeeded(channel), now)
+            elif isinstance(output, SubscriptionSucceeded):
+                return now, delays
+        if conn.has_outputs:
+            continue
+        deadline = conn.next_deadline()
+        assert deadline is not None
+        now = max(now, deadline)
+        conn.handle_timer(now)
+    assert conn.state is ConnectionState.CONNECTED
+    return None, delays
+
+
+def test_a_retryable_failure_is_retried_for_as_long_as_the_channel_is_wanted() -> None:
+    """A 100 s auth-backend outage on a healthy connection: the channel is subscribed
+    within 35 s of the endpoint's recovery, on the same connection (issue 20, item 1)."""
+    conn = connected(
+        socket_id="1.2",
+        server_timeout=None,
+        activity_timeout=10_000.0,  # a quiet server: no heartbeat in the way
+        backoff=Backoff(maximum=30.0, jitter=0.5),
+    )
+    conn.subscribe("private-orders")
+    subscribed_at, delays = run_auth_outage(conn, "private-orders", 100.0, until=1_000.0)
+    assert subscribed_at is not None, f"never subscribed; retried {len(delays)} times"
+    assert 100.0 <= subscribed_at <= 135.0
+    assert conn.state is ConnectionState.CONNECTED
+    assert max(delays) == 30.0  # the maximum reconnection gap caps the backoff
+
+
+def test_authorization_retries_back_off_with_jitter_up_to_the_maximum_gap() -> None:
+    """0.5 s doubling, scaled by the reconnection backoff's jitter, capped at its
+    maximum; thousands of retries later the delay is still the maximum (no overflow)."""
+    conn = connected(
+        socket_id="1.2",
+        server_timeout=None,
+        activity_timeout=10_000_000.0,
+        backoff=Backoff(maximum=4.0, jitter=0.5),
+        random_value=lambda: 0.5,  # takes a quarter off each delay
+    )
+    conn.subscribe("private-orders")
+    _, delays = run_auth_outage(conn, "private-orders", 1e9, until=12_000.0)
+    assert delays[:6] == [0.375, 0.75, 1.5, 3.0, 3.0, 3.0]
+    assert len(delays) > 2000
+    assert set(delays[4:]) == {3.0}
 
 
 def test_a_failure_that_is_not_retried_keeps_its_message() -> None:
@@ -571,3 +648,38 @@ def test_an_error_naming_no_waiting_channel_is_reported_as_it_is() -> None:
     conn = connected()
     conn.receive(frame("pusher:error", {"message": "Existing subscription to channel nobody"}), 0.0)
     assert len(of_type(take(conn), ErrorReported)) == 1
+
+
+def test_a_channel_retried_by_itself_keeps_its_last_failure_and_is_not_refused() -> None:
+    """What ``wait_subscribed()`` and the health view read: a retried channel is not
+    refused, and its last failure stays known through the retry until the outcome."""
+    conn = connected(socket_id="1.2")
+    conn.subscribe("private-retry")
+    take(conn)
+    record = conn.channels.get("private-retry")
+    assert record is not None
+    error = AuthorizationError("HTTP 503", "private-retry", status=503, retryable=True)
+    conn.channel_authorization_failed("private-retry", "1.2", error, 1.0)
+    assert (record.status, record.failure, record.refused) == (ChannelStatus.FAILED, error, False)
+    conn.handle_timer(conn.next_deadline() or 0.0)
+    assert take(conn)[-1] == AuthorizeChannel("private-retry", "1.2", record.incarnation)
+    assert (record.status, record.failure, record.refused) == (
+        ChannelStatus.AUTHORIZING,
+        error,
+        False,
+    )
+    conn.channel_authorized("private-retry", "1.2", {"auth": "key:sig"})
+    conn.receive(subscription_succeeded("private-retry"), 3.0)
+    assert (record.status, record.failure, record.refused) == (
+        ChannelStatus.SUBSCRIBED,
+        None,
+        False,
+    )
+
+    refusal = AuthorizationError("HTTP 403", "private-denied", status=403)
+    conn.subscribe("private-denied")
+    take(conn)
+    conn.channel_authorization_failed("private-denied", "1.2", refusal, 4.0)
+    denied = conn.channels.get("private-denied")
+    assert denied is not None
+    assert (denied.failure, denied.refused) == (refusal, True)

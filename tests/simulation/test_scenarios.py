@@ -10,16 +10,22 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from pusher_channels import ConnectionState, PusherChannelsClient, PusherConnectionError
+from pusher_channels import (
+    AuthorizationError,
+    ConnectionState,
+    PusherChannelsClient,
+    PusherConnectionError,
+)
 from pusher_channels.exceptions import PusherTimeoutError
 
 from .seam import simulated_network
-from .sim_server import APP_KEY, FaultProfile, SimNetwork
+from .sim_server import APP_KEY, FaultProfile, SimNetwork, sign
 from .virtual_loop import run_virtual
 
 CALM = FaultProfile(
@@ -153,3 +159,157 @@ def test_two_callbacks_disconnecting_at_once_do_not_wait_on_each_other() -> None
         state = run_virtual(scenario())
     assert outcomes == ["returned", "returned"]
     assert state is ConnectionState.DISCONNECTED
+
+
+@pytest.mark.parametrize(
+    "outage",
+    [
+        ConnectionError("the auth backend is down"),
+        OSError(101, "Network is unreachable"),
+        socket.gaierror(-3, "Temporary failure in name resolution"),
+        TimeoutError("the auth backend did not answer"),
+    ],
+    ids=type,
+)
+def test_a_channel_is_subscribed_within_35_s_of_the_end_of_a_100_s_auth_outage(
+    outage: Exception,
+) -> None:
+    """Issue 20, item 1: the authorizer cannot reach its backend for 100 s (it raises
+    ``outage``, a retryable failure) while the connection stays healthy. The
+    channel is retried for as long as it is wanted, at most one maximum gap (30 s)
+    apart, and subscribed on the same connection once the backend is back."""
+    network = calm_network()
+    asked_at: list[float] = []
+
+    async def scenario() -> tuple[float | None, list[ConnectionState], int]:
+        loop = asyncio.get_running_loop()
+        outage_ends = loop.time() + 100.0
+        states: list[ConnectionState] = []
+
+        async def authorize(channel_name: str, socket_id: str, _: Any) -> dict[str, str]:
+            asked_at.append(loop.time())
+            if loop.time() < outage_ends:
+                raise outage
+            return {"auth": sign(f"{socket_id}:{channel_name}")}
+
+        pusher = PusherChannelsClient(
+            api_key=APP_KEY,
+            host="sim.invalid",
+            ws_port=6001,
+            use_tls=False,
+            on_authorizer=authorize,
+            on_connection_state_change=lambda current, _: states.append(current),
+        )
+        await pusher.connect()
+        channel = await pusher.subscribe("private-orders")
+        subscribed_after: float | None = None
+        while loop.time() < outage_ends + 120.0:
+            if channel.subscribed:
+                subscribed_after = loop.time() - outage_ends
+                break
+            await asyncio.sleep(0.05)
+        sockets = len(network.sockets)
+        await pusher.disconnect()
+        return subscribed_after, states, sockets
+
+    with simulated_network(network):
+        subscribed_after, states, sockets = run_virtual(scenario())
+    assert subscribed_after is not None, f"never subscribed; {len(asked_at)} authorizations"
+    assert 0.0 <= subscribed_after <= 35.0
+    assert states[:2] == [ConnectionState.CONNECTING, ConnectionState.CONNECTED]
+    assert ConnectionState.RECONNECTING not in states, "no reconnection"
+    assert sockets == 1
+
+
+def test_an_authorizer_raising_permission_error_is_refused_not_retried() -> None:
+    """An ``OSError`` of this machine (a ``PermissionError``, a missing file) is the
+    authorizer's refusal, not a network failure: final at once."""
+    network = calm_network()
+    calls: list[str] = []
+
+    async def scenario() -> BaseException | None:
+        def authorize(channel_name: str, socket_id: str, _: Any) -> dict[str, str]:
+            calls.append(channel_name)
+            raise PermissionError("not for you")
+
+        pusher = PusherChannelsClient(
+            api_key=APP_KEY,
+            host="sim.invalid",
+            ws_port=6001,
+            use_tls=False,
+            on_authorizer=authorize,
+        )
+        await pusher.connect()
+        channel = await pusher.subscribe("private-orders")
+        try:
+            await channel.wait_subscribed(timeout=60)
+        except Exception as exc:
+            return exc
+        finally:
+            await asyncio.sleep(10)
+            await pusher.disconnect()
+        return None
+
+    with simulated_network(network):
+        outcome = run_virtual(scenario())
+    assert isinstance(outcome, AuthorizationError)
+    assert not outcome.retryable
+    assert "PermissionError: not for you" in outcome.message
+    assert calls == ["private-orders"]
+
+
+def test_health_through_an_auth_outage_on_virtual_time() -> None:
+    """Issue 20, item 5: during a 100 s auth outage the channel shows as retrying, with
+    its error and next retry; healthy for one maximum gap (30 s) from its subscribe()
+    (made 40 s into the connection), then not; healthy again once subscribed, with no
+    reconnection counted."""
+    network = calm_network()
+
+    async def scenario() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        outage_ends = loop.time() + 140.0
+
+        async def authorize(channel_name: str, socket_id: str, _: Any) -> dict[str, str]:
+            if loop.time() < outage_ends:
+                raise ConnectionError("the auth backend is down")
+            return {"auth": sign(f"{socket_id}:{channel_name}")}
+
+        pusher = PusherChannelsClient(
+            api_key=APP_KEY,
+            host="sim.invalid",
+            ws_port=6001,
+            use_tls=False,
+            on_authorizer=authorize,
+        )
+        await pusher.connect()
+        await asyncio.sleep(40.0)
+        start = loop.time()
+        await pusher.subscribe("private-orders")
+        seen = []
+        for moment in (10.0, 50.0):
+            await asyncio.sleep(start + moment - loop.time())
+            seen.append(pusher.health())
+        channel = pusher.get_channel("private-orders")
+        assert channel is not None
+        await channel.wait_subscribed(timeout=120)
+        seen.append(pusher.health())
+        await pusher.disconnect()
+        return seen
+
+    with simulated_network(network):
+        early, late, after = run_virtual(scenario())
+    early_channel = early.channel("private-orders")
+    assert early_channel is not None
+    assert early_channel.status == "retrying"
+    assert early_channel.error is not None
+    assert "the auth backend is down" in early_channel.error
+    assert early_channel.next_retry_at is not None
+    assert early.checked_at < early_channel.next_retry_at <= early.checked_at + 30.0
+    assert early.healthy, early.problems
+    late_channel = late.channel("private-orders")
+    assert late_channel is not None
+    assert late_channel.status == "retrying"
+    assert not late.healthy
+    assert late.problems[0].startswith("channel 'private-orders' not subscribed for 50.")
+    assert after.healthy, after.problems
+    assert after.reconnections == 0

@@ -204,7 +204,9 @@ class ChannelRecord:
 
     @property
     def failure(self) -> SubscriptionError | None:
-        """Why the last attempt failed, while the status is ``FAILED``."""
+        """Why the last attempt failed: set while the status is ``FAILED``, and kept
+        while the channel is retried by itself (until it is subscribed, reset, or
+        ``subscribe()`` tries it again)."""
         rarely = self._rarely
         return rarely.failure if rarely is not None else None
 
@@ -212,6 +214,12 @@ class ChannelRecord:
     def failure(self, value: SubscriptionError | None) -> None:
         if value is not None or self._rarely is not None:
             self._more().failure = value
+
+    @property
+    def refused(self) -> bool:
+        """Whether the last attempt failed for good on this connection: ``FAILED``
+        with no retry coming (a refusal, or a failure that waiting cannot mend)."""
+        return self.status is ChannelStatus.FAILED and self.retry_at is None
 
     @property
     def retry_at(self) -> float | None:

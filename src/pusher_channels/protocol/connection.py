@@ -139,7 +139,7 @@ class Connection:
         the connection's life."""
         self.state = ConnectionState.DISCONNECTED
         self.socket_id: str | None = None
-        self.subscriptions = Subscriptions(self._outputs)
+        self.subscriptions = Subscriptions(self._outputs, settings.backoff, random_value)
         self.user = UserSession()
         self.channels = self.subscriptions.registry
         self._records = self.channels.records
@@ -155,6 +155,12 @@ class Connection:
         """A close code and message the server sent as ``pusher:error`` before closing."""
 
     # -------------------------------------------------------------------- outputs
+
+    @property
+    def last_frame_at(self) -> float:
+        """When the last frame arrived (or the last socket opened), on the clock of
+        the inputs; meaningless before the first socket opened."""
+        return self._last_activity
 
     @property
     def has_outputs(self) -> bool:

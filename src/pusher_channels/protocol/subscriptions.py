@@ -10,7 +10,9 @@ encrypted events) and authorizer answers into outputs.
 from __future__ import annotations
 
 import heapq
+import random
 import re
+from collections.abc import Callable
 from typing import Any, Final
 
 from ..exceptions import AuthorizationError, PusherProtocolError, SubscriptionError
@@ -26,6 +28,7 @@ from .actions import (
     SubscriptionFailed,
     SubscriptionSucceeded,
 )
+from .backoff import Backoff
 from .channels import ChannelKind, ChannelRecord, ChannelRegistry, ChannelStatus
 from .crypto import Decryptor, MalformedEncryptedDataError, WrongKeyError
 from .messages import (
@@ -49,11 +52,6 @@ STARTS_PER_TURN: Final = 200
 """Channels subscribed at once when a connection comes up; the next ones wait for
 the next turn of the event loop (a turn of 200 takes about 4 ms)."""
 
-MAX_AUTHORIZATION_RETRIES: Final = 8
-"""Retries of a transient authorization failure on one connection (0.5 s to 30 s
-apart, about two minutes in all); each new connection starts afresh."""
-_FIRST_RETRY_DELAY: Final = 0.5
-_LONGEST_RETRY_DELAY: Final = 30.0
 MAX_HELD_EVENTS: Final = 1000
 """Encrypted events kept in order while a new key is fetched; more are skipped."""
 _SUBSCRIPTION_SUCCEEDED: Final = "pusher_internal:subscription_succeeded"
@@ -100,8 +98,17 @@ class Subscriptions:
         socket_id: the socket id of the established connection, ``None`` without one.
     """
 
-    def __init__(self, outputs: list[Output]) -> None:
+    def __init__(
+        self,
+        outputs: list[Output],
+        backoff: Backoff | None = None,
+        random_value: Callable[[], float] = random.random,
+    ) -> None:
         self._outputs = outputs
+        self._backoff = backoff if backoff is not None else Backoff()
+        """The reconnection policy, whose cap and jitter the authorization retries
+        share (see :meth:`Backoff.authorization_retry_delay`)."""
+        self._random_value = random_value
         self.registry = ChannelRegistry()
         self.socket_id: str | None = None
         self._retries: list[tuple[float, int, ChannelRecord]] | None = None
@@ -254,9 +261,12 @@ class Subscriptions:
     ) -> None:
         """The authorizer failed for ``channel_name``: the channel is not subscribed.
 
-        A ``retryable`` failure is tried again by itself (when ``now`` is given),
-        up to :data:`MAX_AUTHORIZATION_RETRIES` times, with exponential backoff.
-        A failure for another socket id or another incarnation is discarded.
+        A ``retryable`` failure is tried again by itself (when ``now`` is given), with
+        exponential backoff capped at the longest reconnection gap, for as long as
+        the channel is wanted on this connection: a channel is never left behind on a
+        healthy connection. Other failures are final until ``subscribe()`` or the
+        next connection. A failure for another socket id or another incarnation is
+        discarded.
         """
         record = self._awaiting_authorization(channel_name, socket_id, incarnation)
         if record is None:
@@ -266,16 +276,9 @@ class Subscriptions:
             return
         retry_in: float | None = None
         attempt = record.authorization_retries + 1
-        if (
-            error.retryable
-            and now is not None
-            and record.authorization_retries < MAX_AUTHORIZATION_RETRIES
-        ):
-            record.authorization_retries += 1
-            retry_in = min(
-                _LONGEST_RETRY_DELAY,
-                _FIRST_RETRY_DELAY * 2.0 ** (record.authorization_retries - 1),
-            )
+        if error.retryable and now is not None:
+            record.authorization_retries = attempt
+            retry_in = self._backoff.authorization_retry_delay(attempt, self._random_value())
             record.retry_at = now + retry_in
             if self._retries is None:
                 self._retries = []
@@ -304,11 +307,16 @@ class Subscriptions:
                 continue  # stale
             record.retry_at = None
             if record.status is ChannelStatus.FAILED:
-                self.start(record)
+                self.start(record, retrying=True)
 
-    def start(self, record: ChannelRecord) -> None:
-        """Authorize (if needed) and subscribe one channel on the current connection."""
-        record.failure = None
+    def start(self, record: ChannelRecord, *, retrying: bool = False) -> None:
+        """Authorize (if needed) and subscribe one channel on the current connection.
+
+        An automatic retry (``retrying``) keeps the failure it retries in
+        ``record.failure`` until the outcome; any other start forgets it.
+        """
+        if not retrying:
+            record.failure = None
         record.retry_at = None
         if record.kind.needs_authorization:
             assert self.socket_id is not None
@@ -453,6 +461,7 @@ class Subscriptions:
 
     def _subscription_succeeded(self, record: ChannelRecord, data: Any) -> None:
         record.authorization_retries = 0
+        record.failure = None
         decoded = decode_data(data)
         if record.kind is ChannelKind.PRESENCE:
             record.members = members_from_subscription(decoded)

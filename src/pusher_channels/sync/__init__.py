@@ -39,7 +39,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, ClassVar, Self, Unpack
+from typing import Any, ClassVar, Self, TypeVar, Unpack
 
 from .. import client as async_client
 from .._bindings import Bindings, BindsEvents, ConnectionEvents
@@ -49,6 +49,7 @@ from .._streams import DEFAULT_CAPACITY, EventIterator
 from ..callbacks import ChannelCallbackKeywords
 from ..channel import PusherChannel as AsyncChannel
 from ..exceptions import CallbackError, PusherConfigError
+from ..health import Health
 from ..options import CALLBACK_NAMES, ClientKeywords
 from ..protocol.actions import ConnectionState
 from ..protocol.channels import ChannelKind
@@ -67,6 +68,7 @@ __all__ = ["PusherChannel", "PusherChannelsClient", "SyncEventIterator"]
 
 logger = logging.getLogger("pusher_channels")
 
+T = TypeVar("T")
 _RETURNING_CALLBACKS = frozenset({"on_authorizer", "on_user_authenticator", "on_auth_failure"})
 _numbers = itertools.count(1)
 
@@ -214,6 +216,23 @@ class PusherChannelsClient(BindsEvents):
     def get_socket_id(self) -> str | None:
         """The socket id of the live connection, or ``None``."""
         return self._client._runtime.socket_id if self._client._runtime else None
+
+    def health(self) -> Health:
+        """A snapshot of the client's health, for a ``/health`` endpoint: see
+        :meth:`pusher_channels.PusherChannelsClient.health`.
+
+        Safe from any thread (a web server's worker threads, a callback): it is taken
+        on the client's event loop while that runs. Never raises.
+        """
+        loop_thread = self._loop_thread
+        if loop_thread.running and not loop_thread.in_loop_thread():
+            try:
+                health: Health = loop_thread.run(_call(self._client.health))
+            except LoopStoppedError:
+                pass  # stopped meanwhile: nothing changes the state any more
+            else:
+                return health
+        return self._client.health()
 
     @property
     def connection(self) -> ConnectionEvents:
@@ -366,7 +385,8 @@ class PusherChannel(BindsEvents):
         return self._channel.last_gap
 
     def wait_subscribed(self, timeout: float | None = None) -> None:
-        """Block until the server has confirmed the subscription; raises as
+        """Block until the server has confirmed the subscription, through the
+        failures the client retries by itself; raises as
         :meth:`pusher_channels.PusherChannel.wait_subscribed` does."""
         self._client._run(self._channel.wait_subscribed(timeout))
 
@@ -507,6 +527,11 @@ def _close_iterator(iterator: EventIterator) -> None:
 
 async def _open(factory: Callable[..., EventIterator], max_buffer: int) -> EventIterator:
     return factory(max_buffer=max_buffer)
+
+
+async def _call(function: Callable[[], T]) -> T:
+    """``function()``, as a coroutine to run on the client's loop."""
+    return function()
 
 
 def _is_async(callback: Callable[..., Any]) -> bool:
