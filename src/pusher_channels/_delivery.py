@@ -527,7 +527,12 @@ class Delivery:
     def _subscription_failed(self, output: SubscriptionFailed) -> None:
         error = output.error
         name = error.channel_name
-        logger.warning("subscription to %r failed: %s", name, error.message)  # says any retry
+        # The message says any retry. A retried failure is one incident: its first
+        # attempt is a WARNING, the retries that follow are routine (INFO).
+        level = (
+            logging.INFO if output.retry_in is not None and error.attempt > 1 else logging.WARNING
+        )
+        logger.log(level, "subscription to %r failed: %s", name, error.message)
         if output.retry_in is None:
             self.finish_streams(name, error)
         self.call("on_subscription_error", error.message, error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import socket
 import struct
 import time
@@ -181,11 +182,13 @@ async def test_each_automatic_retry_that_fails_is_reported_with_its_attempt(
 
 
 async def test_an_auth_outage_longer_than_eight_retries_ends_subscribed_on_the_same_connection(
-    soketi: SoketiServer, auth_server: AuthServer
+    soketi: SoketiServer, auth_server: AuthServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Issue 20, item 1: the endpoint answers 503 for 8 s, longer than eight retries
     last with a maximum gap of 0.5 s. The channel is retried all along and subscribed
-    within a gap of the endpoint's recovery, on the connection it started on."""
+    within a gap of the endpoint's recovery, on the connection it started on. The
+    outage is one WARNING line, not one per retry: the retries are logged at INFO."""
+    caplog.set_level(logging.INFO, logger="pusher_channels")
     recorder = Recorder()
     name = unique("private")
     auth_server.failure = Failure(status=503, body="maintenance")
@@ -206,6 +209,11 @@ async def test_an_auth_outage_longer_than_eight_retries_ends_subscribed_on_the_s
         assert client.connection_state == "CONNECTED"
     assert asked_during_outage > 9, "more than eight retries"
     assert ConnectionState.RECONNECTING not in recorder.current_states
+    failures = [r for r in caplog.records if r.getMessage().startswith("subscription to")]
+    warnings = [r.getMessage() for r in failures if r.levelno >= logging.WARNING]
+    assert len(failures) > 9
+    assert len(warnings) == 1, warnings
+    assert "(attempt 1, retrying in" in warnings[0]
     for _, error in recorder.subscription_errors:
         assert isinstance(error, AuthorizationError)
         assert error.retry_in is not None, "never given up"
