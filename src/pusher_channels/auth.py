@@ -188,10 +188,15 @@ class _FormPoster:
         self._http = None
 
     async def aclose(self) -> None:
-        """Close the HTTP connection pool."""
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        """Close the HTTP connection pool (a request made from now on opens a new one)."""
+        http = self._take_pool()
+        if http is not None:
+            await http.aclose()
+
+    def _take_pool(self) -> httpx.AsyncClient | None:
+        """The pool, no longer this endpoint's: closing it cannot close a later one."""
+        http, self._http = self._http, None
+        return http
 
     async def _post(
         self,
@@ -498,17 +503,21 @@ class BatchingEndpointAuthorizer(EndpointAuthorizer):
             return exc
 
     async def aclose(self) -> None:
-        """Stop the batches under way and close the HTTP pool."""
-        for batch in list(self._open.values()):
+        """Stop the batches under way and close the HTTP pool: those of this moment,
+        all taken before the first await (a batch begun later, and its pool, are new)."""
+        http = self._take_pool()
+        batches, sending = list(self._open.values()), list(self._sending)
+        self._open.clear()
+        for batch in batches:
             if batch.timer is not None:
                 batch.timer.cancel()
             batch.cancel()
-        self._open.clear()
-        for task in list(self._sending):
+        for task in sending:
             task.cancel()
-        if self._sending:
-            await asyncio.wait(list(self._sending))
-        await super().aclose()
+        if sending:
+            await asyncio.wait(sending)
+        if http is not None:
+            await http.aclose()
 
     def forget_pool(self) -> None:
         """Drop what belonged to an event loop that has ended."""
