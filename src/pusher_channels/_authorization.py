@@ -119,12 +119,18 @@ class Authorizations:
         if tasks:
             await asyncio.wait(tasks)
 
-    async def aclose(self) -> None:
-        """Cancel what runs and release the HTTP pools (they belong to this loop)."""
+    async def aclose(self, superseded: Callable[[], bool] = lambda: False) -> None:
+        """Cancel what runs and release the HTTP pools (they belong to this loop).
+
+        ``superseded()`` tells whether a new connection has begun meanwhile (at any
+        await here): its authorizations use the pools, which then stay open for it.
+        An authenticator's ``aclose()`` takes its pool and batches at once, so that
+        what begins later gets new ones.
+        """
         await self.cancel_all()
         for authenticator in (self._authorizer, self._user_authenticator):
             close = getattr(authenticator, "aclose", None)
-            if close is not None:
+            if close is not None and not superseded():
                 await close()
 
     def _start(self, coroutine: Coroutine[Any, Any, None]) -> None:

@@ -19,7 +19,9 @@ of a channel event to a channel's one callback, while no lane is open, calls it
 itself (one Python call less per event) and hands what it cannot finish back here:
 an exception to :meth:`Dispatcher.failed`, an awaitable to
 :meth:`Dispatcher.open_lane`, exactly as :meth:`Dispatcher.call` would. :meth:`Dispatcher.shutdown`
-waits a bounded grace period for running callbacks, then cancels what is left.
+waits a bounded grace period for running callbacks, then cancels what is left, unless
+``connect()`` starts a new connection meanwhile (:meth:`Dispatcher.connection_started`):
+the grace belongs to the connection that ended, and a new one is never touched by it.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ class _Lane:
 class Dispatcher:
     """Runs user callbacks on the event loop that owns the client."""
 
-    __slots__ = ("_disconnecting", "_flow", "_reporter", "capacity", "lanes")
+    __slots__ = ("_disconnecting", "_flow", "_reporter", "_taken_over", "capacity", "lanes")
 
     def __init__(
         self,
@@ -97,6 +99,9 @@ class Dispatcher:
         for them (they wait for it), so two callbacks disconnecting at once cannot
         wait on each other. (A tuple, replaced whole: the empty one costs an idle
         connection nothing, where a set or a list would be an object of its own.)"""
+        self._taken_over: asyncio.Future[None] | None = None
+        """Made by a shutdown that waits, resolved when a new connection starts: that
+        shutdown then stops at once."""
 
     def call(self, callback: Callable[..., Any], *args: Any) -> None:
         """Call ``callback(*args)`` after every earlier call of the same callback."""
@@ -142,18 +147,45 @@ class Dispatcher:
             at = marked.index(lane)
             self._disconnecting = marked[:at] + marked[at + 1 :]
 
+    def connection_started(self) -> None:
+        """``connect()`` starts a new connection: a shutdown under way stops at once.
+
+        It cancels nothing more: what runs from then on belongs to the live client,
+        as callbacks running across a reconnection do (later calls of a callback still
+        queue behind its running one).
+        """
+        taken_over, self._taken_over = self._taken_over, None
+        if taken_over is not None and not taken_over.done():
+            taken_over.set_result(None)
+
     async def shutdown(self, grace: float | None = None) -> None:
         """Let running callbacks finish for ``grace`` seconds, then cancel the rest.
 
         The caller's own lane (a callback awaiting ``disconnect()``) is neither
-        waited for nor cancelled. What is cancelled is reported.
+        waited for nor cancelled. What is cancelled is reported. A connection started
+        meanwhile (:meth:`connection_started`) ends the shutdown there, with nothing
+        (more) cancelled: the grace belongs to the connection that ended.
         """
         if grace is None:
             grace = SHUTDOWN_GRACE
         spared = {self.own_lane(), *self._disconnecting}
-        tasks = [lane.task for lane in self.lanes.values() if lane not in spared and lane.task]
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace)
+        pending = {lane.task for lane in self.lanes.values() if lane not in spared and lane.task}
+        if pending:
+            loop = asyncio.get_running_loop()
+            taken_over = self._taken_over
+            if taken_over is None:
+                taken_over = self._taken_over = loop.create_future()
+            deadline = loop.time() + grace
+            while pending and not taken_over.done():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                done, _ = await asyncio.wait(
+                    {*pending, taken_over}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                pending -= done
+            if taken_over.done():
+                return
             for lane in list(self.lanes.values()):
                 if lane in spared or lane.task not in pending:
                     continue
@@ -170,6 +202,8 @@ class Dispatcher:
                 self._reporter.callback_failed(lane.callback, CallbackError(message))
             if pending:
                 await asyncio.wait(pending)
+            if taken_over.done():
+                return
         for lane in list(self.lanes.values()):  # opened while shutting down
             if lane not in spared and lane.task is not None:
                 lane.task.cancel()

@@ -86,7 +86,15 @@ def _unbound_clock() -> float:
 class _LoopParts:
     """What the runtime makes for the event loop it runs on."""
 
-    __slots__ = ("_authorizations", "_loop_end", "_runtime", "delivery", "flow", "sockets")
+    __slots__ = (
+        "_authorizations",
+        "_loop_end",
+        "_runtime",
+        "delivery",
+        "flow",
+        "generation",
+        "sockets",
+    )
 
     def __init__(self, runtime: Runtime, loop: asyncio.AbstractEventLoop) -> None:
         options = runtime.options
@@ -111,6 +119,38 @@ class _LoopParts:
         self._runtime = runtime
         self._authorizations: Authorizations | None = None
         self._loop_end = LoopEndWatch(functools.partial(runtime.loop_ending, loop))
+        self.generation = 0
+        """Which connection the parts serve: one more at each ``connect()`` that starts
+        a connection. A ``disconnect()`` ends what its own generation left running,
+        never what a later one started."""
+
+    def start_generation(self) -> None:
+        """``connect()`` starts a connection: what begins from now on is the new
+        generation's, and a disconnection still ending the previous one stops short of it."""
+        self.generation += 1
+        self.delivery.dispatcher.connection_started()
+
+    async def end_generation(self, generation: int, grace: float | None) -> None:
+        """End what connection ``generation`` left running: its authorizations, the
+        HTTP pools, superseded sockets, and its callbacks after ``grace`` seconds.
+
+        A ``connect()`` may start the next generation at any of the awaits below; from
+        then on nothing here touches what runs (each step starts only while
+        ``generation`` is the current one, and takes what exists at that moment).
+        """
+
+        def superseded() -> bool:
+            return self.generation != generation
+
+        if superseded():
+            return
+        await self.authorizations.aclose(superseded)
+        await self.sockets.settle()
+        if superseded():
+            return
+        await self.delivery.dispatcher.shutdown(grace)
+        if not superseded():
+            self.flow.release_all()
 
     @property
     def authorizations(self) -> Authorizations:
@@ -309,7 +349,7 @@ class Runtime:
 
         Called while a disconnection is under way, it first lets that finish.
         """
-        self.bind_loop()
+        parts = self.bind_loop()
         assert self._loop is not None
         disconnects = self._disconnects
         while self._core.state is ConnectionState.DISCONNECTING:
@@ -318,6 +358,8 @@ class Runtime:
             raise PusherConnectionError("init() replaced this client's configuration")
         if self._disconnects != disconnects:
             raise self._why_disconnected()
+        if self._core.state is _DISCONNECTED:
+            parts.start_generation()
         self._core.connect(self._clock())
         self._perform()
         if self._core.state is not _CONNECTED:
@@ -337,7 +379,9 @@ class Runtime:
 
         Every public wait ends, every iterator ends, authorizations are cancelled,
         and callbacks still running after ``grace`` seconds (default
-        :data:`~._dispatch.SHUTDOWN_GRACE`) are cancelled.
+        :data:`~._dispatch.SHUTDOWN_GRACE`) are cancelled. A ``connect()`` made
+        meanwhile ends that cleanup where it stands: what runs then belongs to the new
+        connection (see :meth:`_LoopParts.end_generation`).
         """
         parts = self.bind_loop()
         with parts.delivery.dispatcher.disconnecting():
@@ -345,19 +389,16 @@ class Runtime:
 
     async def _disconnect(self, parts: _LoopParts, grace: float | None) -> None:
         self._disconnects += 1
+        generation = parts.generation
         self._core.disconnect(self._clock())
         self._perform()
         if self._core.state is not _DISCONNECTED:
             assert self._loop is not None
             await self._waits.until_disconnected(self._loop)
-        if self._core.state is not _DISCONNECTED:
+        if self._core.state is not _DISCONNECTED or parts.generation != generation:
             return  # connect() was called meanwhile: what runs now belongs to it
         self._end_waits()  # also when the client was disconnected already
-        await parts.authorizations.aclose()
-        await parts.sockets.settle()
-        await parts.delivery.dispatcher.shutdown(grace)
-        if self._core.state is _DISCONNECTED:
-            parts.flow.release_all()
+        await parts.end_generation(generation, grace)
 
     async def close(self) -> None:
         """Disconnect for good (the client is being configured afresh)."""

@@ -188,10 +188,15 @@ class _FormPoster:
         self._http = None
 
     async def aclose(self) -> None:
-        """Close the HTTP connection pool."""
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        """Close the HTTP connection pool (a request made from now on opens a new one)."""
+        http = self._take_pool()
+        if http is not None:
+            await http.aclose()
+
+    def _take_pool(self) -> httpx.AsyncClient | None:
+        """The pool, no longer this endpoint's: closing it cannot close a later one."""
+        http, self._http = self._http, None
+        return http
 
     async def _post(
         self,
@@ -388,6 +393,11 @@ def _authorization_error(message: str, channel_name: str, status: int | None) ->
     return AuthorizationError(message, channel_name, status=status, retryable=retryable)
 
 
+def _asks_for_credentials(error: AuthorizationError) -> bool:
+    """Whether the endpoint refused with 401 or 403 (new credentials may help)."""
+    return error.status in _CREDENTIAL_STATUSES
+
+
 class BatchingEndpointAuthorizer(EndpointAuthorizer):
     """Asks the endpoint for several channels in one request (``auth_batching=True``).
 
@@ -395,7 +405,8 @@ class BatchingEndpointAuthorizer(EndpointAuthorizer):
     already serve: the form has ``socket_id`` and ``channel_name[0]``,
     ``channel_name[1]``, ... (plus the params); the answer is a JSON object keyed by
     channel name, each ``{"status": <HTTP status, optional on success>, "data":
-    {<the usual answer>}}``. A channel missing from the answer fails alone, as a 404.
+    {<the usual answer>}}``. A channel missing from the answer fails alone, as a 404;
+    one refused with 401 or 403 is asked for once more as a single request would be.
 
     Each channel still asks on its own (and is timed out on its own): the first ask
     opens a batch for its socket, the asks of the next ``delay`` seconds join it, and
@@ -434,35 +445,62 @@ class BatchingEndpointAuthorizer(EndpointAuthorizer):
         task.add_done_callback(self._sending.discard)
 
     async def _request(self, batch: _Batch) -> None:
+        """Ask for the batch's channels; every waiter gets an outcome, however the
+        request ends: its authorization, its refusal, or the exception that stopped
+        the request (a params or headers callable that raised, say), raised to each
+        waiter as a single request raises it.
+
+        Channels refused with 401 or 403 (by the whole answer or by their own
+        entries) follow a single request's rule (see :class:`_FormPoster`): when
+        ``on_auth_failure``, told of the first of them, or callable params or
+        headers say new credentials may help, they are asked for once more, together.
+        """
         names = list(batch.waiters)
-        form = {"socket_id": batch.socket_id}
+        try:
+            outcomes = await self._ask(batch.socket_id, names)
+            refused: dict[str, AuthorizationError] = {}
+            for name, outcome in outcomes.items():
+                if isinstance(outcome, AuthorizationError) and _asks_for_credentials(outcome):
+                    refused[name] = outcome
+                else:
+                    batch.settle(name, outcome)
+            if refused and await self._retry_after(next(iter(refused.values()))):
+                logger.info(
+                    "authorization of %d channels: retrying once with fresh credentials",
+                    len(refused),
+                )
+                outcomes.update(await self._ask(batch.socket_id, list(refused)))
+            for name in refused:
+                batch.settle(name, outcomes[name])
+        except Exception as exc:
+            for name in names:
+                batch.settle(name, exc)  # (those settled already keep their outcome)
+
+    async def _ask(
+        self, socket_id: str, names: list[str]
+    ) -> dict[str, Authorization | AuthorizationError]:
+        """One request for ``names``: each channel's authorization or refusal.
+
+        Raises:
+            Exception: what a params or headers callable raised.
+        """
+        form = {"socket_id": socket_id}
         form.update({f"channel_name[{index}]": name for index, name in enumerate(names)})
         what = f"authorization of {len(names)} channels"
-
-        def error(exc: _EndpointError) -> AuthorizationError:
-            return _authorization_error(exc.message, names[0], exc.status)
-
         try:
-            answer = await self._post(
-                form, what, error, size_limit=self._max_response_bytes * len(names)
-            )
+            answer = await self._post_once(form, what, self._max_response_bytes * len(names))
         except _EndpointError as exc:
-            for name in names:
-                batch.settle(name, _authorization_error(exc.message, name, exc.status))
-            return
+            return {name: _authorization_error(exc.message, name, exc.status) for name in names}
         if not isinstance(answer, Mapping):
-            for name in names:
-                batch.settle(
+            return {
+                name: AuthorizationError(
+                    f"{what} failed: {self._shown_endpoint} answered something other "
+                    "than an object keyed by channel name",
                     name,
-                    AuthorizationError(
-                        f"{what} failed: {self._shown_endpoint} answered something other "
-                        "than an object keyed by channel name",
-                        name,
-                    ),
                 )
-            return
-        for name in names:
-            batch.settle(name, self._entry(name, answer.get(name)))
+                for name in names
+            }
+        return {name: self._entry(name, answer.get(name)) for name in names}
 
     def _entry(self, name: str, entry: Any) -> Authorization | AuthorizationError:
         """One channel's part of a batch answer, as its authorization or its error."""
@@ -498,17 +536,21 @@ class BatchingEndpointAuthorizer(EndpointAuthorizer):
             return exc
 
     async def aclose(self) -> None:
-        """Stop the batches under way and close the HTTP pool."""
-        for batch in list(self._open.values()):
+        """Stop the batches under way and close the HTTP pool: those of this moment,
+        all taken before the first await (a batch begun later, and its pool, are new)."""
+        http = self._take_pool()
+        batches, sending = list(self._open.values()), list(self._sending)
+        self._open.clear()
+        for batch in batches:
             if batch.timer is not None:
                 batch.timer.cancel()
             batch.cancel()
-        self._open.clear()
-        for task in list(self._sending):
+        for task in sending:
             task.cancel()
-        if self._sending:
-            await asyncio.wait(list(self._sending))
-        await super().aclose()
+        if sending:
+            await asyncio.wait(sending)
+        if http is not None:
+            await http.aclose()
 
     def forget_pool(self) -> None:
         """Drop what belonged to an event loop that has ended."""
@@ -534,11 +576,11 @@ class _Batch:
         self.waiters.setdefault(channel_name, []).append(future)
         return future
 
-    def settle(self, channel_name: str, outcome: Authorization | AuthorizationError) -> None:
+    def settle(self, channel_name: str, outcome: Authorization | Exception) -> None:
         for future in self.waiters.get(channel_name, ()):
             if future.done():
                 continue
-            if isinstance(outcome, AuthorizationError):
+            if isinstance(outcome, Exception):
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)

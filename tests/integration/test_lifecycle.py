@@ -384,6 +384,117 @@ async def test_an_earlier_incarnations_authorization_is_not_used(soketi: SoketiS
         assert len(succeeded) == 1
 
 
+# ------------------------------ issue 20, item 7. connect() during disconnect()'s grace
+
+
+async def test_a_connect_during_disconnects_grace_is_never_touched_by_it(
+    soketi: SoketiServer, auth_server: AuthServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 7: ``disconnect()`` gives a slow callback its grace; a ``connect()`` made
+    meanwhile starts a connection that the old ``disconnect()`` never touches: its
+    events reach callbacks that are never cancelled (also one whose lane opened
+    during the grace), nothing is reported while connected, and its authorizations
+    work once the old grace is over."""
+    monkeypatch.setattr(_dispatch, "SHUTDOWN_GRACE", 1.0, raising=False)
+    public = unique()
+    started: list[int] = []
+    received: list[int] = []
+    succeeded: list[str] = []
+    errors: list[tuple[ConnectionState, str]] = []
+    state = [ConnectionState.DISCONNECTED]
+
+    def on_state_change(current: ConnectionState, previous: ConnectionState) -> None:
+        state[0] = current
+
+    async def on_event(event: PusherEvent) -> None:
+        n = event.json()["n"]
+        started.append(n)
+        if n == 0:
+            await asyncio.sleep(2.0)  # the old connection's call: longer than the grace
+        received.append(n)
+
+    async def on_subscription_succeeded(channel_name: str, data: Any) -> None:
+        await asyncio.sleep(1.5)  # the new connection's lane outlives the old grace
+        succeeded.append(channel_name)
+
+    client = PusherChannelsClient(
+        **soketi.client_options(),
+        auth_endpoint=auth_server.batch_url,
+        auth_batching=True,
+        on_subscription_succeeded=on_subscription_succeeded,
+        on_connection_state_change=on_state_change,
+        on_error=lambda message, code, error: errors.append((state[0], message)),
+    )
+    await client.connect()
+    channel = await client.subscribe(public, on_event=on_event)
+    await wait_until(lambda: succeeded == [public], timeout=5)
+    await trigger_many(soketi, public, 1)
+    await wait_until(lambda: started == [0])
+
+    closing = asyncio.create_task(client.disconnect())
+    await wait_until(lambda: state_of(client) is ConnectionState.DISCONNECTED)
+    await client.connect(timeout=5)  # at once: the old grace has just begun
+    await wait_until(lambda: channel.subscribed, timeout=5)
+    await trigger_many(soketi, public, 5, start=1)
+    await asyncio.wait_for(closing, 5)
+    await asyncio.sleep(1.5)  # the old grace is over
+    assert state_of(client) is ConnectionState.CONNECTED
+    private = await client.subscribe(unique("private-after-grace"))
+    await private.wait_subscribed(timeout=5)
+    with contextlib.suppress(AssertionError):  # the assertions below say what is missing
+        await wait_until(lambda: len(received) == 6 and len(succeeded) == 3, timeout=5)
+    reported = list(errors)
+    await client.disconnect()
+
+    assert reported == [], "reported while connected"
+    assert received == [0, 1, 2, 3, 4, 5], "a call of the new connection was dropped"
+    assert succeeded == [public, public, private.channel_name]
+
+
+async def test_a_disconnect_closing_the_auth_pool_spares_a_new_connections_batch(
+    soketi: SoketiServer, auth_server: AuthServer
+) -> None:
+    """Item 7, authorizations: ``disconnect()`` cancels the authorizations under way
+    (here a user authentication that takes 1 s to wind down), then closes the auth
+    endpoints' HTTP pools and batches. A ``connect()`` made meanwhile authorizes its
+    channels through them: the old ``disconnect()`` must neither cancel its batch
+    nor close the pool under its request."""
+    private = unique("private-new-batch")
+    winding_down = asyncio.Event()
+
+    async def slow_to_cancel(socket_id: str, options: Any) -> dict[str, str]:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            winding_down.set()
+            await asyncio.sleep(1.0)  # e.g. a rollback awaited on cancellation
+        raise AssertionError("unreachable")
+
+    client = PusherChannelsClient(
+        **soketi.client_options(),
+        auth_endpoint=auth_server.batch_url,
+        auth_batching=True,
+        auth_batch_delay=1.5,  # the new connection's batch is still open 1 s on
+        on_user_authenticator=slow_to_cancel,
+    )
+    await client.connect()
+    channel = await client.subscribe(private)
+    await channel.wait_subscribed(timeout=5)  # the HTTP pool is open
+    signin = asyncio.create_task(client.signin())
+    await asyncio.sleep(0.2)
+    closing = asyncio.create_task(client.disconnect())
+    await asyncio.wait_for(winding_down.wait(), 5)
+    await client.connect(timeout=5)  # while the old disconnect() waits for the sign-in
+    try:
+        await channel.wait_subscribed(timeout=5)
+    finally:
+        await asyncio.wait_for(closing, 5)
+        with contextlib.suppress(SigninError):
+            await signin
+        await client.disconnect()
+    assert len(auth_server.requests_for(private)) == 2
+
+
 # -------------------------------------------------- 9, 11, 12. loops and init
 
 

@@ -6,8 +6,11 @@ warning when credentials would cross the network in the clear."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import itertools
 import json
+import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -144,6 +147,128 @@ def test_batching_needs_an_endpoint_and_sane_sizes() -> None:
     for bad in ({"auth_batch_size": 0}, {"auth_batch_delay": -1}, {"max_auth_response_bytes": 0}):
         with pytest.raises(PusherConfigError):
             parse_options({"api_key": "k", "cluster": "eu", **bad})
+
+
+@pytest.mark.parametrize("batching", [False, True], ids=["single", "batched"])
+async def test_a_failing_headers_callable_is_reported_at_once_with_its_cause(
+    soketi: SoketiServer, auth_server: AuthServer, batching: bool
+) -> None:
+    """Item 8 of issue 20: a ``headers`` callable that raises (here no token in the
+    vault) fails each channel at once with that cause, batched or not, and leaves
+    nothing for the event loop's exception handler ("Task exception was never
+    retrieved")."""
+    loop = asyncio.get_running_loop()
+    unhandled: list[str] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: unhandled.append(str(context.get("message"))))
+
+    def headers() -> dict[str, str]:
+        raise ValueError("no token in the vault")
+
+    failures: list[tuple[float, SubscriptionError]] = []
+    started = time.monotonic()
+    try:
+        async with PusherChannelsClient(
+            **soketi.client_options(),
+            auth_endpoint=auth_server.batch_url if batching else auth_server.url,
+            auth_batching=batching,
+            auth_timeout=5,
+            auth_params={"headers": headers},
+            on_subscription_error=lambda message, error: failures.append(
+                (time.monotonic() - started, error)
+            ),
+        ) as client:
+            for name in names("private-vault", 3):
+                await client.subscribe(name)
+            with contextlib.suppress(AssertionError):  # the assertions below say why
+                await wait_until(lambda: len(failures) >= 3, timeout=8)
+        gc.collect()  # an exception never retrieved is reported when its task goes
+    finally:
+        loop.set_exception_handler(previous)
+    assert [round(at, 1) for at, _ in failures if at > 1.0] == [], "waited for auth_timeout"
+    assert len(failures) == 3
+    for _, error in failures:
+        assert isinstance(error, AuthorizationError)
+        assert isinstance(error.__cause__, ValueError)
+        assert "ValueError: no token in the vault" in error.message
+    assert unhandled == []
+    assert auth_server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("rule", "asks"),
+    [("fixed headers", 1), ("callable headers", 2), ("on_auth_failure says no", 1)],
+)
+async def test_a_401_inside_a_batch_follows_the_single_request_refresh_rule(
+    soketi: SoketiServer, auth_server: AuthServer, rule: str, asks: int
+) -> None:
+    """Item 8 of issue 20: a batch answer giving one channel 401 is a 401 as a single
+    request's is: ``on_auth_failure`` hears of it and decides; without it, callable
+    headers are evaluated again for one more request, fixed ones are not. A second
+    401 fails the channel (never a loop); the other channel is asked for once."""
+    refused, fine = names("private-entry", 2)
+    auth_server.batch_statuses[refused] = 401  # the retry is refused too
+    asked: list[tuple[str, int | None]] = []
+
+    def says_no(error: AuthorizationError | SigninError) -> bool:
+        asked.append(
+            (error.channel_name if isinstance(error, AuthorizationError) else "", error.status)
+        )
+        return False
+
+    rules: dict[str, dict[str, Any]] = {
+        "fixed headers": {"auth_params": {"headers": {"Authorization": "Bearer t"}}},
+        "callable headers": {"auth_params": {"headers": lambda: {"Authorization": "Bearer t"}}},
+        "on_auth_failure says no": {
+            "auth_params": {"headers": lambda: {"Authorization": "Bearer t"}},
+            "on_auth_failure": says_no,
+        },
+    }
+    async with PusherChannelsClient(
+        **soketi.client_options(),
+        auth_endpoint=auth_server.batch_url,
+        auth_batching=True,
+        **rules[rule],
+    ) as client:
+        refused_channel = await client.subscribe(refused)
+        fine_channel = await client.subscribe(fine)
+        await fine_channel.wait_subscribed(timeout=5)
+        with pytest.raises(AuthorizationError) as refusal:
+            await refused_channel.wait_subscribed(timeout=5)
+    assert refusal.value.status == 401
+    assert len(auth_server.requests_for(refused)) == asks
+    assert len(auth_server.requests_for(fine)) == 1
+    if rule == "on_auth_failure says no":
+        assert asked == [(refused, 401)]
+
+
+async def test_a_401_inside_a_batch_is_retried_after_on_auth_failure_refreshes(
+    soketi: SoketiServer, auth_server: AuthServer
+) -> None:
+    """Item 8 of issue 20: ``on_auth_failure`` fetches a new token after a batch entry's
+    401; the refused channel is asked for once more, alone, and subscribed."""
+    refused, fine = names("private-refresh-entry", 2)
+    auth_server.batch_statuses[refused] = 401
+    asked: list[tuple[str, int | None]] = []
+
+    async def on_auth_failure(error: AuthorizationError | SigninError) -> bool:
+        assert isinstance(error, AuthorizationError)
+        asked.append((error.channel_name, error.status))
+        del auth_server.batch_statuses[refused]  # what the new token changes
+        return True
+
+    async with PusherChannelsClient(
+        **soketi.client_options(),
+        auth_endpoint=auth_server.batch_url,
+        auth_batching=True,
+        on_auth_failure=on_auth_failure,
+    ) as client:
+        channels = [await client.subscribe(name) for name in (refused, fine)]
+        for channel in channels:
+            await channel.wait_subscribed(timeout=5)
+    assert asked == [(refused, 401)]
+    assert sorted(len(r.channel_names) for r in auth_server.requests) == [1, 2]
+    assert auth_server.requests[-1].channel_names == [refused]
 
 
 async def test_a_401_is_retried_once_with_headers_evaluated_again(

@@ -22,6 +22,7 @@ from pusher_channels import (
     PusherChannelsClient,
     PusherConnectionError,
 )
+from pusher_channels._dispatch import SHUTDOWN_GRACE
 from pusher_channels.exceptions import PusherTimeoutError
 
 from .seam import simulated_network
@@ -313,3 +314,67 @@ def test_health_through_an_auth_outage_on_virtual_time() -> None:
     assert late.problems[0].startswith("channel 'private-orders' not subscribed for 50.")
     assert after.healthy, after.problems
     assert after.reconnections == 0
+
+
+def test_a_connect_during_disconnects_grace_is_never_cancelled_by_it() -> None:
+    """Item 7 of issue 20, with the real 5 s grace on the virtual clock: an async
+    ``on_event`` call outlives the grace of a ``disconnect()`` that a ``connect()``
+    follows at once. The old ``disconnect()`` must cancel nothing of the new
+    connection (its ``on_event`` calls, a lane it opened meanwhile) and report
+    nothing while it is connected."""
+    network = calm_network()
+    received: list[int] = []
+    succeeded: list[str] = []
+    errors: list[tuple[ConnectionState, str]] = []
+    state = [ConnectionState.DISCONNECTED]
+
+    def on_state_change(current: ConnectionState, previous: ConnectionState) -> None:
+        state[0] = current
+
+    async def on_event(event: Any) -> None:
+        seq = event.json()["seq"]
+        if seq == 1:
+            await asyncio.sleep(SHUTDOWN_GRACE + 3)  # the old connection's call
+        received.append(seq)
+
+    async def on_subscription_succeeded(channel_name: str, data: Any) -> None:
+        await asyncio.sleep(SHUTDOWN_GRACE)  # the new connection's: a lane opened
+        succeeded.append(channel_name)  # during the old grace, and outliving it
+
+    async def scenario() -> tuple[ConnectionState, list[tuple[ConnectionState, str]]]:
+        pusher = PusherChannelsClient(
+            api_key=APP_KEY,
+            host="sim.invalid",
+            ws_port=6001,
+            use_tls=False,
+            on_event=on_event,
+            on_subscription_succeeded=on_subscription_succeeded,
+            on_connection_state_change=on_state_change,
+            on_error=lambda message, code, error: errors.append((state[0], message)),
+        )
+        await pusher.connect()
+        await pusher.subscribe("prices")
+        await asyncio.sleep(SHUTDOWN_GRACE + 1)  # the first success's lane is done
+        network.server.channel_event(network.live_sockets()[0], "prices")  # seq 1, slow
+        await asyncio.sleep(1)
+        closing = asyncio.ensure_future(pusher.disconnect())
+        await asyncio.sleep(0.1)  # the close is answered: DISCONNECTED, the grace runs
+        assert state[0] is ConnectionState.DISCONNECTED
+        assert not closing.done()
+        await pusher.connect()
+        await asyncio.sleep(1)
+        (socket,) = network.live_sockets()
+        for _ in range(3):
+            network.server.channel_event(socket, "prices")  # seq 2, 3, 4
+        await closing
+        await asyncio.sleep(SHUTDOWN_GRACE * 3)
+        connected, reported = pusher.connection_state, list(errors)
+        await pusher.disconnect()
+        return connected, reported
+
+    with simulated_network(network):
+        connected, reported = run_virtual(scenario())
+    assert connected is ConnectionState.CONNECTED
+    assert reported == [], "reported while connected"
+    assert received == [1, 2, 3, 4], "a call was cancelled"
+    assert succeeded == ["prices", "prices"], "a lane opened meanwhile was cancelled"
