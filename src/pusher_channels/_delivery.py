@@ -48,6 +48,7 @@ from .exceptions import CallbackError, PusherError, SlowConsumerError
 from .protocol.actions import (
     ConnectionState,
     DecryptionFailed,
+    ErrorRepeated,
     ErrorReported,
     MemberAdded,
     MemberRemoved,
@@ -61,6 +62,7 @@ from .protocol.actions import (
     WatchlistEvent,
 )
 from .protocol.channels import ChannelRecord
+from .protocol.close import CloseAction, close_action
 from .protocol.messages import PusherEvent
 from .protocol.user import SERVER_TO_USER_PREFIX
 
@@ -458,8 +460,17 @@ class Delivery:
             self._state_changed(output)
         elif isinstance(output, ErrorReported):
             error = output.error
-            logger.warning("error: %s (code %s)", error.message, error.code)
+            logger.log(_log_level(error), "error: %s (code %s)", error.message, error.code)
             self._error(error)
+        elif isinstance(output, ErrorRepeated):
+            error = output.error
+            logger.log(
+                _log_level(error) - 10,
+                "error again: %s (code %s), %d repeats in this outage",
+                error.message,
+                error.code,
+                output.repeats,
+            )
         elif isinstance(output, DecryptionFailed):
             logger.warning(
                 "event %r on %r skipped: %s", output.event_name, output.channel_name, output.reason
@@ -561,6 +572,16 @@ class Delivery:
         if not isinstance(error, CallbackError | SlowConsumerError):
             error = CallbackError(error.message)
         self._error(error)
+
+
+def _log_level(error: PusherError) -> int:
+    """The level an error is logged at: ``INFO`` for the routine 42xx ("reconnect
+    immediately": a server restarting, which the client does at once), ``WARNING``
+    for the others. Their repeats in one outage go one level lower."""
+    code = error.code
+    if code is not None and close_action(code) is CloseAction.RECONNECT_NOW:
+        return logging.INFO
+    return logging.WARNING
 
 
 def _gap_data(gap: SubscriptionGap) -> dict[str, Any]:

@@ -210,6 +210,12 @@ class Runtime:
         return self._core.socket_id
 
     @property
+    def repeated_errors(self) -> int:
+        """How many connection errors were logged without ``on_error``, because one of
+        the same kind had been reported already in the same outage (for health views)."""
+        return self._core.repeated_errors
+
+    @property
     def user_data(self) -> dict[str, Any] | None:
         """The signed-in user's data."""
         return self._core.user.user_data
