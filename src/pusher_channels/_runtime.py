@@ -248,10 +248,9 @@ class Runtime:
     def _forget_loop(self) -> None:
         """The previous loop ended: whatever ran on it is gone with it."""
         logger.info("the event loop this client ran on has ended; starting afresh")
-        if self._core.state is _CONNECTED and self._loop is not None:
-            now = self._loop.time()  # a closed loop still tells the time
-            for channel in self.channel_callbacks.values():
-                channel._lost(now)
+        if self._core.state is _CONNECTED and self._parts is not None:
+            # A closed loop still tells the time.
+            self._parts.delivery.channels_lost(self._core.last_frame_at)
         self._core.forget_connection()
         self._core.take_outputs()  # nobody is left to tell on the old loop
         self._waits.forget()
@@ -567,6 +566,8 @@ class Runtime:
 
     def _state_changed(self, parts: _LoopParts, change: StateChanged) -> None:
         current = change.current
+        if change.previous is _CONNECTED:
+            parts.delivery.channels_lost(self._core.last_frame_at)
         if current is _CONNECTED:
             parts.sockets.connection_established()
         if current is _CONNECTED:

@@ -161,6 +161,15 @@ class Connection:
         self._outage = Outage(settings.backoff)
 
     @property
+    def last_frame_at(self) -> float:
+        """When the latest frame arrived (the ``now`` given to :meth:`receive`); a
+        new socket counts from when it opened until its first frame. On leaving
+        ``CONNECTED`` it is the last frame of the connection just lost or closed:
+        everything sent after it may have been missed, the silence before the loss
+        was noticed included."""
+        return self._last_activity
+
+    @property
     def repeated_errors(self) -> int:
         """How many errors of the connection were counted instead of reported: one of
         the same kind had been reported already in the same outage."""
