@@ -48,6 +48,7 @@ from .exceptions import CallbackError, PusherError, SlowConsumerError
 from .protocol.actions import (
     ConnectionState,
     DecryptionFailed,
+    ErrorRepeated,
     ErrorReported,
     MemberAdded,
     MemberRemoved,
@@ -61,6 +62,7 @@ from .protocol.actions import (
     WatchlistEvent,
 )
 from .protocol.channels import ChannelRecord
+from .protocol.close import CloseAction, close_action
 from .protocol.messages import PusherEvent
 from .protocol.user import SERVER_TO_USER_PREFIX
 
@@ -137,8 +139,8 @@ class ChannelCallbacks:
         registries)."""
         self._since: bool | tuple[float, float] | None = None
         """Where the channel stands for its subscription gaps: ``True`` while
-        subscribed, ``(loop time, wall time)`` once the connection was lost while it
-        was, ``None`` before its first subscription."""
+        subscribed, ``(loop time, wall time)`` of the last frame received on the
+        connection lost while it was, ``None`` before its first subscription."""
         self._last_gap: SubscriptionGap | None = None
         """The gap before the latest resubscription; ``None`` before the first."""
 
@@ -163,18 +165,19 @@ class ChannelCallbacks:
         if other._others is not None:
             self._others = {**(self._others or {}), **other._others}
 
-    def _lost(self, now: float) -> None:
-        """The connection left ``CONNECTED``: a subscribed channel is no longer."""
+    def _lost(self, last_frame: tuple[float, float]) -> None:
+        """The connection left ``CONNECTED``: a subscribed channel is no longer, since
+        ``last_frame`` (loop time, wall time), when its connection was last heard."""
         if self._since is True:
-            self._since = (now, time.time())
+            self._since = last_frame
 
     def _confirmed(self, now: float) -> SubscriptionGap | None:
         """The server confirmed the subscription; the gap it ends, if a resubscription."""
         since, self._since = self._since, True
         if not isinstance(since, tuple):
             return None
-        lost_at, lost_at_wall = since
-        gap = self._last_gap = next_gap(self._last_gap, lost_at, lost_at_wall, now)
+        silent_since, silent_since_wall = since
+        gap = self._last_gap = next_gap(self._last_gap, silent_since, silent_since_wall, now)
         return gap
 
 
@@ -458,8 +461,17 @@ class Delivery:
             self._state_changed(output)
         elif isinstance(output, ErrorReported):
             error = output.error
-            logger.warning("error: %s (code %s)", error.message, error.code)
+            logger.log(_log_level(error), "error: %s (code %s)", error.message, error.code)
             self._error(error)
+        elif isinstance(output, ErrorRepeated):
+            error = output.error
+            logger.log(
+                _log_level(error) - 10,
+                "error again: %s (code %s), %d repeats in this outage",
+                error.message,
+                error.code,
+                output.repeats,
+            )
         elif isinstance(output, DecryptionFailed):
             logger.warning(
                 "event %r on %r skipped: %s", output.event_name, output.channel_name, output.reason
@@ -497,13 +509,17 @@ class Delivery:
         else:  # pragma: no cover - every notification type is handled above
             raise AssertionError(f"unhandled output {output!r}")
 
+    def channels_lost(self, last_frame_at: float) -> None:
+        """The connection left ``CONNECTED`` (or vanished with its loop): every
+        subscribed channel stopped being subscribed when the connection was last heard
+        from, at ``last_frame_at`` (loop time), not when the loss was noticed."""
+        last_frame = (last_frame_at, time.time() - (self._loop.time() - last_frame_at))
+        for channel in self.channel_callbacks.values():
+            channel._lost(last_frame)
+
     def _state_changed(self, change: StateChanged) -> None:
         current, previous = change.current, change.previous
         logger.info("connection state %s -> %s", previous, current)
-        if previous is _CONNECTED:
-            now = self._loop.time()
-            for channel in self.channel_callbacks.values():
-                channel._lost(now)
         self.call("on_connection_state_change", current, previous)
         if self._listeners:
             self._listen("state_change", current, previous)
@@ -566,6 +582,16 @@ class Delivery:
         if not isinstance(error, CallbackError | SlowConsumerError):
             error = CallbackError(error.message)
         self._error(error)
+
+
+def _log_level(error: PusherError) -> int:
+    """The level an error is logged at: ``INFO`` for the routine 42xx ("reconnect
+    immediately": a server restarting, which the client does at once), ``WARNING``
+    for the others. Their repeats in one outage go one level lower."""
+    code = error.code
+    if code is not None and close_action(code) is CloseAction.RECONNECT_NOW:
+        return logging.INFO
+    return logging.WARNING
 
 
 def _gap_data(gap: SubscriptionGap) -> dict[str, Any]:

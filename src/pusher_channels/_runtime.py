@@ -277,6 +277,12 @@ class Runtime:
         return self._core.socket_id
 
     @property
+    def repeated_errors(self) -> int:
+        """How many connection errors were logged without ``on_error``, because one of
+        the same kind had been reported already in the same outage (for health views)."""
+        return self._core.repeated_errors
+
+    @property
     def user_data(self) -> dict[str, Any] | None:
         """The signed-in user's data."""
         return self._core.user.user_data
@@ -327,10 +333,9 @@ class Runtime:
         """The loop ended: whatever ran on it is gone with it."""
         if self._core.state is not _DISCONNECTED:
             logger.info("the event loop this client ran on has ended; starting afresh")
-        if self._core.state is _CONNECTED and self._loop is not None:
-            now = self._loop.time()  # a closed loop still tells the time
-            for channel in self.channel_callbacks.values():
-                channel._lost(now)
+        if self._core.state is _CONNECTED and self._parts is not None:
+            # A closed loop still tells the time.
+            self._parts.delivery.channels_lost(self._core.last_frame_at)
         previous = self._core.state
         self._core.forget_connection()
         self._core.take_outputs()  # nobody is left to tell on the old loop
@@ -668,6 +673,8 @@ class Runtime:
     def _state_changed(self, parts: _LoopParts, change: StateChanged) -> None:
         current = change.current
         self._note_state(current, change.previous, self._clock())
+        if change.previous is _CONNECTED:
+            parts.delivery.channels_lost(self._core.last_frame_at)
         if current is _CONNECTED:
             parts.sockets.connection_established()
         if current is _CONNECTED:

@@ -96,7 +96,9 @@ class PusherChannel(ChannelCallbacks, BindsEvents):
 
     @property
     def last_gap(self) -> SubscriptionGap | None:
-        """How long the channel was not subscribed before its latest resubscription.
+        """When the channel may have started missing events before its latest
+        resubscription (the last frame received on the lost connection), and for
+        how long.
 
         ``None`` until the first resubscription. Events published during the gap
         were not received (Pusher keeps no history): fetch them from your own API.

@@ -9,17 +9,21 @@ recovery must all arrive, in order. The time to recover is measured per restart.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from devtools.auth_server import AuthServer
 from devtools.soketi import SoketiServer
 
-from pusher_channels import PusherChannelsClient
+from pusher_channels import ConnectionState, PusherChannelsClient
 from tests.faults.helpers import (
+    CONNECTED,
     RECONNECTING,
     USERS,
     Timeline,
@@ -305,3 +309,102 @@ async def test_kills_during_resubscription_never_subscribe_twice(
         "soketi killed 20x, each 0-150 ms into a resubscription of 30 channels",
         f"server ready -> all subscribed after the last kill: {summary(took)}",
     )
+
+
+INCIDENT_CHANNELS = ["incident-public", "private-incident", "presence-incident"]
+SHUTDOWN_GRACE_MS = 3000
+"""soketi's default ``SOKETI_SHUTDOWN_GRACE_PERIOD``: how long it keeps closing every
+new socket with 4200 after a SIGTERM (the other tests' soketi uses 0)."""
+
+
+@pytest.fixture
+def production_soketi(tmp_path: Path) -> Iterator[SoketiServer]:
+    """A soketi of the test's own with its default shutdown grace period."""
+    server = SoketiServer(
+        log_path=tmp_path / "soketi.log",
+        extra_env={"SOKETI_SHUTDOWN_GRACE_PERIOD": str(SHUTDOWN_GRACE_MS)},
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_a_graceful_restart_is_one_incident(
+    loop_errors: list[dict[str, Any]],
+    production_soketi: SoketiServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One graceful restart (SIGTERM, then start on the same port) is one incident.
+
+    For its shutdown grace period (3 s by default) soketi closes every new socket
+    with 4200, so the client's immediate reconnection (the protocol's rule for 42xx)
+    meets such a socket, and so would every quick retry after it. The client
+    reconnects once at once, then backs off: ``on_error`` hears of the restart once
+    (twice at most), a handful of attempts are made, no 4200 is logged at WARNING,
+    and every channel is subscribed again afterwards.
+    """
+    soketi = production_soketi
+    timeline = Timeline()
+    auth = AuthServer(soketi.server_sdk(), users=dict(USERS))
+    auth.start()
+    try:
+        async with PusherChannelsClient(
+            **soketi.client_options(),
+            auth_endpoint=auth.url,
+            auth_params=as_user("alice"),
+            **timeline.callbacks(),
+        ) as client:
+            for name in INCIDENT_CHANNELS:
+                await client.subscribe(name)
+            await wait_until(
+                lambda: timeline.subscribed_on_last_connection() == set(INCIDENT_CHANNELS),
+                what="the first subscriptions",
+            )
+            errors_before = len(timeline.errors)
+            states_before = len(timeline.states)
+            caplog.clear()
+            caplog.set_level(logging.DEBUG, logger="pusher_channels")
+            started = time.monotonic()
+
+            await asyncio.to_thread(soketi.stop)
+            stopped = time.monotonic() - started
+            await asyncio.to_thread(soketi.start)
+            await wait_until(
+                lambda: (
+                    len(timeline.connections()) == 2
+                    and timeline.subscribed_on_last_connection() == set(INCIDENT_CHANNELS)
+                ),
+                timeout=RECOVERY_TIMEOUT,
+                what="every channel subscribed again after the restart",
+            )
+            took = time.monotonic() - started
+            await asyncio.sleep(0.5)  # anything late would show now
+            assert client.connection_state is CONNECTED
+    finally:
+        auth.stop()
+
+    changes = [current for current, _ in timeline.states[states_before:]]
+    ended = changes.index(CONNECTED) + 1  # the restart's changes, up to CONNECTED again
+    attempts = changes[:ended].count(ConnectionState.CONNECTING)
+    errors = [f"{code}: {message}" for message, code, _ in timeline.errors[errors_before:]]
+    warnings = [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno >= logging.WARNING and "4200" in record.getMessage()
+    ]
+    repeats = [r for r in caplog.records if r.getMessage().startswith("error again")]
+    report(
+        f"one graceful soketi restart ({SHUTDOWN_GRACE_MS} ms grace period)",
+        f"{len(errors)} on_error, {attempts} attempts, {changes.count(RECONNECTING)} "
+        f"RECONNECTING, {len(warnings)} WARNING lines about 4200; stopped after "
+        f"{stopped:.2f} s, all subscribed again after {took:.2f} s",
+    )
+    assert len(errors) <= 2, f"on_error called {len(errors)} times: {sorted(set(errors))}"
+    assert attempts <= 8, f"{attempts} connection attempts in {took:.2f} s"
+    assert warnings == [], f"{len(warnings)} WARNING lines about 4200: {warnings[:3]}"
+    assert repeats, "the 4200s after the first go to the log"
+    assert {r.levelno for r in repeats} == {logging.DEBUG}
+    assert repeats[-1].getMessage().endswith(f"{len(repeats)} repeats in this outage")
+    check_connections(timeline, INCIDENT_CHANNELS, own_user="alice")

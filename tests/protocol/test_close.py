@@ -10,6 +10,7 @@ from pusher_channels.exceptions import PusherConnectionError
 from pusher_channels.protocol.actions import (
     CloseSocket,
     ConnectionState,
+    ErrorRepeated,
     OpenSocket,
     StateChanged,
 )
@@ -20,10 +21,12 @@ from pusher_channels.protocol.connection import Connection
 from .helpers import (
     connected,
     errors,
+    established,
     frame,
     make_connection,
     of_type,
     opens,
+    reconnect,
     state_of,
     take,
     transitions,
@@ -260,3 +263,122 @@ def test_socket_closed_twice_is_ignored_the_second_time() -> None:
     assert take(conn) == []
     assert of_type(first, StateChanged)
     assert conn.state is ConnectionState.RECONNECTING
+
+
+# ------------------------------------------- a server restart: 42xx again and again
+
+RESTARTING = "Server is closing. Please reconnect shortly."
+QUICK_BACKOFF = Backoff(initial=1.0, maximum=8.0, jitter=0.5, quick_attempts=10, quick_delay=0.25)
+"""The client's shape of backoff: quick attempts first (10 here, as the client's)."""
+
+
+def closed_by_server(
+    conn: Connection, now: float, code: int = 4200, announced: bool = True
+) -> None:
+    """The server closes the socket with ``code``, announcing it first with a
+    ``pusher:error`` as soketi does (the hosted service, protocol 7, only closes)."""
+    if announced:
+        conn.receive(frame("pusher:error", {"code": code, "message": RESTARTING}), now)
+    conn.socket_closed(code, "", now)
+
+
+def next_attempt(conn: Connection) -> float:
+    """Fire the reconnection timer and open the socket; return when it fired."""
+    deadline = conn.next_deadline()
+    assert deadline is not None
+    assert conn.state is ConnectionState.RECONNECTING
+    conn.handle_timer(deadline)
+    conn.socket_opened(deadline)
+    assert state_of(conn) is ConnectionState.CONNECTING
+    return deadline
+
+
+def test_42xx_again_on_the_immediate_reconnection_backs_off_without_the_quick_attempts() -> None:
+    # soketi shutting down closes every new socket with 4200 (for 3 s by default):
+    # the first reconnection is immediate, as the protocol says; the server closing
+    # it the same way means it is restarting, and quick attempts would only storm it.
+    conn = connected(now=0.0, backoff=QUICK_BACKOFF)
+    closed_by_server(conn, 10.0)
+    now, delays = 10.0, []
+    for _ in range(4):
+        opened = next_attempt(conn)
+        delays.append(opened - now)
+        now = opened + 0.01
+        closed_by_server(conn, now)
+    opened = next_attempt(conn)
+    delays.append(opened - now)
+    now = opened + 0.01
+    conn.socket_open_failed("ConnectionRefusedError", now)  # the server is down now
+    delays.append(next_attempt(conn) - now)
+    assert delays == pytest.approx([0.0, 1.0, 2.0, 4.0, 8.0, 8.0])
+
+
+def test_after_a_restart_a_drop_gets_the_quick_attempts_again() -> None:
+    conn = connected(now=0.0, backoff=QUICK_BACKOFF)
+    closed_by_server(conn, 10.0)
+    next_attempt(conn)
+    closed_by_server(conn, 10.01)
+    reconnect(conn)
+    conn.socket_closed(1006, "", 500.0)
+    assert conn.next_deadline() == pytest.approx(500.25)
+
+
+def test_a_server_closing_each_new_connection_with_42xx_is_not_reconnected_at_once_each_time() -> (
+    None
+):
+    # Established, then closed with 4200 again at once: still the same restart.
+    conn = connected(now=0.0)
+    now, delays = 10.0, []
+    for _ in range(4):
+        closed_by_server(conn, now)
+        opened = next_attempt(conn)
+        delays.append(opened - now)
+        conn.receive(established("5.6"), opened + 0.1)
+        assert conn.state is ConnectionState.CONNECTED
+        now = opened + 0.5
+    assert delays == pytest.approx([0.0, 1.0, 2.0, 4.0])
+
+
+@pytest.mark.parametrize("code", [4200, 4201, 4202])
+def test_a_42xx_long_after_the_last_one_reconnects_at_once_again(code: int) -> None:
+    conn = connected(now=0.0)
+    closed_by_server(conn, 10.0, code)
+    next_attempt(conn)
+    closed_by_server(conn, 10.01, code)
+    reconnect(conn)
+    take(conn)
+    closed_by_server(conn, 1000.0, code)
+    assert conn.next_deadline() == 1000.0
+    take(conn)
+
+
+@pytest.mark.parametrize("announced", [True, False], ids=["announced", "close-only"])
+def test_a_restart_is_reported_once_then_counted(announced: bool) -> None:
+    conn = connected(now=0.0, backoff=QUICK_BACKOFF)
+    closed_by_server(conn, 10.0, announced=announced)
+    reported = errors(take(conn))
+    assert [e.error.code for e in reported] == [4200]
+    repeats = []
+    for _ in range(5):
+        opened = next_attempt(conn)
+        closed_by_server(conn, opened + 0.01, announced=announced)
+        outputs = take(conn)
+        repeats += of_type(outputs, ErrorRepeated)
+        reported += errors(outputs)
+    assert [e.error.code for e in reported] == [4200], "on_error once per outage"
+    assert [(r.error.code, r.repeats) for r in repeats] == [(4200, n) for n in range(1, 6)]
+    assert conn.repeated_errors == 5
+
+    reconnect(conn)  # the outage is over: the next restart is reported again
+    closed_by_server(conn, 5000.0, announced=announced)
+    assert [e.error.code for e in errors(take(conn))] == [4200]
+    assert conn.repeated_errors == 5
+
+
+def test_another_kind_of_error_during_a_restart_is_reported() -> None:
+    conn = connected(now=0.0)
+    closed_by_server(conn, 10.0)
+    take(conn)
+    next_attempt(conn)
+    closed_by_server(conn, 10.01, code=4100)
+    assert [e.error.code for e in errors(take(conn))] == [4100]

@@ -27,6 +27,7 @@ from pusher_channels.protocol.actions import (
     CloseSocket,
     ConnectionState,
     DecryptionFailed,
+    ErrorRepeated,
     ErrorReported,
     MemberAdded,
     MemberRemoved,
@@ -59,6 +60,7 @@ OUTPUT_TYPES = (
     SubscriptionSucceeded,
     SubscriptionFailed,
     ErrorReported,
+    ErrorRepeated,
     MemberAdded,
     MemberRemoved,
     SubscriptionCountChanged,
@@ -332,7 +334,7 @@ def connection_in(state: ConnectionState) -> Connection:
 def check_outputs(outputs: list[Any]) -> None:
     for output in outputs:
         assert isinstance(output, OUTPUT_TYPES), output
-        if isinstance(output, ErrorReported):
+        if isinstance(output, ErrorReported | ErrorRepeated):
             assert isinstance(output.error, PusherError)
         elif isinstance(output, SendMessage):
             message = orjson.loads(output.payload)

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from pusher_channels.protocol.actions import (
     CloseSocket,
     ConnectionState,
+    ErrorReported,
     OpenSocket,
     SendMessage,
     StateChanged,
 )
+from pusher_channels.protocol.backoff import Backoff
 
 from .helpers import (
     URL,
     connected,
+    errors,
     established,
+    frame,
     make_connection,
     of_type,
     opens,
@@ -271,3 +277,47 @@ def test_send_only_while_connected() -> None:
     take(conn)
     assert conn.send(b"{}") is False
     assert of_type(take(conn), SendMessage) == []
+
+
+@pytest.mark.parametrize("random_value", [0.0, 0.5, 0.999])
+def test_a_graceful_server_restart_is_a_handful_of_attempts_and_one_error(
+    random_value: float,
+) -> None:
+    """A soketi graceful restart on the core's clock: for 3 s every new socket is
+    closed with an announced 4200 (its shutdown grace period), then the port refuses
+    for 1.5 s (the process starting again), then it accepts. With the client's
+    backoff (10 quick attempts first) the restart costs at most 8 attempts and one
+    error, and the client is back within one backoff step of the server."""
+    conn = make_connection(lambda: random_value, backoff=Backoff(maximum=30.0, quick_attempts=10))
+    conn.connect(0.0)
+    conn.socket_opened(0.0)
+    conn.receive(established(), 0.0)
+    take(conn)
+    closing_until, back_at = 13.0, 14.5
+    closed = frame("pusher:error", {"code": 4200, "message": "Server is closing."})
+    now = 10.0
+    conn.receive(closed, now)
+    conn.socket_closed(4200, "", now)
+    outputs = take(conn)
+    attempts: list[float] = []
+    while conn.state is not CONNECTED:
+        deadline = conn.next_deadline()
+        assert deadline is not None
+        conn.handle_timer(deadline)
+        attempts.append(deadline)
+        now = deadline + 0.005
+        conn.socket_opened(now)
+        if now < closing_until:
+            conn.receive(closed, now)
+            conn.socket_closed(4200, "", now)
+        elif now < back_at:
+            conn.socket_open_failed("ConnectionRefusedError", now)
+        else:
+            conn.receive(established("5.6"), now)
+        outputs += take(conn)
+    assert len(attempts) <= 8, [round(t - 10.0, 2) for t in attempts]
+    assert attempts[0] == 10.0  # the first reconnection is immediate
+    assert now - back_at <= 4.0
+    assert [e.error.code for e in errors(outputs)] == [4200]
+    assert conn.repeated_errors == sum(1 for t in attempts if t + 0.005 < closing_until)
+    assert all(type(o) is not ErrorReported or o.error.code == 4200 for o in outputs)

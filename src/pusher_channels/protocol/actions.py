@@ -21,6 +21,7 @@ __all__ = [
     "CloseSocket",
     "ConnectionState",
     "DecryptionFailed",
+    "ErrorRepeated",
     "ErrorReported",
     "MemberAdded",
     "MemberRemoved",
@@ -149,6 +150,17 @@ class ErrorReported:
 
 
 @dataclass(frozen=True, slots=True)
+class ErrorRepeated:
+    """An error of the connection whose kind (its code) was reported already in the
+    same outage (a restarting server closing each new socket with 4200): for the
+    log and the count, not for ``on_error``. ``repeats``: how many times this kind
+    has repeated in the outage so far."""
+
+    error: PusherError
+    repeats: int
+
+
+@dataclass(frozen=True, slots=True)
 class MemberAdded:
     """A member joined a presence channel."""
 
@@ -212,6 +224,7 @@ Output = (
     | SubscriptionSucceeded
     | SubscriptionFailed
     | ErrorReported
+    | ErrorRepeated
     | MemberAdded
     | MemberRemoved
     | SubscriptionCountChanged

@@ -19,6 +19,10 @@ Heartbeat: after ``activity_timeout`` seconds without any message the core sends
 ``pusher:ping``; if nothing arrives within ``pong_timeout`` the socket is dropped
 and a new one opened. The effective activity timeout is the smaller of the option
 and the server's ``activity_timeout`` (protocol 7).
+
+A server restart is one incident: its waits and its error reports are the
+:class:`~.outages.Outage`'s (a 42xx close reconnected at once, then backoff if it
+repeats; each kind of error reported once per outage).
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ from .messages import (
     json_text,
     received_event,
 )
+from .outages import Outage
 from .subscriptions import Subscriptions
 from .user import SigninStatus, UserSession, parse_signin_success, parse_watchlist_events
 
@@ -153,14 +158,24 @@ class Connection:
         self._connect_after_close = False
         self._announced_close: tuple[int, str] | None = None
         """A close code and message the server sent as ``pusher:error`` before closing."""
-
-    # -------------------------------------------------------------------- outputs
+        self._outage = Outage(settings.backoff)
 
     @property
     def last_frame_at(self) -> float:
-        """When the last frame arrived (or the last socket opened), on the clock of
-        the inputs; meaningless before the first socket opened."""
+        """When the latest frame arrived (the ``now`` given to :meth:`receive`); a
+        new socket counts from when it opened until its first frame. On leaving
+        ``CONNECTED`` it is the last frame of the connection just lost or closed:
+        everything sent after it may have been missed, the silence before the loss
+        was noticed included."""
         return self._last_activity
+
+    @property
+    def repeated_errors(self) -> int:
+        """How many errors of the connection were counted instead of reported: one of
+        the same kind had been reported already in the same outage."""
+        return self._outage.repeated_errors
+
+    # -------------------------------------------------------------------- outputs
 
     @property
     def has_outputs(self) -> bool:
@@ -188,6 +203,7 @@ class Connection:
         elif self.state is ConnectionState.DISCONNECTED:
             self.fatal_error = None
             self._attempts = 0
+            self._outage.start_afresh()
             self._open_socket(now)
 
     def disconnect(self, now: float) -> None:
@@ -522,6 +538,11 @@ class Connection:
     def _report(self, error: PusherError) -> None:
         self._outputs.append(ErrorReported(error))
 
+    def _report_once_per_outage(self, error: PusherError) -> None:
+        """Report an error of the connection (a close code, announced or not), unless
+        one of its kind was reported already in this outage (:class:`Outage`)."""
+        self._outputs.append(self._outage.report(error, connected=self.state is _CONNECTED))
+
     def _open_socket(self, now: float) -> None:
         self._spread_again = False
         self._socket_exists = True
@@ -562,7 +583,7 @@ class Connection:
             self._stop(PusherConnectionError(description, code), report=not already_reported)
             return
         if code not in (None, 1000, 1001) and not already_reported:
-            self._report(PusherConnectionError(description, code))
+            self._report_once_per_outage(PusherConnectionError(description, code))
         self._attempts += 1
         limit = self.settings.max_reconnection_attempts
         if limit is not None and self._attempts > limit:
@@ -572,7 +593,7 @@ class Connection:
                 )
             )
             return
-        delay = self.settings.backoff.delay(self._attempts, action, self._random_value())
+        delay = self._outage.delay(self._attempts, action, now, self._random_value())
         self._deadline = now + delay
         self._set_state(ConnectionState.RECONNECTING)
 
@@ -634,6 +655,7 @@ class Connection:
         self.socket_id = socket_id
         self._deadline = None
         self._attempts = 0
+        self._outage.ended()
         self.fatal_error = None
         self._set_state(ConnectionState.CONNECTED)
         self.subscriptions.connection_established(socket_id)
@@ -666,4 +688,7 @@ class Connection:
             return
         if self.subscriptions.refused_by_error(message, code):
             return
-        self._report(PusherError(message, code))
+        if code is not None and 4000 <= code <= 4299:
+            self._report_once_per_outage(PusherError(message, code))
+        else:
+            self._report(PusherError(message, code))
