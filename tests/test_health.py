@@ -33,6 +33,7 @@ def snapshot(records: list[ChannelRecord], **overrides: Any) -> Health:
         "wall_now": WALL,
         "last_frame_at": NOW - 1.0,
         "reconnections": 2,
+        "repeated_errors": 3,
         "records": records,
         "waiting_since": {},
         "frame_limit": 150.0,
@@ -123,6 +124,7 @@ def test_as_dict_is_json_with_channels_by_name() -> None:
         "state_since": WALL - 100.0,
         "seconds_since_last_frame": 1.0,
         "reconnections": 2,
+        "repeated_errors": 3,
         "channels": {
             "news": {
                 "status": "subscribed",

@@ -710,6 +710,7 @@ class Runtime:
             wall_now=time.time(),
             last_frame_at=core.last_frame_at,
             reconnections=self._reconnections,
+            repeated_errors=core.repeated_errors,
             records=list(core.channels.records.values()),
             waiting_since=dict(self._waiting_since or {}),
             frame_limit=core.activity_timeout + settings.pong_timeout,

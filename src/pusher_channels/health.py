@@ -91,6 +91,10 @@ class Health:
         reconnections: how many times a lost connection was established again
             since the client was configured (a ``connect()`` after
             ``disconnect()`` is not a reconnection).
+        repeated_errors: errors of the connection counted instead of reported to
+            ``on_error``: one of the same kind had been reported already in the same
+            outage (a server restart closes every new socket with 4200 until it is
+            back: ``on_error`` hears of it once, the rest are counted here).
         channels: every wanted channel, in subscription order.
         problems: why the client is not healthy, one sentence each; empty when it is.
         checked_at: when the snapshot was taken (epoch seconds).
@@ -101,6 +105,7 @@ class Health:
     state_since: float
     seconds_since_last_frame: float | None
     reconnections: int
+    repeated_errors: int
     channels: tuple[ChannelHealth, ...]
     problems: tuple[str, ...]
     checked_at: float
@@ -121,6 +126,7 @@ class Health:
             "state_since": self.state_since,
             "seconds_since_last_frame": self.seconds_since_last_frame,
             "reconnections": self.reconnections,
+            "repeated_errors": self.repeated_errors,
             "channels": {channel.name: channel.as_dict() for channel in self.channels},
             "problems": list(self.problems),
             "checked_at": self.checked_at,
@@ -137,6 +143,7 @@ def assess(
     wall_now: float,
     last_frame_at: float | None,
     reconnections: int,
+    repeated_errors: int,
     records: Iterable[ChannelRecord],
     waiting_since: Mapping[str, float],
     frame_limit: float,
@@ -204,6 +211,7 @@ def assess(
         state_since=state_since,
         seconds_since_last_frame=silence if connection_changed_at is not None else None,
         reconnections=reconnections,
+        repeated_errors=repeated_errors,
         channels=tuple(channels),
         problems=tuple(problems),
         checked_at=wall_now,
@@ -218,6 +226,7 @@ def not_configured(wall_now: float) -> Health:
         state_since=wall_now,
         seconds_since_last_frame=None,
         reconnections=0,
+        repeated_errors=0,
         channels=(),
         problems=("the client is not configured: call init()",),
         checked_at=wall_now,

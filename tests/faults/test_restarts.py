@@ -382,6 +382,7 @@ async def test_a_graceful_restart_is_one_incident(
             took = time.monotonic() - started
             await asyncio.sleep(0.5)  # anything late would show now
             assert client.connection_state is CONNECTED
+            health = client.health()
     finally:
         auth.stop()
 
@@ -407,4 +408,6 @@ async def test_a_graceful_restart_is_one_incident(
     assert repeats, "the 4200s after the first go to the log"
     assert {r.levelno for r in repeats} == {logging.DEBUG}
     assert repeats[-1].getMessage().endswith(f"{len(repeats)} repeats in this outage")
+    assert health.healthy, health.problems
+    assert (health.reconnections, health.repeated_errors) == (1, len(repeats))
     check_connections(timeline, INCIDENT_CHANNELS, own_user="alice")
