@@ -18,7 +18,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from devtools.auth_server import AuthServer
+from devtools.auth_server import AuthServer, Failure
 from devtools.soketi import SoketiServer
 
 from pusher_channels import (
@@ -153,6 +153,16 @@ async def authorized_channels(server: SoketiServer, auth: AuthServer) -> None:
             hello = received[-1]
             say(f"  ada got a client event from user {hello.user_id}: {hello.json()}")
         await wait_for(lambda: len(room.members) == 1)
+
+        # The auth endpoint blips (two 503s): the client retries by itself, and
+        # wait_subscribed() waits through it, as a service's start-up gate would.
+        auth.failure = Failure(status=503, body="deploying", times=2)
+        deploys = await ada.subscribe("private-deploys")
+        await deploys.wait_subscribed(timeout=15)
+        say("  private-deploys subscribed through two 503s from the auth endpoint")
+        health = ada.health()
+        channels = ", ".join(f"{channel.name} {channel.status}" for channel in health.channels)
+        say(f"  health: {'healthy' if health.healthy else 'not healthy'}; {channels}")
 
 
 async def iterators(server: SoketiServer) -> None:

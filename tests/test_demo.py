@@ -24,3 +24,5 @@ def test_demo_runs_to_the_end() -> None:
     bound = "bound handlers saw ['order-created', 'refund'] (nothing was bound to 'invoice')"
     assert bound in lines
     assert "the channel was not subscribed for" in result.stdout
+    assert "private-deploys subscribed through two 503s from the auth endpoint" in lines
+    assert any(line.startswith("health: healthy; private-orders subscribed") for line in lines)
