@@ -10,6 +10,7 @@ regression fails the test instead of hanging the suite.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import json
@@ -29,7 +30,7 @@ from typing import IO, Any
 import pytest
 from devtools.soketi import SoketiServer
 
-from pusher_channels import ConnectionState, PusherError, PusherEvent
+from pusher_channels import ConnectionState, PusherConnectionError, PusherError, PusherEvent
 from pusher_channels.sync import PusherChannelsClient
 from pusher_channels.testing import PusherTestServer
 from tests.support.collection import only_explicit_collections, record_stream_closes
@@ -250,6 +251,82 @@ def test_disconnect_in_a_callback_ends_a_signin_waiting_in_the_main_thread(
     )
     wait_for(lambda: bool(disconnected_in), what="disconnect() in the callback to return")
     assert disconnected_in[0] < PROMPTLY
+    assert client.connection_state is ConnectionState.DISCONNECTED
+    no_client_thread_is_left(before)
+
+
+def hold_the_loop_stop_open(client: PusherChannelsClient, seconds: float) -> threading.Event:
+    """Put a task on the client's loop that takes ``seconds`` to end once cancelled,
+    so that stopping the loop lasts that long; the event is set when the stop begins.
+
+    (Nothing public leaves such a task: this is how a test holds the stop open.)
+    """
+    stopping = threading.Event()
+
+    async def slow_to_end() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            stopping.set()
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            try:
+                await asyncio.sleep(until - time.monotonic())
+            except asyncio.CancelledError:
+                continue  # cancelled again: still ending
+
+    async def start() -> None:
+        asyncio.get_running_loop().create_task(slow_to_end())
+
+    client._loop_thread.run(start())
+    return stopping
+
+
+def test_disconnect_in_a_callback_while_another_thread_stops_the_client(
+    soketi: SoketiServer,
+) -> None:
+    """Found by the simulation: a callback's disconnect() racing the main thread's.
+
+    While one thread stops the client, another's disconnect() returns at once, and
+    its blocking calls are refused at once with PusherConnectionError, instead of
+    being run on the loop being stopped (or on a new loop) or waiting on it.
+    """
+    before = client_thread_names()
+    in_callback = threading.Event()
+    stop_under_way = threading.Event()
+    seen: list[Any] = []
+    client: PusherChannelsClient
+
+    def on_event(event: PusherEvent) -> None:
+        in_callback.set()
+        stop_under_way.wait(HANG)
+        started = time.monotonic()
+        client.disconnect()
+        seen.append(time.monotonic() - started)
+        try:
+            client.subscribe("sync-race-too-late")
+        except PusherConnectionError as exc:
+            seen.append(exc)
+        else:
+            seen.append("subscribed while the client was being stopped")
+
+    client = PusherChannelsClient(**soketi.client_options(), on_event=on_event)
+    channel = client.subscribe("sync-race")
+    client.connect(timeout=10)
+    wait_for(lambda: channel.subscribed, what="the subscription")
+    soketi.server_sdk().trigger("sync-race", "stop", {})
+    assert in_callback.wait(HANG)
+    loop_stopping = hold_the_loop_stop_open(client, 0.4)
+    main = Bounded(client.disconnect, "disconnect() in the main thread").start()
+    assert loop_stopping.wait(HANG), "the main thread's disconnect() never stopped the loop"
+    stop_under_way.set()
+    elapsed = main.join()
+    assert main.error is None, main.error
+    assert elapsed < PROMPTLY, f"the main thread's disconnect() took {elapsed:.1f} s"
+    wait_for(lambda: len(seen) == 2, what="the callback's calls to return")
+    callback_disconnect, late_call = seen
+    assert callback_disconnect < 0.2, f"the callback's disconnect() took {callback_disconnect} s"
+    assert isinstance(late_call, PusherConnectionError), late_call
     assert client.connection_state is ConnectionState.DISCONNECTED
     no_client_thread_is_left(before)
 

@@ -48,8 +48,13 @@ async def test_a_data_frame_inside_a_fragmented_message_is_a_protocol_error(
     assert [event.event_name for event in events] == []
 
 
-def test_a_long_close_reason_is_cut_on_a_character_boundary() -> None:
-    """A close reason is at most 123 bytes and must stay valid UTF-8."""
+@pytest.mark.parametrize("character", ["é", "€", "😀"], ids=["2 bytes", "3 bytes", "4 bytes"])
+@pytest.mark.parametrize("ascii_prefix", [0, 1, 2, 3])
+def test_a_long_close_reason_is_cut_on_a_character_boundary(
+    character: str, ascii_prefix: int
+) -> None:
+    """A close reason is at most 123 bytes and must stay valid UTF-8: the limit falls
+    inside a character for some of these reasons, on a boundary for others."""
     sent: list[bytes | None] = []
 
     class Recorder:
@@ -63,13 +68,15 @@ def test_a_long_close_reason_is_cut_on_a_character_boundary() -> None:
         def __getattr__(self, name: str) -> Any:
             return lambda *args: None
 
+    text = "a" * ascii_prefix + character * 100
     socket = _transport.WebSocket(Sink())
     socket._transport = Recorder()  # type: ignore[assignment]
-    socket.close(1000, "a" + "é" * 100)
+    socket.close(1000, text)
     (reason,) = sent
     assert reason is not None
-    assert len(reason) <= 123
-    assert reason.decode("utf-8") == "a" + "é" * ((len(reason) - 1) // 2)
+    size = len(character.encode())
+    whole_characters = (123 - ascii_prefix) // size
+    assert reason.decode("utf-8") == "a" * ascii_prefix + character * whole_characters
 
 
 async def test_the_debug_frame_log_does_not_copy_whole_frames(

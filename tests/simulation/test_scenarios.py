@@ -378,3 +378,31 @@ def test_a_connect_during_disconnects_grace_is_never_cancelled_by_it() -> None:
     assert reported == [], "reported while connected"
     assert received == [1, 2, 3, 4], "a call was cancelled"
     assert succeeded == ["prices", "prices"], "a lane opened meanwhile was cancelled"
+
+
+def test_a_connect_during_init_connects_with_the_new_configuration() -> None:
+    """Found by the simulation: ``connect()`` called while ``init()`` was closing the
+    previous configuration went to it, which then connected a socket nobody owned.
+    The new configuration is in place from the start of ``init()``."""
+    network = calm_network()
+
+    async def scenario() -> tuple[ConnectionState, int]:
+        pusher = client()
+        await pusher.connect()
+        network.live_sockets()[0].go_silent()  # the previous one's close takes 2 s
+        reconfiguring = asyncio.ensure_future(
+            pusher.init(api_key=APP_KEY, host="sim.invalid", ws_port=6001, use_tls=False)
+        )
+        await asyncio.sleep(0.1)
+        await pusher.connect(timeout=5)
+        await reconfiguring
+        await asyncio.sleep(3)  # the previous configuration's socket is gone by now
+        state = pusher.connection_state
+        live = len(network.live_sockets())
+        await pusher.disconnect()
+        return state, live
+
+    with simulated_network(network):
+        state, live = run_virtual(scenario())
+    assert state is ConnectionState.CONNECTED
+    assert live == 1, f"{live} live sockets: one of them belongs to nobody"
