@@ -498,8 +498,12 @@ async def test_a_disconnect_closing_the_auth_pool_spares_a_new_connections_batch
 # -------------------------------------------------- 9, 11, 12. loops and init
 
 
-def test_a_client_outlives_the_event_loop_it_was_connected_on(soketi: SoketiServer) -> None:
-    """Scenario 9: ``asyncio.run`` twice (scripts, notebooks, tests) with one client."""
+@pytest.mark.parametrize("ending", ["asyncio.run", "closed by hand"])
+def test_a_client_outlives_the_event_loop_it_was_connected_on(
+    soketi: SoketiServer, ending: str
+) -> None:
+    """Scenario 9: ``asyncio.run`` twice (scripts, notebooks, tests) with one client;
+    or a loop run and closed by hand, which tells the client nothing as it ends."""
     client = PusherChannelsClient(**soketi.client_options())
 
     async def connect_and_leave() -> None:
@@ -515,8 +519,16 @@ def test_a_client_outlives_the_event_loop_it_was_connected_on(soketi: SoketiServ
         await client.disconnect()
         return socket_id
 
-    asyncio.run(connect_and_leave())
-    assert asyncio.run(use_again()) is not None
+    if ending == "asyncio.run":
+        asyncio.run(connect_and_leave())
+    else:
+        loop = asyncio.new_event_loop()
+        loop.run_until_complete(connect_and_leave())
+        loop.close()
+    with warnings.catch_warnings():
+        # The hand-closed loop's socket is left to the garbage collector (documented).
+        warnings.simplefilter("ignore", ResourceWarning)
+        assert asyncio.run(use_again()) is not None
     assert client.connection_state is ConnectionState.DISCONNECTED
 
 
