@@ -153,3 +153,45 @@ def test_two_callbacks_disconnecting_at_once_do_not_wait_on_each_other() -> None
         state = run_virtual(scenario())
     assert outcomes == ["returned", "returned"]
     assert state is ConnectionState.DISCONNECTED
+
+
+def test_a_subscribe_the_server_never_answers_is_mended_by_a_new_connection() -> None:
+    """Found by the simulation: a server that loses a ``pusher:subscribe`` (soketi does
+    when its adapter fails the join) left the channel subscribing for good on a
+    connection that answered every ping. After as long as the heartbeat gives the
+    server to answer (activity timeout plus pong timeout, 35 s here), the connection
+    is taken as broken and a new one subscribes the channel. (The wait is noted from
+    the connection's next timer or system frame after the subscribe: at most one
+    activity timeout late.)"""
+    network = calm_network()
+
+    async def scenario() -> tuple[float | None, int]:
+        pusher = PusherChannelsClient(
+            api_key=APP_KEY,
+            host="sim.invalid",
+            ws_port=6001,
+            use_tls=False,
+            activity_timeout=30,
+            pong_timeout=5,
+        )
+        await pusher.connect()
+        network.profile = dataclasses.replace(CALM, lost_answer=1.0)
+        channel = await pusher.subscribe("news")
+        await asyncio.sleep(0.5)  # the subscribe reached the server, which lost it
+        network.profile = CALM
+        loop = asyncio.get_running_loop()
+        lost_at = loop.time()
+        subscribed_after: float | None = None
+        for _ in range(120):
+            await asyncio.sleep(1.0)
+            if channel.subscribed:
+                subscribed_after = loop.time() - lost_at
+                break
+        await pusher.disconnect()
+        return subscribed_after, len(network.sockets)
+
+    with simulated_network(network):
+        subscribed_after, sockets = run_virtual(scenario())
+    assert subscribed_after is not None, f"never subscribed in 120 s ({sockets} sockets)"
+    assert 35.0 <= subscribed_after < 30.0 + 35.0 + 5.0
+    assert sockets == 2

@@ -125,6 +125,12 @@ class Subscriptions:
         so the next answers for that name are theirs, not the current record's."""
         self._decryptor: Decryptor | None = None
         """Decrypts the encrypted channels' events; made for the first of them."""
+        self.unanswered = 0
+        """Subscribes of channels sent on this connection that no answer has come for
+        yet (those of unsubscribed incarnations too): the server answers each one."""
+        self.unanswered_since: float | None = None
+        """Since when no answer came while some were due; ``None`` when none are, or
+        until the connection notes the time (its next system frame or timer)."""
 
     def connection_established(self, socket_id: str) -> None:
         """A connection is up: subscribe every registered channel on it, the first
@@ -242,7 +248,7 @@ class Subscriptions:
                 return
             record.shared_secret = secret
         record.status = ChannelStatus.SUBSCRIBING
-        self._outputs.append(_subscribe_message(data))
+        self._send_subscribe(_subscribe_message(data))
 
     def authorization_failed(
         self,
@@ -316,7 +322,34 @@ class Subscriptions:
             self._outputs.append(AuthorizeChannel(record.name, self.socket_id, record.incarnation))
         else:
             record.status = ChannelStatus.SUBSCRIBING
-            self._outputs.append(_subscribe_message({"channel": record.name}))
+            self._send_subscribe(_subscribe_message({"channel": record.name}))
+
+    def _send_subscribe(self, message: SendMessage) -> None:
+        self.unanswered += 1
+        self._outputs.append(message)
+
+    def answer_came(self) -> None:
+        """A subscribe answer arrived (a success or a refusal, in any form)."""
+        if self.unanswered:
+            self.unanswered -= 1
+            self.unanswered_since = None
+
+    def note_unanswered(self, now: float) -> None:
+        """Note ``now`` as when the wait for answers began, if one began unnoted (a
+        subscribe is sent by calls that are not told the time)."""
+        if self.unanswered and self.unanswered_since is None:
+            self.unanswered_since = now
+
+    def answer_deadline(self, timeout: float) -> float | None:
+        """When the server will have been silent on every subscribe due for
+        ``timeout`` seconds: then one was lost (soketi loses one when its adapter
+        fails the join), and the protocol has no way to ask again on this
+        connection (answers carry no request id, and the counting of stale answers
+        would be thrown off). ``None`` while none is due, or the wait is not noted."""
+        since = self.unanswered_since
+        if since is None or not self.unanswered:
+            return None
+        return since + timeout
 
     def _awaiting_authorization(
         self, channel_name: str, socket_id: str, incarnation: int | None
@@ -391,6 +424,8 @@ class Subscriptions:
     def _forget_stale_answers(self) -> None:
         """A new or no connection: nothing more is due from the previous one."""
         self._stale_subscribe_answers = _NO_STALE_ANSWERS
+        self.unanswered = 0
+        self.unanswered_since = None
 
     def _fail_authorization(self, record: ChannelRecord, message: str) -> None:
         self._fail(record, AuthorizationError(message, record.name))
@@ -404,6 +439,7 @@ class Subscriptions:
         found = _REFUSAL.search(message)
         if found is None:
             return False
+        self.answer_came()
         name = found.group("signed") or found.group("existing")
         record = self.registry.get(name)
         if record is None or record.status is not ChannelStatus.SUBSCRIBING:
@@ -426,6 +462,8 @@ class Subscriptions:
 
         Returns a user-visible event for the ones that are not the protocol's own.
         """
+        if event in _SUBSCRIBE_ANSWERS and self.unanswered and not channel.startswith("#"):
+            self.answer_came()  # (the user channel's subscribe is not counted)
         if event in _SUBSCRIBE_ANSWERS and _count_down(self._stale_subscribe_answers, channel):
             return None  # the answer to an incarnation unsubscribed since
         record = self.registry.get(channel)
