@@ -533,7 +533,8 @@ class SimServer:
         delay = 0.0
         if profile.late_answer and rng.random() < profile.late_answer:
             delay = rng.uniform(0.2, 6.0)
-        tag = f"[incarnation {incarnation}]"
+        # Which incarnation asked, for the driver (when it tells the network).
+        tag = f" [incarnation {incarnation}]" if network.incarnation_of is not None else ""
         refusal = None
         channel_data = data.get("channel_data")
         text = f"{socket.socket_id}:{channel}"
@@ -551,7 +552,7 @@ class SimServer:
                 # has not (a server with a stale view of it).
                 socket.push_answer(
                     channel,
-                    _hosted_error(f"Existing subscription to channel {channel} {tag}"),
+                    _hosted_error(f"Existing subscription to channel {channel}{tag}"),
                     delay,
                 )
                 return
@@ -559,11 +560,11 @@ class SimServer:
             if hosted:
                 message = (
                     f"Invalid signature: Expected HMAC SHA256 hex digest of {text}, "
-                    f"but got {data.get('auth')} {tag}"
+                    f"but got {data.get('auth')}{tag}"
                 )
                 socket.push_answer(channel, _hosted_error(message), delay)
             else:
-                error = {"type": "AuthError", "error": f"{refusal} {tag}", "status": 401}
+                error = {"type": "AuthError", "error": f"{refusal}{tag}", "status": 401}
                 socket.push_answer(
                     channel,
                     {"event": "pusher:subscription_error", "channel": channel, "data": error},

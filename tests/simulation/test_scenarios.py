@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from pusher_channels import ConnectionState, PusherChannelsClient, PusherConnectionError
-from pusher_channels.exceptions import PusherTimeoutError
+from pusher_channels.exceptions import PusherTimeoutError, SigninError
 
 from .seam import simulated_network
-from .sim_server import APP_KEY, FaultProfile, SimNetwork
+from .sim_server import APP_KEY, FaultProfile, SimNetwork, sign
 from .virtual_loop import run_virtual
 
 CALM = FaultProfile(
@@ -195,3 +195,50 @@ def test_a_subscribe_the_server_never_answers_is_mended_by_a_new_connection() ->
     assert subscribed_after is not None, f"never subscribed in 120 s ({sockets} sockets)"
     assert 35.0 <= subscribed_after < 30.0 + 35.0 + 5.0
     assert sockets == 2
+
+
+def test_a_refusal_in_the_hosted_form_during_a_signin_is_the_channels_not_the_signins() -> None:
+    """Found by the simulation: the hosted service refuses a subscribe with a
+    ``pusher:error`` naming the channel; one that arrived while a sign-in waited for
+    its answer was taken as the sign-in's refusal (which then was never tried again),
+    and the channel stayed subscribing."""
+    network = SimNetwork(random.Random(3), dataclasses.replace(CALM, hosted_refusals=True))
+    refusals: list[str] = []
+
+    def wrong_authorizer(channel_name: str, socket_id: str, options: Any) -> dict[str, str]:
+        return {"auth": f"{APP_KEY}:{'0' * 64}"}
+
+    def user_authenticator(socket_id: str, options: Any) -> dict[str, str]:
+        user_data = '{"id": "me"}'
+        return {"auth": sign(f"{socket_id}::user::{user_data}"), "user_data": user_data}
+
+    async def scenario() -> tuple[Any, bool]:
+        pusher = PusherChannelsClient(
+            api_key=APP_KEY,
+            host="sim.invalid",
+            ws_port=6001,
+            use_tls=False,
+            on_authorizer=wrong_authorizer,
+            on_user_authenticator=user_authenticator,
+        )
+        await pusher.connect()
+        channel = await pusher.subscribe(
+            "private-a", on_subscription_error=lambda message, error: refusals.append(message)
+        )
+        await asyncio.sleep(0)  # the authorizer answers; the subscribe is sent
+        try:
+            user: Any = await pusher.signin()  # sent before the refusal arrives
+        except SigninError as exc:
+            user = exc
+        await asyncio.sleep(1.0)
+        subscribed = channel.subscribed
+        await pusher.disconnect()
+        return user, subscribed
+
+    with simulated_network(network):
+        user, subscribed = run_virtual(scenario())
+    assert not isinstance(user, SigninError), f"the sign-in was refused: {user}"
+    assert user == {"id": "me"}
+    assert len(refusals) == 1
+    assert "Invalid signature" in refusals[0]
+    assert not subscribed

@@ -69,7 +69,7 @@ from .messages import (
     json_text,
     received_event,
 )
-from .subscriptions import Subscriptions
+from .subscriptions import Subscriptions, refuses_a_subscription
 from .user import SigninStatus, UserSession, parse_signin_success, parse_watchlist_events
 
 __all__ = ["LATE_TIMER", "MIN_ACTIVITY_TIMEOUT", "Connection", "ConnectionSettings"]
@@ -683,7 +683,9 @@ class Connection:
         if code is not None and 4000 <= code <= 4299:
             # Close codes: the server closes the socket with this code next.
             self._announced_close = (code, message)
-        if self.user.status is SigninStatus.SENT:
+        if self.subscriptions.refused_by_error(message, code):
+            return
+        if self.user.status is SigninStatus.SENT and not refuses_a_subscription(message):
             # The answer to pusher:signin. Not signing in again on the next
             # connection keeps a server that refuses (Reverb: 4200) from looping.
             self.user.status = SigninStatus.FAILED
@@ -691,8 +693,6 @@ class Connection:
             self._outputs.append(
                 SigninFailed(SigninError(f"the server refused the sign-in: {message}", code))
             )
-            return
-        if self.subscriptions.refused_by_error(message, code):
             return
         if code == 4009:
             # Laravel Reverb refuses a subscribe this way, naming no channel: an

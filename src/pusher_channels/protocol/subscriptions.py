@@ -43,7 +43,7 @@ from .presence import (
     with_string_ids,
 )
 
-__all__ = ["MAX_HELD_EVENTS", "STARTS_PER_TURN", "Subscriptions"]
+__all__ = ["MAX_HELD_EVENTS", "STARTS_PER_TURN", "Subscriptions", "refuses_a_subscription"]
 
 STARTS_PER_TURN: Final = 200
 """Channels subscribed at once when a connection comes up; the next ones wait for
@@ -65,6 +65,12 @@ _REFUSAL: Final = re.compile(
     r"|Existing subscription to channel (?P<existing>\S+)"
 )
 """How the hosted service words a refused subscribe in a ``pusher:error``."""
+
+
+def refuses_a_subscription(message: str) -> bool:
+    """Whether a ``pusher:error`` message is the hosted service's refusal of a
+    subscribe (which names the channel in the message, not in a field)."""
+    return _REFUSAL.search(message) is not None
 
 
 def _subscribe_message(data: dict[str, Any]) -> SendMessage:
