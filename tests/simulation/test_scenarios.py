@@ -242,3 +242,40 @@ def test_a_refusal_in_the_hosted_form_during_a_signin_is_the_channels_not_the_si
     assert len(refusals) == 1
     assert "Invalid signature" in refusals[0]
     assert not subscribed
+
+
+def test_an_authorizer_raising_cancelled_error_by_itself_is_a_failure_retried() -> None:
+    """Found by the simulation: an authorizer that raised ``CancelledError`` without
+    being cancelled (a library under it cancelling its own work) ended its request
+    with no answer, and the channel stayed authorizing for good."""
+    network = calm_network()
+    calls: list[str] = []
+
+    async def authorizer(channel_name: str, socket_id: str, options: Any) -> dict[str, str]:
+        calls.append(channel_name)
+        if len(calls) == 1:
+            raise asyncio.CancelledError
+        return {"auth": sign(f"{socket_id}:{channel_name}")}
+
+    async def scenario() -> tuple[bool, list[str]]:
+        pusher = PusherChannelsClient(
+            api_key=APP_KEY,
+            host="sim.invalid",
+            ws_port=6001,
+            use_tls=False,
+            on_authorizer=authorizer,
+            on_subscription_error=lambda message, error: errors.append(message),
+        )
+        await pusher.connect()
+        channel = await pusher.subscribe("private-a")
+        await asyncio.sleep(5.0)
+        subscribed = channel.subscribed
+        await pusher.disconnect()
+        return subscribed, calls
+
+    errors: list[str] = []
+    with simulated_network(network):
+        subscribed, calls = run_virtual(scenario())
+    assert subscribed, f"not subscribed after 5 s; {len(calls)} authorizer calls"
+    assert len(calls) == 2
+    assert "CancelledError" in errors[0]
