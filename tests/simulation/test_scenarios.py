@@ -279,3 +279,51 @@ def test_an_authorizer_raising_cancelled_error_by_itself_is_a_failure_retried() 
     assert subscribed, f"not subscribed after 5 s; {len(calls)} authorizer calls"
     assert len(calls) == 2
     assert "CancelledError" in errors[0]
+
+
+def test_a_refusal_in_the_hosted_form_for_an_unsubscribed_incarnation_is_not_the_next_ones() -> (
+    None
+):
+    """Found by the simulation: the hosted service's refusal (a ``pusher:error``) of
+    a subscribe whose channel was left and joined again before the answer was
+    applied to the new subscription, whose own success was then taken for the
+    stale answer: the channel failed, though the server had subscribed it."""
+    network = SimNetwork(random.Random(4), dataclasses.replace(CALM, hosted_refusals=True))
+    calls: list[int] = []
+    first_errors: list[str] = []
+    second_errors: list[str] = []
+
+    def authorizer(channel_name: str, socket_id: str, options: Any) -> dict[str, str]:
+        calls.append(1)
+        if len(calls) == 1:
+            return {"auth": f"{APP_KEY}:{'0' * 64}"}  # refused by the server
+        return {"auth": sign(f"{socket_id}:{channel_name}")}
+
+    async def scenario() -> tuple[bool, list[str]]:
+        pusher = PusherChannelsClient(
+            api_key=APP_KEY,
+            host="sim.invalid",
+            ws_port=6001,
+            use_tls=False,
+            on_authorizer=authorizer,
+        )
+        await pusher.connect()
+        await pusher.subscribe(
+            "private-a", on_subscription_error=lambda message, error: first_errors.append(message)
+        )
+        await asyncio.sleep(0)  # the wrongly signed subscribe is sent
+        await pusher.unsubscribe("private-a")
+        channel = await pusher.subscribe(
+            "private-a", on_subscription_error=lambda message, error: second_errors.append(message)
+        )
+        await asyncio.sleep(2.0)
+        subscribed = channel.subscribed
+        server = sorted(network.live_sockets()[0].channels)
+        await pusher.disconnect()
+        return subscribed, server
+
+    with simulated_network(network):
+        subscribed, server = run_virtual(scenario())
+    assert second_errors == [], f"the new subscription got the old refusal: {second_errors}"
+    assert subscribed, f"not subscribed, yet the server has {server}"
+    assert first_errors == []  # the unsubscribed incarnation hears nothing more

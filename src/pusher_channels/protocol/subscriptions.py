@@ -441,12 +441,16 @@ class Subscriptions:
         field, as Pusher's hosted service does ("Invalid signature: Expected HMAC
         SHA256 hex digest of <socket>:<channel>...", "Existing subscription to channel
         <channel>"): fail that channel if it waits for its answer. Return whether one
-        did (the error is then reported as that channel's)."""
+        did (the error is then reported as that channel's), or whether the refusal
+        answers the subscribe of an incarnation unsubscribed since (it is then
+        dropped, as a stale ``pusher:subscription_error`` is)."""
         found = _REFUSAL.search(message)
         if found is None:
             return False
         self.answer_came()
         name = found.group("signed") or found.group("existing")
+        if _count_down(self._stale_subscribe_answers, name):
+            return True  # the answer to an incarnation unsubscribed since: nobody's
         record = self.registry.get(name)
         if record is None or record.status is not ChannelStatus.SUBSCRIBING:
             return False
