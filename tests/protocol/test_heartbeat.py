@@ -299,3 +299,18 @@ def test_a_refusal_in_a_pusher_error_is_an_answer(refusal: dict[str, object]) ->
     take(conn)
     assert conn.subscriptions.unanswered == 0
     assert conn.next_deadline() == 31.0
+
+
+def test_a_refusal_of_the_user_channel_does_not_answer_a_channels_subscribe() -> None:
+    """The user channel's subscribe (after ``signin()``) is not counted; its refusal
+    must not stand for the answer a lost subscribe never got (found by the
+    simulation: the lost subscribe then went unnoticed for good)."""
+    conn = connected(now=0.0, server_timeout=30, pong_timeout=5.0)
+    conn.subscribe("news")
+    refusal = (
+        "Invalid signature: Expected HMAC SHA256 hex digest of 1.2:#server-to-user-me, but got x"
+    )
+    conn.receive(frame("pusher:error", {"code": None, "message": refusal}), 1.0)
+    take(conn)
+    assert conn.subscriptions.unanswered == 1
+    assert conn.next_deadline() == 31.0  # the ping; the lost answer's deadline is 36

@@ -447,8 +447,9 @@ class Subscriptions:
         found = _REFUSAL.search(message)
         if found is None:
             return False
-        self.answer_came()
         name = found.group("signed") or found.group("existing")
+        if not name.startswith("#"):
+            self.answer_came()  # (the user channel's subscribe is not counted)
         if _count_down(self._stale_subscribe_answers, name):
             return True  # the answer to an incarnation unsubscribed since: nobody's
         record = self.registry.get(name)
