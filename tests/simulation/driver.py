@@ -32,7 +32,13 @@ from pusher_channels.exceptions import AuthorizationError, CallbackError
 
 from .invariants import GRACE, Snapshot, check_all, library_timers
 from .observations import AUTHORIZATION_TAG, INCARNATION_TAG, FlowWatch, Observations, Wait
-from .seam import lane_capacity, simulated_http, simulated_network
+from .seam import (
+    lane_capacity,
+    note_full_queues,
+    note_full_stream,
+    simulated_http,
+    simulated_network,
+)
 from .sim_auth import AUTH_ENDPOINT, USER_AUTH_ENDPOINT, SimAuthBackend, shared_ssl_context
 from .sim_server import (
     APP_KEY,
@@ -60,6 +66,10 @@ TRACE_TAIL: Final = 40
 SETTLE: Final = 15.0
 """Virtual seconds, once healed, for what was under way to end (answers held back,
 authorizations timing out, a ``connect(timeout=...)`` expiring)."""
+SETTLE_MORE: Final = 180.0
+"""At most this long more for the answers to what was asked before the heal (a
+paused socket holds them back until its consumer catches up, or the heartbeat
+drops it): a refusal among them is final, and the application asks again."""
 HEAL: Final = 300.0
 """Virtual seconds of health after which every wanted channel must be subscribed:
 more than a subscribe the server lost takes to be noticed (up to twice the activity
@@ -74,6 +84,7 @@ CALLBACK_BEHAVIOURS: Final = (
     ("plain", 30),
     ("async", 15),
     ("slow", 8),
+    ("crawl", 3),
     ("raise", 6),
     ("raise_async", 4),
     ("cancel", 2),
@@ -187,6 +198,9 @@ class Simulation:
         self._runtimes: dict[int, Any] = {}
         """Each configuration's runtime, for the state its callbacks run in."""
         self._healing = False
+        self._healed_at = 0.0
+        self._authorizing = 0
+        """``on_authorizer`` calls under way."""
         self._tail: collections.deque[str] = collections.deque(maxlen=TRACE_TAIL)
         self._digest = hashlib.blake2b(digest_size=16)
         self._loop: VirtualEventLoop | None = None
@@ -263,14 +277,20 @@ class Simulation:
         """The end of every seed: server and auth backend healthy, the application
         connected, then long enough for every wanted channel to be subscribed."""
         self._healing = True
+        self._healed_at = self._now()
         self._trace("heal: the network, the server and the auth backend are healthy")
         self.network.heal()
         self.auth.heal()
         await self._advance(SETTLE, checking=True, every=3.0)
         client = self.client
-        self._trace("heal: connect(), and subscribe() again each channel refused for good")
+        self._trace("heal: connect(), and once every answer from before has come ...")
         self.obs.last_activity_mark = len(self.obs.waits)
         self._spawn_wait("connect", client.connect())
+        for _ in range(int(SETTLE_MORE / 3.0)):
+            if self._settled():
+                break
+            await self._advance(3.0, checking=True, every=3.0)
+        self._trace("heal: ... subscribe() again each channel refused for good")
         core = client._runtime._core if client._runtime is not None else None
         for name in sorted(client.channels):
             record = core.channels.get(name) if core is not None else None
@@ -283,12 +303,25 @@ class Simulation:
         await self._check()
         self.obs.liveness = None
 
+    def _settled(self) -> bool:
+        """Whether every answer asked for before the heal has come: connected, no
+        frame in flight nor held back, no authorization under way."""
+        live = self.network.live_sockets()
+        return (
+            str(self.client.connection_state.value) == "CONNECTED"
+            and len(live) == 1
+            and not (live[0].paused or live[0].in_flight)
+            and self.auth.in_flight == 0
+            and self._authorizing == 0
+        )
+
     def _liveness(self) -> str:
         """What is not as it must be after the healed period ("" if all is)."""
         client = self.client
         state = str(client.connection_state.value)
+        healthy_for = self._now() - self._healed_at
         if state != "CONNECTED":
-            return f"{state} after {SETTLE + HEAL:g} s of health"
+            return f"{state} after {healthy_for:.0f} s of health"
         core = client._runtime._core if client._runtime is not None else None
         missing = []
         for name, channel in sorted(client.channels.items()):
@@ -300,7 +333,7 @@ class Simulation:
             missing.append(f"{name!r} {status}" + (f" ({failure})" if failure else ""))
         if not missing:
             return ""
-        return f"after {SETTLE + HEAL:g} s of health, not subscribed: " + "; ".join(missing)
+        return f"after {healthy_for:.0f} s of health, not subscribed: " + "; ".join(missing)
 
     async def _advance(self, seconds: float, checking: bool = False, every: float = 1.0) -> None:
         """Let ``seconds`` of virtual time pass (checking every ``every`` s if asked)."""
@@ -381,10 +414,14 @@ class Simulation:
         ]
         parts = self._parts(generation)
         if parts is not None:
+            note_full_queues(parts.delivery.dispatcher, self._became_full)
             for lane in parts.delivery.dispatcher.lanes.values():
                 name = getattr(lane.callback, "__qualname__", "?")
                 consumers.append((lane, f"callback {name}", lane.full))
         return consumers
+
+    def _became_full(self, consumer: object) -> None:
+        self.flow.became_full(consumer, self._now())
 
     def _parts(self, generation: int) -> Any:
         """The loop parts (delivery, flow, sockets) of a configuration's runtime."""
@@ -552,7 +589,6 @@ class Simulation:
         config = self._config
         if behaviour == "hang":
             self.obs.hang_configured = True
-        rng = self.user_rng
 
         generation = self._generation
         failures = self.obs.callback_failures
@@ -578,18 +614,7 @@ class Simulation:
             if lane is not None:
                 self.flow.progress(lane, self._now())
             try:
-                if behaviour == "slow":
-                    await asyncio.sleep(rng.uniform(0.001, 0.02))
-                elif behaviour in ("raise_async", "cancel_async"):
-                    await asyncio.sleep(0)
-                elif behaviour == "stall" and name not in config.hung:
-                    config.hung.add(name)
-                    await asyncio.sleep(rng.uniform(1.0, 8.0))
-                elif behaviour == "hang" and name not in config.hung:
-                    config.hung.add(name)
-                    await self._forever()
-                elif behaviour == "reenter":
-                    await self._reenter(name)
+                await self._behave(behaviour, name, config)
             except asyncio.CancelledError:
                 self._cancelled(generation, name)
                 raise
@@ -602,6 +627,24 @@ class Simulation:
 
         coroutine.__qualname__ = f"sim{generation}.{name}"
         return coroutine
+
+    async def _behave(self, behaviour: str, name: str, config: _Config) -> None:
+        """What an async callback does once it has recorded its call."""
+        rng = self.user_rng
+        if behaviour == "slow":
+            await asyncio.sleep(rng.uniform(0.001, 0.02))
+        elif behaviour == "crawl":  # slow, yet never stalled
+            await asyncio.sleep(rng.uniform(0.3, 2.0))
+        elif behaviour in ("raise_async", "cancel_async"):
+            await asyncio.sleep(0)
+        elif behaviour == "stall" and name not in config.hung:
+            config.hung.add(name)
+            await asyncio.sleep(rng.uniform(1.0, 8.0))
+        elif behaviour == "hang" and name not in config.hung:
+            config.hung.add(name)
+            await self._forever()
+        elif behaviour == "reenter":
+            await self._reenter(name)
 
     def _cancelled(self, generation: int, name: str) -> None:
         """A callback of ``generation`` was cancelled while it ran."""
@@ -679,6 +722,13 @@ class Simulation:
     ) -> dict[str, Any]:
         """``on_authorizer``: mostly right, sometimes slow, wrong, failing or silent;
         failing as the auth backend does during its outages."""
+        self._authorizing += 1
+        try:
+            return await self._authorize(channel_name, socket_id)
+        finally:
+            self._authorizing -= 1
+
+    async def _authorize(self, channel_name: str, socket_id: str) -> dict[str, Any]:
         rng, auth = self.user_rng, self.auth
         call = auth.new_call(channel_name)
         tag = f"[auth {call}]"
@@ -916,14 +966,18 @@ class Simulation:
 
     async def _do_resubscribe(self) -> None:
         """Leave a channel and join it again (a new incarnation), at once or soon,
-        often while its authorization or subscription is still under way."""
-        channels = sorted(self.client.channels)
-        if not channels:
-            return
-        channel = self.rng.choice(channels)
+        often while its authorization or subscription is still under way (one not
+        subscribed is joined first)."""
+        channel = self.rng.choice(CHANNELS)
         pause = self.rng.choice((0.0, 0.0, 0.01, 0.3))
-        self._trace(f"unsubscribe({channel!r}), then subscribe() again after {pause:g} s")
         self.obs.last_activity_mark = len(self.obs.waits)
+        if channel not in self.client.channels:
+            joined = self.rng.choice((0.0, 0.01, 0.2))
+            self._trace(f"subscribe({channel!r}), and again after {joined:g} s:")
+            await self._public(self._subscribe(channel, {}))
+            if joined:
+                await asyncio.sleep(joined)
+        self._trace(f"unsubscribe({channel!r}), then subscribe() again after {pause:g} s")
         await self._public(self.client.unsubscribe(channel))
         if pause:
             await asyncio.sleep(pause)
@@ -949,7 +1003,7 @@ class Simulation:
 
     async def _do_open_iterator(self) -> None:
         channels = sorted(self.client.channels)
-        max_buffer = self.rng.choice((2, 8, 100))
+        max_buffer = self.rng.choice((2, 8, 20, 100))
         if channels and self.rng.random() < 0.5:
             channel = self.client.channels[self.rng.choice(channels)]
             name = f"iterator:{channel.channel_name}"
@@ -958,7 +1012,7 @@ class Simulation:
             name = "iterator:client"
             iterator = self.client.events(max_buffer=max_buffer)
         mode = self.rng.choice(
-            ("fast", "fast", "slow", "crawl", "abandon", "hold", "drop", "stall")
+            ("fast", "fast", "slow", "crawl", "crawl", "abandon", "hold", "drop", "stall")
         )
         self._trace(f"open {name} (max_buffer={max_buffer}, {mode})")
         if mode == "drop":
@@ -967,6 +1021,7 @@ class Simulation:
         wait = self.obs.new_wait("iterator", self._now())
         stream = iterator._stream
         self.flow.started(stream, self._now())
+        note_full_stream(stream, self._became_full)
         self._streams.append((stream, f"{name}#{wait.number} ({mode})", self._generation))
         consumer = _Consumer(iterator, wait)
         consumer.task = self._spawn(
@@ -995,8 +1050,8 @@ class Simulation:
                 count += 1
                 if mode == "slow":
                     await asyncio.sleep(rng.uniform(0.001, 0.05))
-                elif mode == "crawl":
-                    await asyncio.sleep(rng.uniform(0.2, 3.0))
+                elif mode == "crawl":  # slow, yet never stalled
+                    await asyncio.sleep(rng.uniform(0.5, 4.0))
                 elif mode == "stall" and count == 1:
                     await asyncio.sleep(rng.uniform(5.0, 60.0))
                 elif mode in ("abandon", "hold") and count >= limit:
@@ -1029,7 +1084,10 @@ class Simulation:
         channels = socket.event_channels() if socket is not None else []
         if socket is None or not channels:
             return
-        count = self.rng.randrange(1, 25)
+        # Mostly a few, sometimes a flood that fills every small buffer for a while.
+        count = (
+            self.rng.randrange(1, 25) if self.rng.random() < 0.85 else self.rng.randrange(40, 150)
+        )
         self._trace(f"server sends {count} events on {socket!r}")
         for _ in range(count):
             channel = self.rng.choice(channels)

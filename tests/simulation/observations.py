@@ -213,10 +213,11 @@ class FlowWatch:
     """Bounds, from the outside, how long each consumer has gone without progress.
 
     Progress times are exact (the driver notes each event its iterators take and
-    each call its callbacks get, which is when a buffer or a queue shrinks); whether
-    a consumer is full is seen at each check. The bounds are therefore safe both
-    ways: ``longest_quiet`` never under-estimates, ``quiet_now`` never
-    over-estimates.
+    each call its callbacks get, which is when a buffer or a queue shrinks), and so
+    is the moment a consumer becomes full when it says so (:meth:`became_full`, from
+    what a stream and a callback's queue tell flow control); otherwise whether a
+    consumer is full is seen at each check. The bounds are therefore safe both ways:
+    ``longest_quiet`` never under-estimates, ``quiet_now`` never over-estimates.
     """
 
     def __init__(self) -> None:
@@ -231,6 +232,14 @@ class FlowWatch:
     def started(self, key: object, now: float) -> None:
         """``key`` (a stream) exists from ``now``: it cannot have been full before."""
         self._spell(key, now)
+
+    def became_full(self, key: object, now: float) -> None:
+        """``key`` reported itself full at ``now`` (as it tells flow control): its
+        full spell begins exactly then."""
+        spell = self._spell(key, now)
+        spell.not_full_at = spell.last_mark = now
+        spell.full_seen_at = now
+        spell.longest_gap = 0.0
 
     def progress(self, key: object, now: float) -> None:
         """``key`` (a stream or a callback's lane) took something at ``now``."""

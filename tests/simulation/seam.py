@@ -14,7 +14,8 @@ timeouts, the retry after a 401) runs, and only the socket is simulated.
 
 :func:`lane_capacity` lowers the number of queued calls at which an async callback
 holds the socket (10,000, which a simulation never reaches), so that callbacks fill
-up as iterators do.
+up as iterators do. :func:`note_full_stream` and :func:`note_full_queues` let the
+driver know the moment a consumer fills up, as it tells flow control.
 
 Runtimes from before that seam (``_runtime.open_websocket(make_socket, ...)`` with a
 ``WebSocket(runtime)`` listener) are adapted by :class:`_LegacySocket`, so that the
@@ -30,7 +31,14 @@ from typing import Any
 
 from .sim_server import SimNetwork, SimSocket
 
-__all__ = ["lane_capacity", "seam_kind", "simulated_http", "simulated_network"]
+__all__ = [
+    "lane_capacity",
+    "note_full_queues",
+    "note_full_stream",
+    "seam_kind",
+    "simulated_http",
+    "simulated_network",
+]
 
 
 def seam_kind() -> str:
@@ -99,6 +107,44 @@ def lane_capacity(capacity: int) -> Iterator[None]:
         yield
     finally:
         init.__defaults__ = defaults
+
+
+class _FullnessReports:
+    """Stands for the flow control a dispatcher tells when a callback's queue is
+    full, noting when before passing it on."""
+
+    __slots__ = ("_flow", "_noted")
+
+    def __init__(self, flow: Any, noted: Callable[[Any], None]) -> None:
+        self._flow = flow
+        self._noted = noted
+
+    def hold(self, holder: Any) -> None:
+        self._noted(holder)
+        self._flow.hold(holder)
+
+    def release(self, holder: Any) -> None:
+        self._flow.release(holder)
+
+
+def note_full_queues(dispatcher: Any, noted: Callable[[Any], None]) -> None:
+    """Have ``noted(lane)`` called whenever one of ``dispatcher``'s callback queues
+    fills up (once per dispatcher)."""
+    flow = dispatcher._flow
+    if flow is not None and not isinstance(flow, _FullnessReports):
+        dispatcher._flow = _FullnessReports(flow, noted)
+
+
+def note_full_stream(stream: Any, noted: Callable[[Any], None]) -> None:
+    """Have ``noted(stream)`` called whenever an ``events()`` buffer fills up."""
+    tell_flow = stream._on_full
+
+    def on_full(full: Any) -> None:
+        noted(full)
+        if tell_flow is not None:
+            tell_flow(full)
+
+    stream._on_full = on_full
 
 
 class _LegacySocket:

@@ -25,9 +25,11 @@ What the backend does, drawn from its own seeded generator:
 
 Every authorization it signs has a number, and the number says which incarnation of
 the channel was current when it was asked for (:meth:`SimAuthBackend.label`):
-presence channels carry it in ``user_info.auth_call`` (the server checks that the
-subscribe that uses it is that incarnation's), and failures in their message
-(``[auth n]``), so that an answer applied to another incarnation can be seen.
+answers carry it in their signed ``channel_data`` (``user_info.auth_call`` for
+presence channels, ``auth_call`` as a private channel's custom data; the server
+checks that the subscribe that uses it is that incarnation's), and failures in
+their message (``[auth n]``), so that an answer applied to another incarnation can
+be seen.
 """
 
 from __future__ import annotations
@@ -178,11 +180,11 @@ class SimAuthBackend:
         """A right answer for ``channel`` on ``socket_id``."""
         if channel.startswith("presence-"):
             channel_data = json.dumps({"user_id": self.user_id, "user_info": {"auth_call": call}})
-            return {
-                "auth": sign(f"{socket_id}:{channel}:{channel_data}"),
-                "channel_data": channel_data,
-            }
-        return {"auth": sign(f"{socket_id}:{channel}")}
+        else:
+            # Custom data signed with a private channel, as the server SDKs allow
+            # (authenticate(channel, socket_id, custom_data)): here, its number.
+            channel_data = json.dumps({"auth_call": call})
+        return {"auth": sign(f"{socket_id}:{channel}:{channel_data}"), "channel_data": channel_data}
 
     def user_authentication(self, socket_id: str) -> dict[str, str]:
         """A right answer for ``signin()``."""

@@ -539,8 +539,8 @@ class SimServer:
         channel_data = data.get("channel_data")
         text = f"{socket.socket_id}:{channel}"
         if channel.startswith(("private-", "presence-")):
-            if channel.startswith("presence-"):
-                text += f":{channel_data}"
+            if channel.startswith("presence-") or channel_data is not None:
+                text += f":{channel_data}"  # (a private channel's custom data, if any)
                 self._check_authorization_label(socket, channel, channel_data, incarnation)
             if data.get("auth") != sign(text):
                 refusal = "The connection is unauthorized."
@@ -594,14 +594,15 @@ class SimServer:
     def _check_authorization_label(
         self, socket: SimSocket, channel: str, channel_data: Any, incarnation: int | None
     ) -> None:
-        """A presence subscribe carries the authorization it was given: it must be
-        one asked for by the same incarnation (see :attr:`SimNetwork.authorization_label`)."""
+        """A subscribe carries the authorization it was given (numbered in its
+        ``channel_data``): it must be one asked for by the same incarnation (see
+        :attr:`SimNetwork.authorization_label`)."""
         lookup = self.network.authorization_label
         if lookup is None or incarnation is None or not isinstance(channel_data, str):
             return
         try:
-            info = json.loads(channel_data).get("user_info") or {}
-            call = info.get("auth_call")
+            decoded = json.loads(channel_data)
+            call = decoded.get("auth_call", (decoded.get("user_info") or {}).get("auth_call"))
         except (ValueError, AttributeError):
             return
         if not isinstance(call, int):
