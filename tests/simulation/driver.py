@@ -841,7 +841,7 @@ class Simulation:
             ("server_drop", 2, self._do_server_drop),
             ("server_silence", 1, self._do_server_silence),
             ("server_hostile", 3, self._do_server_hostile),
-            ("auth_outage", 1, self._do_auth_outage),
+            ("auth_outage", 1.5, self._do_auth_outage),
             ("auth_slow", 1, self._do_auth_slow),
             ("auth_rotate", 1, self._do_auth_rotate),
             ("time_passes", 10, self._do_time_passes),
@@ -1133,7 +1133,7 @@ class Simulation:
             socket.push({"event": "pusher:error", "data": {"code": 4301, "message": "rate"}})
 
     async def _do_auth_outage(self) -> None:
-        seconds = self.rng.choice((3.0, 15.0, 60.0, 150.0))
+        seconds = self.rng.choice((3.0, 15.0, 60.0, 150.0, 400.0))
         self._trace(f"the auth backend fails for {seconds:g} s")
         self.auth.outage(seconds)
 
