@@ -314,3 +314,17 @@ def test_a_refusal_of_the_user_channel_does_not_answer_a_channels_subscribe() ->
     take(conn)
     assert conn.subscriptions.unanswered == 1
     assert conn.next_deadline() == 31.0  # the ping; the lost answer's deadline is 36
+
+
+def test_a_subscribe_answer_nobody_waits_for_does_not_stand_for_a_lost_one() -> None:
+    """Found by the soak run: a malformed ``pusher:subscription_error`` for a channel
+    with no subscribe due (here ``""``) was counted as an answer, and the subscribe
+    the server had lost then went unnoticed for good."""
+    conn = connected(now=0.0, server_timeout=30, pong_timeout=5.0)
+    conn.subscribe("news")
+    conn.subscribe("sports")
+    conn.receive(frame("pusher_internal:subscription_succeeded", "{}", channel="sports"), 0.5)
+    conn.receive(frame("pusher:subscription_error", "{}", channel=""), 1.0)
+    conn.receive(frame("pusher_internal:subscription_succeeded", "{}", channel="sports"), 1.5)
+    take(conn)
+    assert conn.subscriptions.unanswered == 1  # news's

@@ -334,6 +334,14 @@ class Subscriptions:
         self.unanswered += 1
         self._outputs.append(message)
 
+    def _answer_due(self, channel_name: str) -> bool:
+        """Whether a subscribe of ``channel_name`` waits for its answer (the user
+        channel's is not counted, nor is an answer for a channel nobody asked)."""
+        if channel_name in self._stale_subscribe_answers:
+            return True
+        record = self.registry.get(channel_name)
+        return record is not None and record.status is ChannelStatus.SUBSCRIBING
+
     def answer_came(self) -> None:
         """A subscribe answer arrived (a success or a refusal, in any form)."""
         if self.unanswered:
@@ -448,8 +456,8 @@ class Subscriptions:
         if found is None:
             return False
         name = found.group("signed") or found.group("existing")
-        if not name.startswith("#"):
-            self.answer_came()  # (the user channel's subscribe is not counted)
+        if self._answer_due(name):
+            self.answer_came()
         if _count_down(self._stale_subscribe_answers, name):
             return True  # the answer to an incarnation unsubscribed since: nobody's
         record = self.registry.get(name)
@@ -473,8 +481,8 @@ class Subscriptions:
 
         Returns a user-visible event for the ones that are not the protocol's own.
         """
-        if event in _SUBSCRIBE_ANSWERS and self.unanswered and not channel.startswith("#"):
-            self.answer_came()  # (the user channel's subscribe is not counted)
+        if event in _SUBSCRIBE_ANSWERS and self.unanswered and self._answer_due(channel):
+            self.answer_came()
         if event in _SUBSCRIBE_ANSWERS and _count_down(self._stale_subscribe_answers, channel):
             return None  # the answer to an incarnation unsubscribed since
         record = self.registry.get(channel)
