@@ -289,6 +289,11 @@ class Simulation:
         for _ in range(int(SETTLE_MORE / 3.0)):
             if self._settled():
                 break
+            if str(client.connection_state.value) == "DISCONNECTED":
+                # A close for good sent before the heal, held back by a paused
+                # socket until now: final, and the application connects again.
+                self._trace("heal: closed for good by the server before the heal; connect()")
+                self._spawn_wait("connect", client.connect())
             await self._advance(3.0, checking=True, every=3.0)
         self._trace("heal: ... subscribe() again each channel refused for good")
         core = client._runtime._core if client._runtime is not None else None
