@@ -160,6 +160,18 @@ class Authorizations:
                 retryable=True,
             )
             self._answers.channel_authorization_failed(request, error)
+        except asyncio.CancelledError as exc:
+            if _cancelled_from_outside():
+                raise  # disconnect(): nobody waits for the answer
+            # The authorizer's own work was cancelled under it: a failure like a
+            # timeout, not the end of the request (which would leave it unanswered).
+            error = AuthorizationError(
+                f"authorization of {name!r} failed: the authorizer raised CancelledError",
+                name,
+                retryable=True,
+            )
+            error.__cause__ = exc
+            self._answers.channel_authorization_failed(request, error)
         except Exception as exc:
             error = AuthorizationError(
                 f"authorization of {name!r} failed: {type(exc).__name__}: {exc}",
@@ -183,9 +195,24 @@ class Authorizations:
                 socket_id,
                 SigninError(f"user authentication timed out after {self._timeout:g} s"),
             )
+        except asyncio.CancelledError as exc:
+            if _cancelled_from_outside():
+                raise
+            error = SigninError(
+                "user authentication failed: the authenticator raised CancelledError"
+            )
+            error.__cause__ = exc
+            self._answers.user_authentication_failed(socket_id, error)
         except Exception as exc:
             error = SigninError(f"user authentication failed: {type(exc).__name__}: {exc}")
             error.__cause__ = exc
             self._answers.user_authentication_failed(socket_id, error)
         else:
             self._answers.user_authenticated(socket_id, answer)
+
+
+def _cancelled_from_outside() -> bool:
+    """Whether the running task is being cancelled (rather than code it awaited
+    raising ``CancelledError`` by itself)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

@@ -98,6 +98,7 @@ def test_ping_at_exactly_last_activity_plus_timeout() -> None:
 def test_any_received_frame_postpones_the_ping() -> None:
     conn = connected(now=0.0, server_timeout=30)
     conn.subscribe("news")
+    conn.receive(frame("pusher_internal:subscription_succeeded", "{}", channel="news"), 0.0)
     take(conn)
     assert conn.receive(frame("update", "{}", channel="news"), 20.0) is not None
     assert conn.next_deadline() == 50.0
@@ -243,3 +244,87 @@ def test_boolean_server_activity_timeout_is_ignored() -> None:
     )
     assert conn.state is ConnectionState.CONNECTED
     assert conn.activity_timeout == 50.0
+
+
+def test_a_subscribe_left_unanswered_as_long_as_a_ping_may_be_drops_the_connection() -> None:
+    """A server that lost a ``pusher:subscribe`` never answers it: once it has left
+    every subscribe due unanswered for the activity timeout plus the pong timeout,
+    the connection is taken as broken (a new one subscribes every channel)."""
+    conn = connected(now=0.0, server_timeout=30, pong_timeout=5.0)
+    conn.subscribe("news")
+    take(conn)
+    conn.handle_timer(10.0)  # the wait is noted at the next timer
+    assert conn.next_deadline() == 30.0  # the ping comes first
+    conn.handle_timer(30.0)
+    assert sent(take(conn)) == [PING]
+    conn.receive(frame("pusher:pong", "{}"), 30.1)
+    assert conn.next_deadline() == 45.0
+    conn.handle_timer(44.9)
+    assert take(conn) == []
+    conn.handle_timer(45.0)
+    outputs = take(conn)
+    assert of_type(outputs, CloseSocket) == [CloseSocket(abort=True)]
+    assert "no answer to 1 subscription(s) within 35 s" in errors(outputs)[0].error.message
+    assert conn.state is ConnectionState.RECONNECTING
+
+
+def test_answers_that_keep_coming_keep_the_connection() -> None:
+    """Many subscribes answered one after another: each answer starts the wait anew."""
+    conn = connected(now=0.0, server_timeout=30, pong_timeout=5.0)
+    for index in range(5):
+        conn.subscribe(f"c{index}")
+    take(conn)
+    for index in range(5):
+        now = 20.0 * (index + 1)
+        conn.handle_timer(now - 0.5)
+        conn.receive(
+            frame("pusher_internal:subscription_succeeded", "{}", channel=f"c{index}"), now
+        )
+        take(conn)
+        assert conn.state is ConnectionState.CONNECTED
+    assert conn.next_deadline() == 130.0  # the heartbeat only: nothing is due
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        {"code": None, "message": "Existing subscription to channel news"},
+        {"code": 4009, "message": "Connection is unauthorized"},  # Laravel Reverb
+    ],
+)
+def test_a_refusal_in_a_pusher_error_is_an_answer(refusal: dict[str, object]) -> None:
+    conn = connected(now=0.0, server_timeout=30, pong_timeout=5.0)
+    conn.subscribe("news")
+    conn.receive(frame("pusher:error", refusal), 1.0)
+    take(conn)
+    assert conn.subscriptions.unanswered == 0
+    assert conn.next_deadline() == 31.0
+
+
+def test_a_refusal_of_the_user_channel_does_not_answer_a_channels_subscribe() -> None:
+    """The user channel's subscribe (after ``signin()``) is not counted; its refusal
+    must not stand for the answer a lost subscribe never got (found by the
+    simulation: the lost subscribe then went unnoticed for good)."""
+    conn = connected(now=0.0, server_timeout=30, pong_timeout=5.0)
+    conn.subscribe("news")
+    refusal = (
+        "Invalid signature: Expected HMAC SHA256 hex digest of 1.2:#server-to-user-me, but got x"
+    )
+    conn.receive(frame("pusher:error", {"code": None, "message": refusal}), 1.0)
+    take(conn)
+    assert conn.subscriptions.unanswered == 1
+    assert conn.next_deadline() == 31.0  # the ping; the lost answer's deadline is 36
+
+
+def test_a_subscribe_answer_nobody_waits_for_does_not_stand_for_a_lost_one() -> None:
+    """Found by the soak run: a malformed ``pusher:subscription_error`` for a channel
+    with no subscribe due (here ``""``) was counted as an answer, and the subscribe
+    the server had lost then went unnoticed for good."""
+    conn = connected(now=0.0, server_timeout=30, pong_timeout=5.0)
+    conn.subscribe("news")
+    conn.subscribe("sports")
+    conn.receive(frame("pusher_internal:subscription_succeeded", "{}", channel="sports"), 0.5)
+    conn.receive(frame("pusher:subscription_error", "{}", channel=""), 1.0)
+    conn.receive(frame("pusher_internal:subscription_succeeded", "{}", channel="sports"), 1.5)
+    take(conn)
+    assert conn.subscriptions.unanswered == 1  # news's

@@ -18,7 +18,6 @@ import asyncio
 import collections
 import contextlib
 import hashlib
-import json
 import logging
 import random
 import re
@@ -28,12 +27,19 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from pusher_channels import PusherChannelsClient, PusherError, PusherEvent
-from pusher_channels._dispatch import SHUTDOWN_GRACE
+from pusher_channels._dispatch import DEFAULT_LANE_CAPACITY, SHUTDOWN_GRACE
 from pusher_channels.exceptions import AuthorizationError, CallbackError
 
 from .invariants import GRACE, Snapshot, check_all, library_timers
-from .observations import Observations, Wait
-from .seam import simulated_network
+from .observations import AUTHORIZATION_TAG, INCARNATION_TAG, FlowWatch, Observations, Wait
+from .seam import (
+    lane_capacity,
+    note_full_queues,
+    note_full_stream,
+    simulated_http,
+    simulated_network,
+)
+from .sim_auth import AUTH_ENDPOINT, USER_AUTH_ENDPOINT, SimAuthBackend, shared_ssl_context
 from .sim_server import (
     APP_KEY,
     BACKOFF_CODES,
@@ -43,7 +49,6 @@ from .sim_server import (
     FaultProfile,
     SimNetwork,
     SimSocket,
-    sign,
 )
 from .virtual_loop import SimulationStalledError, VirtualEventLoop, run_virtual
 
@@ -58,12 +63,28 @@ CHANNELS: Final = (
     "presence-lobby",
 )
 TRACE_TAIL: Final = 40
+SETTLE: Final = 15.0
+"""Virtual seconds, once healed, for what was under way to end (answers held back,
+authorizations timing out, a ``connect(timeout=...)`` expiring)."""
+SETTLE_MORE: Final = 180.0
+"""At most this long more for the answers to what was asked before the heal (a
+paused socket holds them back until its consumer catches up, or the heartbeat
+drops it): a refusal among them is final, and the application asks again."""
+HEAL: Final = 300.0
+"""Virtual seconds of health after which every wanted channel must be subscribed:
+more than a subscribe the server lost takes to be noticed (up to twice the activity
+timeout plus the pong timeout: 270 s) plus the longest reconnection wait (30 s), or
+than a stalled consumer's release (10 s) plus the longest authorization backoff
+(30 s) and timeout (10 s)."""
 _FAILURE_REPORT: Final = re.compile(r"callback sim(\d+)\.(\w+) raised ")
 """How a report names the simulation's callback that failed (``sim<configuration>.<name>``)."""
+_CANCEL_REPORT: Final = re.compile(r"callback sim(\d+)\.(\w+) still running .*cancelled")
+"""How a report names a callback the library cancelled."""
 CALLBACK_BEHAVIOURS: Final = (
     ("plain", 30),
     ("async", 15),
     ("slow", 8),
+    ("crawl", 3),
     ("raise", 6),
     ("raise_async", 4),
     ("cancel", 2),
@@ -144,6 +165,7 @@ class _Config:
 
     behaviours: dict[str, str] = field(default_factory=dict)
     hung: set[str] = field(default_factory=set)
+    auth: str = "callback"
 
 
 class Simulation:
@@ -159,7 +181,26 @@ class Simulation:
         self.user_rng = random.Random(f"user-{seed}")
         network_rng = random.Random(f"network-{seed}")
         self.network = SimNetwork(network_rng, FaultProfile.draw(network_rng), self._trace)
+        self.incarnations: collections.Counter[str] = collections.Counter()
+        """Per channel, the number of its latest incarnation: each ``subscribe()`` of a
+        channel that is not registered (anew, or after ``unsubscribe()`` or
+        ``init()``) is the next one."""
+        self.auth = SimAuthBackend(
+            random.Random(f"auth-{seed}"), seed, self._incarnation_now, self._trace
+        )
+        self.network.incarnation_of = self._incarnation_now
+        self.network.authorization_label = self.auth.label
+        self.lane_capacity = random.Random(f"lanes-{seed}").choice((4, 16, DEFAULT_LANE_CAPACITY))
         self.obs = Observations(self.network)
+        self.flow = FlowWatch()
+        self._streams: list[tuple[Any, str, int]] = []
+        """The driver's iterators' buffers still open: (stream, name, configuration)."""
+        self._runtimes: dict[int, Any] = {}
+        """Each configuration's runtime, for the state its callbacks run in."""
+        self._healing = False
+        self._healed_at = 0.0
+        self._authorizing = 0
+        """``on_authorizer`` calls under way."""
         self._tail: collections.deque[str] = collections.deque(maxlen=TRACE_TAIL)
         self._digest = hashlib.blake2b(digest_size=16)
         self._loop: VirtualEventLoop | None = None
@@ -170,7 +211,6 @@ class Simulation:
         self._held: list[Any] = []
         self._connects: list[asyncio.Task[None]] = []
         self._bindings = 0
-        self._never: asyncio.Future[None] | None = None
         self._generation = 0
 
     # ------------------------------------------------------------------ running
@@ -182,7 +222,13 @@ class Simulation:
         self._loop = loop
         loop.set_exception_handler(self._loop_error)
         self.obs.baseline_threads = threading.active_count()
-        with _seeded_global_random(self.seed), _quiet_logging(), simulated_network(self.network):
+        with (
+            _seeded_global_random(self.seed),
+            _quiet_logging(),
+            simulated_network(self.network),
+            simulated_http(self.auth.transport),
+            lane_capacity(self.lane_capacity),
+        ):
             try:
                 run_virtual(self._main(), loop)
             except InvariantBrokenError as broken:
@@ -202,12 +248,11 @@ class Simulation:
         )
 
     async def _main(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._never = loop.create_future()
         main = asyncio.current_task()
         assert main is not None
         self.obs.driver_tasks.add(main)
         self._client = PusherChannelsClient(**self._options())
+        self._runtimes[self._generation] = self._client._runtime
         actions = self._actions()
         names = [name for name, _, _ in actions]
         weights = [0.0 if name in self.without else weight for name, weight, _ in actions]
@@ -220,13 +265,83 @@ class Simulation:
             await self._advance(self.rng.choice((0.0, 0.001, 0.05, 0.3, 1.0, 3.0)))
             await self._check()
         self._step = self.steps + 1
+        await self._heal()
+        self._step = self.steps + 2
         self._trace("final: disconnect, then the grace period")
         self._spawn_wait("disconnect", self._client.disconnect())
         await self._advance(GRACE + 6.0, checking=True)
         await self._advance(GRACE, checking=True)
+        self.obs.running = False
 
-    async def _advance(self, seconds: float, checking: bool = False) -> None:
-        """Let ``seconds`` of virtual time pass (checking every second if asked)."""
+    async def _heal(self) -> None:
+        """The end of every seed: server and auth backend healthy, the application
+        connected, then long enough for every wanted channel to be subscribed."""
+        self._healing = True
+        self._healed_at = self._now()
+        self._trace("heal: the network, the server and the auth backend are healthy")
+        self.network.heal()
+        self.auth.heal()
+        await self._advance(SETTLE, checking=True, every=3.0)
+        client = self.client
+        self._trace("heal: connect(), and once every answer from before has come ...")
+        self.obs.last_activity_mark = len(self.obs.waits)
+        self._spawn_wait("connect", client.connect())
+        for _ in range(int(SETTLE_MORE / 3.0)):
+            if self._settled():
+                break
+            if str(client.connection_state.value) == "DISCONNECTED":
+                # A close for good sent before the heal, held back by a paused
+                # socket until now: final, and the application connects again.
+                self._trace("heal: closed for good by the server before the heal; connect()")
+                self._spawn_wait("connect", client.connect())
+            await self._advance(3.0, checking=True, every=3.0)
+        self._trace("heal: ... subscribe() again each channel refused for good")
+        core = client._runtime._core if client._runtime is not None else None
+        for name in sorted(client.channels):
+            record = core.channels.get(name) if core is not None else None
+            failure = getattr(record, "failure", None)
+            if failure is not None and not getattr(failure, "retryable", False):
+                self._trace(f"subscribe({name!r}) again: {failure}")
+                await self._public(self._subscribe(name, {}))
+        await self._advance(HEAL, checking=True, every=10.0)
+        self.obs.liveness = self._liveness()
+        await self._check()
+        self.obs.liveness = None
+
+    def _settled(self) -> bool:
+        """Whether every answer asked for before the heal has come: connected, no
+        frame in flight nor held back, no authorization under way."""
+        live = self.network.live_sockets()
+        return (
+            str(self.client.connection_state.value) == "CONNECTED"
+            and len(live) == 1
+            and not (live[0].paused or live[0].in_flight)
+            and self.auth.in_flight == 0
+            and self._authorizing == 0
+        )
+
+    def _liveness(self) -> str:
+        """What is not as it must be after the healed period ("" if all is)."""
+        client = self.client
+        state = str(client.connection_state.value)
+        healthy_for = self._now() - self._healed_at
+        if state != "CONNECTED":
+            return f"{state} after {healthy_for:.0f} s of health"
+        core = client._runtime._core if client._runtime is not None else None
+        missing = []
+        for name, channel in sorted(client.channels.items()):
+            if channel.subscribed:
+                continue
+            record = core.channels.get(name) if core is not None else None
+            status = getattr(getattr(record, "status", None), "value", "?")
+            failure = getattr(record, "failure", None)
+            missing.append(f"{name!r} {status}" + (f" ({failure})" if failure else ""))
+        if not missing:
+            return ""
+        return f"after {healthy_for:.0f} s of health, not subscribed: " + "; ".join(missing)
+
+    async def _advance(self, seconds: float, checking: bool = False, every: float = 1.0) -> None:
+        """Let ``seconds`` of virtual time pass (checking every ``every`` s if asked)."""
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds
         while True:
@@ -235,7 +350,7 @@ class Simulation:
             remaining = end - loop.time()
             if remaining <= 0:
                 return
-            await asyncio.sleep(min(remaining, 1.0) if checking else remaining)
+            await asyncio.sleep(min(remaining, every) if checking else remaining)
             if checking:
                 await self._check()
 
@@ -263,8 +378,17 @@ class Simulation:
                 if task not in self.obs.driver_tasks and task is not current
             )
         )
+        now = loop.time()
+        paused: bool | None = None
+        quiet_socket: SimSocket | None = None
+        live = self.network.live_sockets()
+        if state == "CONNECTED" and len(live) == 1 and live[0].established_delivered:
+            paused = live[0].paused
+            socket = live[0]
+            if not (paused or socket.in_flight or socket.silent or socket.lost_answers):
+                quiet_socket = socket
         snapshot = Snapshot(
-            now=loop.time(),
+            now=now,
             state=state,
             socket_id=socket_id,
             network=self.network,
@@ -272,11 +396,77 @@ class Simulation:
             library_tasks=tasks,
             library_timers=library_timers(loop, self.obs.driver_tasks),
             threads=threading.active_count(),
+            consumers=tuple(self.flow.observe(self._consumers_now(), now)),
+            paused=paused,
+            quiet_socket=quiet_socket,
+            client_subscribed=frozenset(
+                name for name, channel in client.channels.items() if channel.subscribed
+            ),
         )
         broken = check_all(snapshot)
         if broken is not None:
             self._trace(f"FAILED {broken[0]}: {broken[1]}")
             raise InvariantBrokenError(*broken)
+
+    def _consumers_now(self) -> list[tuple[object, str, bool]]:
+        """The current configuration's bounded consumers: (key, name, full)."""
+        generation = self._generation
+        self._streams = [entry for entry in self._streams if not entry[0]._finished]
+        consumers: list[tuple[object, str, bool]] = [
+            (stream, name, stream.full)
+            for stream, name, configuration in self._streams
+            if configuration == generation
+        ]
+        parts = self._parts(generation)
+        if parts is not None:
+            note_full_queues(parts.delivery.dispatcher, self._became_full)
+            for lane in parts.delivery.dispatcher.lanes.values():
+                name = getattr(lane.callback, "__qualname__", "?")
+                consumers.append((lane, f"callback {name}", lane.full))
+        return consumers
+
+    def _became_full(self, consumer: object) -> None:
+        self.flow.became_full(consumer, self._now())
+
+    def _parts(self, generation: int) -> Any:
+        """The loop parts (delivery, flow, sockets) of a configuration's runtime."""
+        runtime = self._runtimes.get(generation)
+        return runtime._parts if runtime is not None else None
+
+    def _incarnation_now(self, channel: str) -> int:
+        """The incarnation of ``channel`` the client has now (0: not registered)."""
+        runtime = self._client._runtime if self._client is not None else None
+        if runtime is None or runtime._core.channels.get(channel) is None:
+            return 0  # (the client registers a channel before it lists it)
+        return self.incarnations[channel]
+
+    async def _subscribe(self, channel: str, kwargs: dict[str, Any]) -> Any:
+        """``client.subscribe(channel)``, with callbacks of that incarnation that check
+        every answer they hear is for it."""
+        client = self.client
+        if channel not in client.channels:
+            self.incarnations[channel] += 1
+        incarnation = self.incarnations[channel]
+        obs = self.obs
+
+        def succeeded(data: Any) -> None:
+            obs.success("channel", channel, data)
+            obs.incarnation_success(channel, incarnation, data)
+
+        def failed(message: str, error: Any) -> None:
+            asked: int | None = None
+            found = INCARNATION_TAG.search(message)
+            if found is not None:
+                asked = None if found.group(1) == "None" else int(found.group(1))
+            else:
+                found = AUTHORIZATION_TAG.search(message)
+                if found is not None:
+                    asked = self.auth.label(int(found.group(1)))
+            obs.incarnation_failure(channel, incarnation, asked, message)
+
+        return await client.subscribe(
+            channel, on_subscription_succeeded=succeeded, on_subscription_error=failed, **kwargs
+        )
 
     # ---------------------------------------------------------------- tracing
 
@@ -317,9 +507,30 @@ class Simulation:
             "max_reconnection_attempts": rng.choice((None, None, 2, 6)),
             "max_reconnect_gap_in_seconds": rng.choice((1.0, 5.0, 30.0)),
             "auth_timeout": rng.choice((1.0, 3.0, 10.0)),
-            "on_authorizer": self._authorizer,
-            "on_user_authenticator": self._user_authenticator,
+            "trust_env": False,
+            "ssl_context": shared_ssl_context(),
         }
+        # Channel authorization: the on_authorizer callback, or the real endpoint
+        # authorizer over HTTP, one channel a request or batched.
+        auth = self._config.auth = rng.choice(("callback", "endpoint", "batching"))
+        if auth == "callback":
+            options["on_authorizer"] = self._authorizer
+        else:
+            options["auth_endpoint"] = AUTH_ENDPOINT
+            options["auth_params"] = {"headers": self._app_headers(rng.random() < 0.3)}
+            if auth == "batching":
+                options["auth_batching"] = True
+                options["auth_batch_delay"] = rng.choice((0.005, 0.05))
+                options["auth_batch_size"] = rng.choice((1, 3, 100))
+            hook = rng.choice((None, "refresh", "refresh_async", "decline", "raise"))
+            if hook is not None:
+                options["on_auth_failure"] = self._auth_failure_hook(hook)
+            self._config.auth += f"/{hook}"
+        if rng.random() < 0.5:
+            options["on_user_authenticator"] = self._user_authenticator
+        else:
+            options["user_auth_endpoint"] = USER_AUTH_ENDPOINT
+            options["user_auth_params"] = {"headers": self._app_headers(False)}
         recorders: dict[str, Callable[..., None]] = {
             "on_connection_state_change": lambda current, previous: None,
             "on_subscription_succeeded": lambda channel, data: self.obs.success(
@@ -336,8 +547,43 @@ class Simulation:
             options[name] = self._callback(name, record)
         if self._config.behaviours["on_error"] in ("plain", "raise", "cancel"):
             self.obs.reporting_configurations.add(self._generation)
-        self._trace(f"configuration {self._generation}: {self._config.behaviours}")
+        self._trace(
+            f"configuration {self._generation}: auth {self._config.auth}, {self._config.behaviours}"
+        )
         return options
+
+    def _app_headers(self, fresh: bool) -> Callable[[], dict[str, str]]:
+        """The application's ``headers`` callable: the token it holds, or (``fresh``)
+        the current one, fetched for every request."""
+        auth = self.auth
+
+        def headers() -> dict[str, str]:
+            if fresh:
+                auth.fetch_token()
+            return auth.headers()
+
+        return headers
+
+    def _auth_failure_hook(self, kind: str) -> Callable[[Any], Any]:
+        """``on_auth_failure``: fetches a new token (at once or not), declines, raises."""
+        auth, rng = self.auth, self.user_rng
+        if kind == "refresh_async":
+
+            async def refresh_later(error: Any) -> bool:
+                await asyncio.sleep(rng.uniform(0.01, 0.5))
+                auth.fetch_token()
+                return True
+
+            return refresh_later
+
+        def hook(error: Any) -> bool:
+            if kind == "raise":
+                raise ValueError("on_auth_failure raises on purpose")
+            if kind == "refresh":
+                auth.fetch_token()
+            return kind == "refresh"
+
+        return hook
 
     def _callback(self, name: str, record: Callable[..., None]) -> Callable[..., Any]:
         """A callback that records what it gets, then behaves as drawn for it."""
@@ -348,7 +594,6 @@ class Simulation:
         config = self._config
         if behaviour == "hang":
             self.obs.hang_configured = True
-        rng = self.user_rng
 
         generation = self._generation
         failures = self.obs.callback_failures
@@ -369,28 +614,60 @@ class Simulation:
 
         async def coroutine(*args: Any) -> None:
             record(*args)
-            if behaviour == "slow":
-                await asyncio.sleep(rng.uniform(0.001, 0.02))
-            elif behaviour == "raise_async":
-                await asyncio.sleep(0)
+            parts = self._parts(generation)
+            lane = parts.delivery.dispatcher.lanes.get(coroutine) if parts is not None else None
+            if lane is not None:
+                self.flow.progress(lane, self._now())
+            try:
+                await self._behave(behaviour, name, config)
+            except asyncio.CancelledError:
+                self._cancelled(generation, name)
+                raise
+            if behaviour == "raise_async":
                 failures[(generation, name)] += 1
                 raise ValueError(f"{name} raises on purpose")
-            elif behaviour == "cancel_async":
-                await asyncio.sleep(0)
+            if behaviour == "cancel_async":
                 failures[(generation, name)] += 1
                 raise asyncio.CancelledError
-            elif behaviour == "stall" and name not in config.hung:
-                config.hung.add(name)
-                await asyncio.sleep(rng.uniform(1.0, 8.0))
-            elif behaviour == "hang" and name not in config.hung:
-                config.hung.add(name)
-                assert self._never is not None
-                await self._never
-            elif behaviour == "reenter":
-                await self._reenter(name)
 
         coroutine.__qualname__ = f"sim{generation}.{name}"
         return coroutine
+
+    async def _behave(self, behaviour: str, name: str, config: _Config) -> None:
+        """What an async callback does once it has recorded its call."""
+        rng = self.user_rng
+        if behaviour == "slow":
+            await asyncio.sleep(rng.uniform(0.001, 0.02))
+        elif behaviour == "crawl":  # slow, yet never stalled
+            await asyncio.sleep(rng.uniform(0.3, 2.0))
+        elif behaviour in ("raise_async", "cancel_async"):
+            await asyncio.sleep(0)
+        elif behaviour == "stall" and name not in config.hung:
+            config.hung.add(name)
+            await asyncio.sleep(rng.uniform(1.0, 8.0))
+        elif behaviour == "hang" and name not in config.hung:
+            config.hung.add(name)
+            await self._forever()
+        elif behaviour == "reenter":
+            await self._reenter(name)
+
+    def _cancelled(self, generation: int, name: str) -> None:
+        """A callback of ``generation`` was cancelled while it ran."""
+        if not self.obs.running:
+            return  # the loop is being torn down
+        self.obs.cancelled[(generation, name)] += 1
+        runtime = self._runtimes.get(generation)
+        state = str(runtime.state.value) if runtime is not None else "?"
+        self._trace(f"callback sim{generation}.{name} cancelled ({state})")
+        if state == "CONNECTED":
+            self.obs.cancelled_while_connected.append(
+                f"callback sim{generation}.{name} cancelled while its configuration is CONNECTED"
+            )
+
+    async def _forever(self) -> None:
+        """Hang until cancelled: on a future of its own (cancelling a task cancels
+        the future it awaits, which would wake every other waiter of a shared one)."""
+        await asyncio.get_running_loop().create_future()
 
     def _error_recorder(self, generation: int) -> Callable[..., None]:
         """``on_error``'s record: counts the reports of callback failures."""
@@ -407,13 +684,19 @@ class Simulation:
         if found is not None:
             key = (int(found.group(1)), found.group(2))
             self.obs.callback_reports[key] += 1
+        found = _CANCEL_REPORT.search(message)
+        if found is not None:
+            key = (int(found.group(1)), found.group(2))
+            self.obs.cancel_reports[key] += 1
 
     async def _reenter(self, name: str) -> None:
         """A callback calling back into the client."""
         client = self._client
         assert client is not None
         draw = self.user_rng.random()
-        if draw < 0.1:
+        if self._healing:
+            await asyncio.sleep(0)  # the application is done misbehaving
+        elif draw < 0.1:
             self._trace(f"{name} calls disconnect()")
             wait = self.obs.new_wait("disconnect", self._now())
             try:
@@ -435,54 +718,67 @@ class Simulation:
                 wait.done_at = self._now()
         elif draw < 0.5:
             channel = self.user_rng.choice(CHANNELS)
-            await client.subscribe(channel)
+            await self._subscribe(channel, {})
         else:
             await asyncio.sleep(0)
 
     async def _authorizer(
         self, channel_name: str, socket_id: str, options: Any = None
     ) -> dict[str, Any]:
-        """``on_authorizer``: mostly right, sometimes slow, wrong, failing or silent."""
-        rng = self.user_rng
+        """``on_authorizer``: mostly right, sometimes slow, wrong, failing or silent;
+        failing as the auth backend does during its outages."""
+        self._authorizing += 1
+        try:
+            return await self._authorize(channel_name, socket_id)
+        finally:
+            self._authorizing -= 1
+
+    async def _authorize(self, channel_name: str, socket_id: str) -> dict[str, Any]:
+        rng, auth = self.user_rng, self.auth
+        call = auth.new_call(channel_name)
+        tag = f"[auth {call}]"
         draw = rng.random()
-        if draw < 0.12:
+        if auth.healed:
+            await asyncio.sleep(rng.uniform(0.0, 0.05))
+        elif auth.in_outage():
+            kind = rng.choice(("unreachable", "timeout", "silent"))
+            await asyncio.sleep(rng.uniform(0.0, 0.1))
+            if kind == "unreachable":
+                raise ConnectionError(f"auth server unreachable {tag}")
+            if kind == "timeout":
+                raise TimeoutError(f"auth server timed out {tag}")
+            await asyncio.sleep(3600)  # auth_timeout ends it
+        elif draw < 0.12:
             await asyncio.sleep(rng.uniform(0.1, 4.0))
         elif draw < 0.16:
-            raise AuthorizationError(f"denied {channel_name}", channel_name)
+            raise AuthorizationError(f"denied {channel_name} {tag}", channel_name)
         elif draw < 0.19:
-            raise ConnectionError("auth server unreachable")
+            raise ConnectionError(f"auth server unreachable {tag}")
         elif draw < 0.21:
-            raise ValueError("authorizer bug")
+            raise ValueError(f"authorizer bug {tag}")
         elif draw < 0.24:
             return {"auth": f"{APP_KEY}:{'0' * 64}"}
         elif draw < 0.26:
             return {"nope": True}
         elif draw < 0.28:
-            assert self._never is not None
-            await self._never
+            await self._forever()
         elif draw < 0.29:
             raise asyncio.CancelledError
-        if channel_name.startswith("presence-"):
-            channel_data = json.dumps({"user_id": f"me-{self.seed % 97}", "user_info": {}})
-            return {
-                "auth": sign(f"{socket_id}:{channel_name}:{channel_data}"),
-                "channel_data": channel_data,
-            }
-        return {"auth": sign(f"{socket_id}:{channel_name}")}
+        return auth.authorization(channel_name, socket_id, call)
 
     async def _user_authenticator(self, socket_id: str, options: Any = None) -> dict[str, str]:
         """``on_user_authenticator``: mostly right, sometimes slow or failing."""
         rng = self.user_rng
         draw = rng.random()
-        if draw < 0.15:
+        if self.auth.healed:
+            pass
+        elif draw < 0.15:
             await asyncio.sleep(rng.uniform(0.1, 3.0))
         elif draw < 0.2:
             raise ValueError("user authenticator bug")
         elif draw < 0.22:
-            assert self._never is not None
-            await self._never
-        user_data = json.dumps({"id": "me", "user_info": {}})
-        return {"auth": sign(f"{socket_id}::user::{user_data}"), "user_data": user_data}
+            await self._forever()
+        return self.auth.user_authentication(socket_id)
 
     # ----------------------------------------------------------------- tasks
 
@@ -536,6 +832,7 @@ class Simulation:
             ("disconnect", 5, self._do_disconnect),
             ("subscribe", 10, self._do_subscribe),
             ("unsubscribe", 4, self._do_unsubscribe),
+            ("resubscribe", 4, self._do_resubscribe),
             ("bind", 3, self._do_bind),
             ("wait_subscribed", 4, self._do_wait_subscribed),
             ("trigger", 6, self._do_trigger),
@@ -549,6 +846,9 @@ class Simulation:
             ("server_drop", 2, self._do_server_drop),
             ("server_silence", 1, self._do_server_silence),
             ("server_hostile", 3, self._do_server_hostile),
+            ("auth_outage", 1.5, self._do_auth_outage),
+            ("auth_slow", 1, self._do_auth_slow),
+            ("auth_rotate", 1, self._do_auth_rotate),
             ("time_passes", 10, self._do_time_passes),
             ("quiesce", 2, self._do_quiesce),
         ]
@@ -584,6 +884,8 @@ class Simulation:
     async def _do_init(self) -> None:
         self.obs.last_activity_mark = len(self.obs.waits)
         self._spawn_wait("init", self.client.init(**self._options()))
+        await asyncio.sleep(0)  # init() installs the new runtime in its first step
+        self._runtimes[self._generation] = self.client._runtime
 
     async def _do_signin(self) -> None:
         self.obs.last_activity_mark = len(self.obs.waits)
@@ -597,11 +899,8 @@ class Simulation:
             kwargs["on_event"] = lambda event: self.obs.event(
                 "channel", event.channel_name, event.data
             )
-            kwargs["on_subscription_succeeded"] = lambda data: self.obs.success(
-                "channel", channel, data
-            )
         self._trace(f"subscribe({channel!r})")
-        await self._public(self.client.subscribe(channel, **kwargs))
+        await self._public(self._subscribe(channel, kwargs))
 
     async def _do_bind(self) -> None:
         """Bind a recording handler to a channel (all its events, or its events by a
@@ -670,6 +969,25 @@ class Simulation:
             self._trace(f"unsubscribe({channel!r})")
             await self._public(self.client.unsubscribe(channel))
 
+    async def _do_resubscribe(self) -> None:
+        """Leave a channel and join it again (a new incarnation), at once or soon,
+        often while its authorization or subscription is still under way (one not
+        subscribed is joined first)."""
+        channel = self.rng.choice(CHANNELS)
+        pause = self.rng.choice((0.0, 0.0, 0.01, 0.3))
+        self.obs.last_activity_mark = len(self.obs.waits)
+        if channel not in self.client.channels:
+            joined = self.rng.choice((0.0, 0.01, 0.2))
+            self._trace(f"subscribe({channel!r}), and again after {joined:g} s:")
+            await self._public(self._subscribe(channel, {}))
+            if joined:
+                await asyncio.sleep(joined)
+        self._trace(f"unsubscribe({channel!r}), then subscribe() again after {pause:g} s")
+        await self._public(self.client.unsubscribe(channel))
+        if pause:
+            await asyncio.sleep(pause)
+        await self._public(self._subscribe(channel, {}))
+
     async def _do_trigger(self) -> None:
         channels = [name for name in sorted(self.client.channels) if "-" in name]
         if not channels:
@@ -690,7 +1008,7 @@ class Simulation:
 
     async def _do_open_iterator(self) -> None:
         channels = sorted(self.client.channels)
-        max_buffer = self.rng.choice((2, 8, 100))
+        max_buffer = self.rng.choice((2, 8, 20, 100))
         if channels and self.rng.random() < 0.5:
             channel = self.client.channels[self.rng.choice(channels)]
             name = f"iterator:{channel.channel_name}"
@@ -698,12 +1016,18 @@ class Simulation:
         else:
             name = "iterator:client"
             iterator = self.client.events(max_buffer=max_buffer)
-        mode = self.rng.choice(("fast", "fast", "slow", "abandon", "hold", "drop", "stall"))
+        mode = self.rng.choice(
+            ("fast", "fast", "slow", "crawl", "crawl", "abandon", "hold", "drop", "stall")
+        )
         self._trace(f"open {name} (max_buffer={max_buffer}, {mode})")
         if mode == "drop":
             del iterator  # closed by its finalizer
             return
         wait = self.obs.new_wait("iterator", self._now())
+        stream = iterator._stream
+        self.flow.started(stream, self._now())
+        note_full_stream(stream, self._became_full)
+        self._streams.append((stream, f"{name}#{wait.number} ({mode})", self._generation))
         consumer = _Consumer(iterator, wait)
         consumer.task = self._spawn(
             self._consume(consumer, f"{name}#{wait.number}", mode), f"iterator #{wait.number}"
@@ -726,10 +1050,13 @@ class Simulation:
                     break
                 finally:
                     wait.blocked_since = None
+                self.flow.progress(iterator._stream, self._now())
                 self.obs.event(name, event.channel_name, event.data)
                 count += 1
                 if mode == "slow":
                     await asyncio.sleep(rng.uniform(0.001, 0.05))
+                elif mode == "crawl":  # slow, yet never stalled
+                    await asyncio.sleep(rng.uniform(0.5, 4.0))
                 elif mode == "stall" and count == 1:
                     await asyncio.sleep(rng.uniform(5.0, 60.0))
                 elif mode in ("abandon", "hold") and count >= limit:
@@ -759,10 +1086,13 @@ class Simulation:
 
     async def _do_server_events(self) -> None:
         socket = self._target()
-        if socket is None or not socket.channels:
+        channels = socket.event_channels() if socket is not None else []
+        if socket is None or not channels:
             return
-        channels = sorted(socket.channels)
-        count = self.rng.randrange(1, 25)
+        # Mostly a few, sometimes a flood that fills every small buffer for a while.
+        count = (
+            self.rng.randrange(1, 25) if self.rng.random() < 0.85 else self.rng.randrange(40, 150)
+        )
         self._trace(f"server sends {count} events on {socket!r}")
         for _ in range(count):
             channel = self.rng.choice(channels)
@@ -802,11 +1132,24 @@ class Simulation:
         socket = self._target()
         if socket is None:
             return
-        kind = self.rng.randrange(self.network.HOSTILE_KINDS)
-        self._trace(f"server sends hostile frame {kind} on {socket!r}")
-        self.network.server.hostile(socket, kind)
+        shown = self.network.server.hostile(socket, list(CHANNELS))
+        self._trace(f"server sends a malformed frame on {socket!r}: {shown}")
         if self.rng.random() < 0.2:
             socket.push({"event": "pusher:error", "data": {"code": 4301, "message": "rate"}})
+
+    async def _do_auth_outage(self) -> None:
+        seconds = self.rng.choice((3.0, 15.0, 60.0, 150.0, 400.0))
+        self._trace(f"the auth backend fails for {seconds:g} s")
+        self.auth.outage(seconds)
+
+    async def _do_auth_slow(self) -> None:
+        seconds = self.rng.choice((5.0, 30.0))
+        self._trace(f"the auth backend is slow for {seconds:g} s")
+        self.auth.slow_period(seconds)
+
+    async def _do_auth_rotate(self) -> None:
+        self._trace("the auth backend takes a new token")
+        self.auth.rotate_token()
 
     async def _do_time_passes(self) -> None:
         seconds = self.rng.choice((1.0, 5.0, 20.0, 60.0))

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .observations import Observations, Wait
+from pusher_channels._flow import STALL_TIMEOUT
+
+from .observations import ConsumerView, Observations, Wait
 from .sim_server import SimNetwork, SimSocket
 
 __all__ = ["GRACE", "INVARIANTS", "Snapshot", "check_all", "library_timers"]
@@ -39,6 +41,17 @@ class Snapshot:
     library_tasks: tuple[str, ...]
     library_timers: tuple[str, ...]
     threads: int
+    consumers: tuple[ConsumerView, ...] = ()
+    """The bounded consumers that are full."""
+    paused: bool | None = None
+    """Whether the socket is paused, when CONNECTED on one live socket (else ``None``)."""
+    quiet_socket: SimSocket | None = None
+    """The socket, when CONNECTED on it with nothing under way (no frame in flight
+    either way, no answer held back, not paused, not silent, no subscribe lost by the
+    server: the client cannot tell whose the later answers are until it reconnects):
+    client and server must agree."""
+    client_subscribed: frozenset[str] = frozenset()
+    """The channels the client reports subscribed."""
 
 
 Invariant = Callable[[Snapshot], str | None]
@@ -212,6 +225,80 @@ def nothing_outlives_disconnect(snap: Snapshot) -> str | None:
     return None
 
 
+def paused_exactly_when_a_consumer_is_full(snap: Snapshot) -> str | None:
+    """The socket is paused exactly while some bounded consumer (an ``events()``
+    buffer, an async callback's queue) is full, but for a consumer taken for stalled:
+    one that made no progress for the stall timeout may stop holding (and must have,
+    once it has made none for twice that)."""
+    if snap.paused is None:
+        return None
+    full = snap.consumers
+    if not snap.paused:
+        for consumer in full:
+            if consumer.longest_quiet < STALL_TIMEOUT:
+                return (
+                    f"{consumer.name} is full and took something at least every "
+                    f"{consumer.longest_quiet:.2f} s, yet the socket is read"
+                )
+        return None
+    if not full:
+        return "the socket is paused, yet no consumer is full"
+    if all(consumer.quiet_now > 2 * STALL_TIMEOUT + 0.01 for consumer in full):
+        quiet = min(consumer.quiet_now for consumer in full)
+        return (
+            f"the socket is paused, yet every full consumer has taken nothing for "
+            f"{quiet:.1f} s: {', '.join(consumer.name for consumer in full)}"
+        )
+    return None
+
+
+def subscribed_sets_agree(snap: Snapshot) -> str | None:
+    """With nothing under way, the client's subscribed channels are the server's."""
+    socket = snap.quiet_socket
+    if socket is None:
+        return None
+    server = frozenset(channel for channel in socket.channels if not channel.startswith("#"))
+    client = snap.client_subscribed
+    if server == client:
+        return None
+    return (
+        f"nothing under way on {socket!r}, yet the client alone has "
+        f"{sorted(client - server)} subscribed, the server alone {sorted(server - client)}"
+    )
+
+
+def answers_reach_their_incarnation(snap: Snapshot) -> str | None:
+    """An answer (subscribe or authorization) for one ``subscribe()`` of a channel is
+    never applied to a later one, and each incarnation hears one success per socket."""
+    errors = snap.observations.incarnation_errors or snap.network.mismatches
+    return errors[0] if errors else None
+
+
+def cancelled_callbacks_reported(snap: Snapshot) -> str | None:
+    """Every callback the library cancels is reported, and none is cancelled while
+    its configuration is connected."""
+    obs = snap.observations
+    if obs.cancelled_while_connected:
+        return obs.cancelled_while_connected[0]
+    for (configuration, name), count in obs.cancelled.items():
+        if configuration not in obs.reporting_configurations:
+            continue
+        reported = obs.cancel_reports[(configuration, name)]
+        if reported < count:
+            return (
+                f"{name} of configuration {configuration} was cancelled {count} times, "
+                f"on_error heard of {reported}"
+            )
+    return None
+
+
+def wanted_channels_subscribed_after_healing(snap: Snapshot) -> str | None:
+    """Liveness: after a healed period (server and auth healthy for longer than the
+    longest reconnection wait and authorization backoff), the client is connected and
+    every channel it wants is subscribed."""
+    return snap.observations.liveness or None
+
+
 INVARIANTS: Final[tuple[Invariant, ...]] = (
     no_unhandled_errors,
     callback_failures_reported,
@@ -226,6 +313,11 @@ INVARIANTS: Final[tuple[Invariant, ...]] = (
     disconnect_returns_promptly,
     waits_end_after_disconnect,
     nothing_outlives_disconnect,
+    paused_exactly_when_a_consumer_is_full,
+    subscribed_sets_agree,
+    answers_reach_their_incarnation,
+    cancelled_callbacks_reported,
+    wanted_channels_subscribed_after_healing,
 )
 
 

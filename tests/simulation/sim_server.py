@@ -10,9 +10,13 @@ that speaks protocol 7 as soketi does:
 - ``pusher:ping`` answered with ``pusher:pong``;
 - ``pusher:subscribe`` answered with ``pusher_internal:subscription_succeeded``
   (presence members for ``presence-``), after checking the HMAC signature of
-  ``private-``/``presence-`` authorizations, or with soketi's
-  ``pusher:subscription_error``;
-- ``pusher:unsubscribe``, client events (recorded as relayed), ``pusher:signin``.
+  ``private-``/``presence-`` authorizations, or refused in soketi's form
+  (``pusher:subscription_error`` on the channel) or the hosted service's
+  (``pusher:error`` whose message names the channel); answers may come late, out of
+  order between channels (never between two answers for one channel: a server
+  answers one channel's subscribes in order), or never;
+- ``pusher:unsubscribe``, applied at once or late (the channel's events keep coming
+  for a while), client events (recorded as relayed), ``pusher:signin``.
 
 Every frame travels with a seeded latency, in order (one FIFO per direction), and the
 client's ``pause_reading()`` holds frames back until ``resume_reading()``.
@@ -20,8 +24,16 @@ client's ``pause_reading()`` holds frames back until ``resume_reading()``.
 Faults, drawn from the network's seeded random generator or asked for by the driver:
 refused attempts, slow or never-finishing upgrades, sockets dropped without a close
 frame, closed with a code from each range (1000, 4000-4099, 4100-4199, 4200-4299),
-silent servers (nothing more is sent or answered), hostile frames (malformed JSON,
-wrong types, unknown events, huge frames, binary frames).
+silent servers (nothing more is sent or answered), malformed frames drawn by
+:func:`.frames.hostile_frame` (random JSON, wrong types, cut short, not UTF-8, too
+deep, huge, binary).
+
+Every subscribe answer says which incarnation of the channel asked for it: the
+driver tells the network (:attr:`SimNetwork.incarnation_of`) which ``subscribe()``
+of a channel is current when the client sends ``pusher:subscribe``, and the server
+puts that number in its answer (``sim_incarnation`` in a success, ``[incarnation
+n]`` in a refusal's message), so that an answer applied to the wrong incarnation
+can be seen.
 
 The server stamps every channel event it injects with ``{"seq": n}``, one counter
 per channel, so that consumers can check that nothing arrives twice or out of order.
@@ -49,6 +61,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from .frames import hostile_frame
 
 __all__ = [
     "APP_KEY",
@@ -94,6 +108,13 @@ class FaultProfile:
             reports it to its sink, breaking the connector's contract the way a
             WebSocket library that does not close on cancellation would: the
             runtime must never adopt that socket.
+        late_answer: a subscribe answer is held back for seconds (after the later
+            answers of other channels: out of order).
+        lost_answer: a subscribe is lost: never answered, never applied.
+        late_unsubscribe: after ``pusher:unsubscribe`` the channel's events keep
+            coming for a while.
+        hosted_refusals: refusals take the hosted service's form (``pusher:error``
+            naming the channel in its message) instead of soketi's.
     """
 
     refuse: float = 0.05
@@ -105,6 +126,10 @@ class FaultProfile:
     latency: float = 0.2
     activity_timeout: int = 120
     late_handshake: float = 0.3
+    late_answer: float = 0.0
+    lost_answer: float = 0.0
+    late_unsubscribe: float = 0.0
+    hosted_refusals: bool = False
 
     @classmethod
     def draw(cls, rng: random.Random) -> FaultProfile:
@@ -120,6 +145,26 @@ class FaultProfile:
             latency=rng.choice((0.0, 0.01, 0.2, 1.0)),
             activity_timeout=rng.choice((5, 30, 120)),
             late_handshake=min(1.0, 0.3 * scale),
+            late_answer=min(0.5, 0.05 * scale),
+            lost_answer=min(0.04, 0.01 * scale),
+            late_unsubscribe=min(0.8, 0.2 * scale),
+            hosted_refusals=rng.random() < 0.5,
+        )
+
+    def healed(self) -> FaultProfile:
+        """The same network with every fault gone, and a latency well under the
+        shortest pong timeout drawn (1 s): a healthy network."""
+        return FaultProfile(
+            refuse=0.0,
+            slow_upgrade=0.0,
+            hang_upgrade=0.0,
+            no_greeting=0.0,
+            silent_socket=0.0,
+            reject_subscription=0.0,
+            latency=min(self.latency, 0.05),
+            activity_timeout=self.activity_timeout,
+            late_handshake=0.0,
+            hosted_refusals=self.hosted_refusals,
         )
 
 
@@ -158,8 +203,8 @@ class Attempt:
     ended_at: float | None = None
 
 
-# What the server sends to the client: ("text", payload) | ("binary", size)
-# | ("close", (code, reason)) | ("drop", None).
+# What the server sends to the client: ("text", payload) | ("raw", payload: a drawn
+# frame) | ("binary", size) | ("close", (code, reason)) | ("drop", None).
 _Frame = tuple[str, Any]
 
 
@@ -190,8 +235,21 @@ class SimSocket:
         self.silent = False
         self.paused = False
         self.channels: set[str] = set()
+        """The channels the server has subscribed this socket to."""
+        self.leaving: dict[str, float] = {}
+        """Channels unsubscribed whose events keep coming until the given time."""
         self.user_ids: dict[str, str] = {}
         self.closed_by_server: tuple[int | None, str] | None = None
+        self.subscribes_sent: dict[str, collections.deque[int | None]] = {}
+        """Per channel, the incarnation of each ``pusher:subscribe`` the client sent
+        and the server has not taken yet (in order)."""
+        self.answers_due = 0
+        """Subscribe answers the server holds back (late answers)."""
+        self.lost_answers = 0
+        """Subscribes the server lost (never answered): the client cannot tell, on
+        this socket, which of the later answers are whose."""
+        self._answer_after: dict[str, float] = {}
+        """Per channel, when its last held-back answer goes out (keeps them in order)."""
         self._to_client = _Direction()
         self._to_server = _Direction()
 
@@ -203,6 +261,20 @@ class SimSocket:
         """Whether the client could still use this socket."""
         return self.state is SocketState.OPEN
 
+    @property
+    def in_flight(self) -> bool:
+        """Whether frames travel either way, or answers are held back."""
+        return bool(self._to_client.queue or self._to_server.queue or self.answers_due)
+
+    def event_channels(self) -> list[str]:
+        """The channels the server sends events of on this socket (subscribed, or
+        unsubscribed but not let go of yet)."""
+        now = self.loop.time()
+        for channel, until in list(self.leaving.items()):
+            if until <= now:
+                del self.leaving[channel]
+        return sorted(self.channels | set(self.leaving))
+
     # ------------------------------------------------------------ the Transport
 
     def send(self, payload: bytes) -> None:
@@ -211,7 +283,24 @@ class SimSocket:
             if self.state is not SocketState.CLOSING:
                 self.network.violation(f"{self!r}: send() after {self.state.value}")
             return
-        self._schedule(self._to_server, bytes(payload), self._server_receive)
+        payload = bytes(payload)
+        if b'"pusher:subscribe"' in payload:
+            self._subscribe_sent(payload)
+        self._schedule(self._to_server, payload, self._server_receive)
+
+    def _subscribe_sent(self, payload: bytes) -> None:
+        """Note which incarnation of the channel this ``pusher:subscribe`` is for."""
+        try:
+            channel = json.loads(payload)["data"]["channel"]
+        except (ValueError, KeyError, TypeError):
+            return
+        if not isinstance(channel, str):
+            return
+        lookup = self.network.incarnation_of
+        incarnation = lookup(channel) if lookup is not None else None
+        if incarnation == 0 and not channel.startswith("#"):
+            self.network.violation(f"{self!r}: subscribe to {channel!r}, which nobody wants")
+        self.subscribes_sent.setdefault(channel, collections.deque()).append(incarnation)
 
     def close(self, code: int, reason: str) -> None:
         """The client starts the closing handshake; ``sink.closed`` follows."""
@@ -251,6 +340,32 @@ class SimSocket:
             return
         text = message if isinstance(message, str) else json.dumps(message)
         self._schedule(self._to_client, ("text", text.encode()), self._client_receive)
+
+    def push_raw(self, kind: str, value: Any) -> None:
+        """The server sends a drawn frame: ``("raw", text bytes)`` or ``("binary", size)``."""
+        if self.silent or self.closed_by_server is not None:
+            return
+        self._schedule(self._to_client, (kind, value), self._client_receive)
+
+    def push_answer(self, channel: str, message: dict[str, Any], delay: float) -> None:
+        """A subscribe answer, now or ``delay`` seconds late (after the channel's
+        earlier answers still held back)."""
+        if delay <= 0 and channel not in self._answer_after:
+            self.push(message)
+            return
+        # Strictly after the channel's previous answer: timers due at the same
+        # instant may run in either order.
+        due = max(self.loop.time() + delay, self._answer_after.get(channel, -1.0) + 1e-6)
+        self._answer_after[channel] = due
+        self.answers_due += 1
+        self.loop.call_at(due, self._release_answer, channel, message, due)
+
+    def _release_answer(self, channel: str, message: dict[str, Any], due: float) -> None:
+        self.answers_due -= 1
+        if self._answer_after.get(channel) == due:
+            del self._answer_after[channel]
+        if self.state in (SocketState.OPEN, SocketState.CLOSING):
+            self.push(message)
 
     def push_binary(self, size: int) -> None:
         """The server sends a binary frame."""
@@ -320,6 +435,8 @@ class SimSocket:
             if value.startswith(_ESTABLISHED):
                 self.established_delivered = True
             self.sink.text_received(value)
+        elif kind == "raw":
+            self.sink.text_received(value)
         elif kind == "binary":
             self.sink.binary_received(value)
         else:
@@ -379,7 +496,7 @@ class SimServer:
         elif event == "pusher:subscribe" and isinstance(data, dict):
             self._subscribe(socket, data)
         elif event == "pusher:unsubscribe" and isinstance(data, dict):
-            socket.channels.discard(str(data.get("channel")))
+            self._unsubscribe(socket, str(data.get("channel")))
         elif event == "pusher:signin" and isinstance(data, dict):
             self._signin(socket, data)
         elif event.startswith("client-"):
@@ -389,47 +506,113 @@ class SimServer:
                 {"event": "pusher:error", "data": {"code": None, "message": f"unknown {event}"}}
             )
 
+    def _unsubscribe(self, socket: SimSocket, channel: str) -> None:
+        socket.channels.discard(channel)
+        network = self.network
+        if (
+            network.profile.late_unsubscribe
+            and network.rng.random() < network.profile.late_unsubscribe
+        ):
+            # Applied late: the channel's events keep coming for a while.
+            socket.leaving[channel] = socket.loop.time() + network.rng.uniform(0.1, 4.0)
+
     def _subscribe(self, socket: SimSocket, data: dict[str, Any]) -> None:
         channel = data.get("channel")
         if not isinstance(channel, str):
             self.network.violation(f"{socket!r}: subscribe without a channel name")
             return
+        sent = socket.subscribes_sent.get(channel)
+        incarnation = sent.popleft() if sent else None
+        network, profile, rng = self.network, self.network.profile, self.network.rng
+        socket.leaving.pop(channel, None)
+        # (No draw for a fault the profile does not have: a calm run draws as before.)
+        if profile.lost_answer and rng.random() < profile.lost_answer:
+            network.trace(f"server loses the subscribe to {channel!r} on {socket!r}")
+            socket.lost_answers += 1
+            return
+        delay = 0.0
+        if profile.late_answer and rng.random() < profile.late_answer:
+            delay = rng.uniform(0.2, 6.0)
+        # Which incarnation asked, for the driver (when it tells the network).
+        tag = f" [incarnation {incarnation}]" if network.incarnation_of is not None else ""
         refusal = None
         channel_data = data.get("channel_data")
+        text = f"{socket.socket_id}:{channel}"
         if channel.startswith(("private-", "presence-")):
-            text = f"{socket.socket_id}:{channel}"
-            if channel.startswith("presence-"):
-                text += f":{channel_data}"
+            if channel.startswith("presence-") or channel_data is not None:
+                text += f":{channel_data}"  # (a private channel's custom data, if any)
+                self._check_authorization_label(socket, channel, channel_data, incarnation)
             if data.get("auth") != sign(text):
                 refusal = "The connection is unauthorized."
-        if refusal is None and self.network.rng.random() < self.network.profile.reject_subscription:
+        hosted = profile.hosted_refusals
+        if refusal is None and rng.random() < profile.reject_subscription:
             refusal = "Simulated refusal."
+            if hosted and rng.random() < 0.5 and channel not in socket.channels:
+                # The hosted service's other refusal, here for a channel the socket
+                # has not (a server with a stale view of it).
+                socket.push_answer(
+                    channel,
+                    _hosted_error(f"Existing subscription to channel {channel}{tag}"),
+                    delay,
+                )
+                return
         if refusal is not None:
-            socket.push(
-                {
-                    "event": "pusher:subscription_error",
-                    "channel": channel,
-                    "data": {"type": "AuthError", "error": refusal, "status": 401},
-                }
-            )
+            if hosted:
+                message = (
+                    f"Invalid signature: Expected HMAC SHA256 hex digest of {text}, "
+                    f"but got {data.get('auth')}{tag}"
+                )
+                socket.push_answer(channel, _hosted_error(message), delay)
+            else:
+                error = {"type": "AuthError", "error": f"{refusal}{tag}", "status": 401}
+                socket.push_answer(
+                    channel,
+                    {"event": "pusher:subscription_error", "channel": channel, "data": error},
+                    delay,
+                )
             return
         if channel in socket.channels:
-            self.network.violation(f"{socket!r}: subscribed to {channel!r} twice")
+            network.violation(f"{socket!r}: subscribed to {channel!r} twice")
         socket.channels.add(channel)
         self.successes_sent[(channel, socket.socket_id)] += 1
-        answer: dict[str, Any] = {"sim_socket": socket.socket_id}
+        answer: dict[str, Any] = {"sim_socket": socket.socket_id, "sim_incarnation": incarnation}
         if channel.startswith("presence-"):
             user_id = str(json.loads(str(channel_data)).get("user_id"))
             socket.user_ids[channel] = user_id
             members = {**self.peers.get(channel, {}), user_id: {"name": "me"}}
             answer["presence"] = {"ids": list(members), "hash": members, "count": len(members)}
-        socket.push(
+        socket.push_answer(
+            channel,
             {
                 "event": "pusher_internal:subscription_succeeded",
                 "channel": channel,
                 "data": json.dumps(answer),
-            }
+            },
+            delay,
         )
+
+    def _check_authorization_label(
+        self, socket: SimSocket, channel: str, channel_data: Any, incarnation: int | None
+    ) -> None:
+        """A subscribe carries the authorization it was given (numbered in its
+        ``channel_data``): it must be one asked for by the same incarnation (see
+        :attr:`SimNetwork.authorization_label`)."""
+        lookup = self.network.authorization_label
+        if lookup is None or incarnation is None or not isinstance(channel_data, str):
+            return
+        try:
+            decoded = json.loads(channel_data)
+            call = decoded.get("auth_call", (decoded.get("user_info") or {}).get("auth_call"))
+        except (ValueError, AttributeError):
+            return
+        if not isinstance(call, int):
+            return
+        label = lookup(call)
+        if label is not None and label != incarnation:
+            self.network.mismatches.append(
+                f"the subscribe of incarnation {incarnation} of {channel!r} on {socket!r} "
+                f"used authorization #{call}, asked for by incarnation {label}"
+            )
 
     def _signin(self, socket: SimSocket, data: dict[str, Any]) -> None:
         user_data = data.get("user_data")
@@ -478,32 +661,23 @@ class SimServer:
             event, data = "pusher_internal:member_removed", {"user_id": user_id}
         socket.push({"event": event, "channel": channel, "data": json.dumps(data)})
 
-    def hostile(self, socket: SimSocket, kind: int) -> None:
-        """Send a frame that no well-behaved server sends."""
-        channel = next(iter(sorted(socket.channels)), "news")
-        frames: list[str | dict[str, Any]] = [
-            "{not json",
-            "[1, 2, 3]",
-            {"event": 42, "data": "x"},
-            {"event": "sim-event", "channel": 7, "data": "x"},
-            {"event": "sim-event", "channel": channel, "data": {"no": "seq"}},
-            {"event": "pusher:unknown_thing", "data": None},
-            {"event": "pusher_internal:subscription_succeeded", "channel": channel, "data": 5},
-            {"event": "pusher_internal:member_added", "channel": channel, "data": "[]"},
-            {"event": "pusher:error", "data": "not an object"},
-            {"event": "sim-huge", "channel": channel, "data": "x" * 200_000},
-            {"event": "pusher:connection_established", "data": "{}"},
-        ]
-        if kind >= len(frames):
-            socket.push_binary(1 + kind)
-            return
-        socket.push(frames[kind])
+    def hostile(self, socket: SimSocket, channels: list[str]) -> str:
+        """Send a frame no well-behaved server sends (drawn by the generator);
+        return a short description of it for the trace."""
+        kind, value = hostile_frame(self.network.rng, channels)
+        socket.push_raw("raw" if kind == "text" else kind, value)
+        if kind == "binary":
+            return f"binary frame of {value} bytes"
+        return f"{len(value)} bytes: {value[:60]!r}"
+
+
+def _hosted_error(message: str) -> dict[str, Any]:
+    """A refusal as the hosted service words it: a ``pusher:error``, no channel field."""
+    return {"event": "pusher:error", "data": {"code": None, "message": message}}
 
 
 class SimNetwork:
     """The fake connector, the sockets it opened, and the server behind them."""
-
-    HOSTILE_KINDS: Final = 12
 
     def __init__(
         self,
@@ -517,7 +691,15 @@ class SimNetwork:
         self.attempts: list[Attempt] = []
         self.sockets: list[SimSocket] = []
         self.violations: list[str] = []
+        self.mismatches: list[str] = []
+        """Answers the server saw applied to an incarnation that did not ask for them."""
         self.handshake_timeouts: list[float] = []
+        self.incarnation_of: Callable[[str], int | None] | None = None
+        """Which incarnation of a channel the client wants now (0: none), from the
+        driver; ``None``: not told."""
+        self.authorization_label: Callable[[int], int | None] | None = None
+        """For an authorization's number (``auth_call`` in presence ``user_info``), the
+        incarnation that asked for it, from the driver."""
         self._trace = trace
         self._lock = threading.Lock()
 
@@ -637,6 +819,14 @@ class SimNetwork:
         """Add a line to the simulation's trace."""
         if self._trace is not None:
             self._trace(text)
+
+    def heal(self) -> None:
+        """No fault from now on; a half-dead (silent) connection is reset, as the
+        network that healed would."""
+        self.profile = self.profile.healed()
+        for socket in self.live_sockets():
+            if socket.silent:
+                socket.server_close(None)
 
     def on_closed(self, socket: SimSocket) -> None:
         """A socket's close was reported to its sink."""

@@ -23,7 +23,7 @@ from pusher_channels import (
     PusherConnectionError,
 )
 from pusher_channels._dispatch import SHUTDOWN_GRACE
-from pusher_channels.exceptions import PusherTimeoutError
+from pusher_channels.exceptions import PusherTimeoutError, SigninError
 
 from .seam import simulated_network
 from .sim_server import APP_KEY, FaultProfile, SimNetwork, sign
@@ -406,3 +406,177 @@ def test_a_connect_during_init_connects_with_the_new_configuration() -> None:
         state, live = run_virtual(scenario())
     assert state is ConnectionState.CONNECTED
     assert live == 1, f"{live} live sockets: one of them belongs to nobody"
+
+
+def test_a_subscribe_the_server_never_answers_is_mended_by_a_new_connection() -> None:
+    """Found by the simulation: a server that loses a ``pusher:subscribe`` (soketi does
+    when its adapter fails the join) left the channel subscribing for good on a
+    connection that answered every ping. After as long as the heartbeat gives the
+    server to answer (activity timeout plus pong timeout, 35 s here), the connection
+    is taken as broken and a new one subscribes the channel. (The wait is noted from
+    the connection's next timer or system frame after the subscribe: at most one
+    activity timeout late.)"""
+    network = calm_network()
+
+    async def scenario() -> tuple[float | None, int]:
+        pusher = PusherChannelsClient(
+            api_key=APP_KEY,
+            host="sim.invalid",
+            ws_port=6001,
+            use_tls=False,
+            activity_timeout=30,
+            pong_timeout=5,
+        )
+        await pusher.connect()
+        network.profile = dataclasses.replace(CALM, lost_answer=1.0)
+        channel = await pusher.subscribe("news")
+        await asyncio.sleep(0.5)  # the subscribe reached the server, which lost it
+        network.profile = CALM
+        loop = asyncio.get_running_loop()
+        lost_at = loop.time()
+        subscribed_after: float | None = None
+        for _ in range(120):
+            await asyncio.sleep(1.0)
+            if channel.subscribed:
+                subscribed_after = loop.time() - lost_at
+                break
+        await pusher.disconnect()
+        return subscribed_after, len(network.sockets)
+
+    with simulated_network(network):
+        subscribed_after, sockets = run_virtual(scenario())
+    assert subscribed_after is not None, f"never subscribed in 120 s ({sockets} sockets)"
+    assert 35.0 <= subscribed_after < 30.0 + 35.0 + 5.0
+    assert sockets == 2
+
+
+def test_a_refusal_in_the_hosted_form_during_a_signin_is_the_channels_not_the_signins() -> None:
+    """Found by the simulation: the hosted service refuses a subscribe with a
+    ``pusher:error`` naming the channel; one that arrived while a sign-in waited for
+    its answer was taken as the sign-in's refusal (which then was never tried again),
+    and the channel stayed subscribing."""
+    network = SimNetwork(random.Random(3), dataclasses.replace(CALM, hosted_refusals=True))
+    refusals: list[str] = []
+
+    def wrong_authorizer(channel_name: str, socket_id: str, options: Any) -> dict[str, str]:
+        return {"auth": f"{APP_KEY}:{'0' * 64}"}
+
+    def user_authenticator(socket_id: str, options: Any) -> dict[str, str]:
+        user_data = '{"id": "me"}'
+        return {"auth": sign(f"{socket_id}::user::{user_data}"), "user_data": user_data}
+
+    async def scenario() -> tuple[Any, bool]:
+        pusher = PusherChannelsClient(
+            api_key=APP_KEY,
+            host="sim.invalid",
+            ws_port=6001,
+            use_tls=False,
+            on_authorizer=wrong_authorizer,
+            on_user_authenticator=user_authenticator,
+        )
+        await pusher.connect()
+        channel = await pusher.subscribe(
+            "private-a", on_subscription_error=lambda message, error: refusals.append(message)
+        )
+        await asyncio.sleep(0)  # the authorizer answers; the subscribe is sent
+        try:
+            user: Any = await pusher.signin()  # sent before the refusal arrives
+        except SigninError as exc:
+            user = exc
+        await asyncio.sleep(1.0)
+        subscribed = channel.subscribed
+        await pusher.disconnect()
+        return user, subscribed
+
+    with simulated_network(network):
+        user, subscribed = run_virtual(scenario())
+    assert not isinstance(user, SigninError), f"the sign-in was refused: {user}"
+    assert user == {"id": "me"}
+    assert len(refusals) == 1
+    assert "Invalid signature" in refusals[0]
+    assert not subscribed
+
+
+def test_an_authorizer_raising_cancelled_error_by_itself_is_a_failure_retried() -> None:
+    """Found by the simulation: an authorizer that raised ``CancelledError`` without
+    being cancelled (a library under it cancelling its own work) ended its request
+    with no answer, and the channel stayed authorizing for good."""
+    network = calm_network()
+    calls: list[str] = []
+
+    async def authorizer(channel_name: str, socket_id: str, options: Any) -> dict[str, str]:
+        calls.append(channel_name)
+        if len(calls) == 1:
+            raise asyncio.CancelledError
+        return {"auth": sign(f"{socket_id}:{channel_name}")}
+
+    async def scenario() -> tuple[bool, list[str]]:
+        pusher = PusherChannelsClient(
+            api_key=APP_KEY,
+            host="sim.invalid",
+            ws_port=6001,
+            use_tls=False,
+            on_authorizer=authorizer,
+            on_subscription_error=lambda message, error: errors.append(message),
+        )
+        await pusher.connect()
+        channel = await pusher.subscribe("private-a")
+        await asyncio.sleep(5.0)
+        subscribed = channel.subscribed
+        await pusher.disconnect()
+        return subscribed, calls
+
+    errors: list[str] = []
+    with simulated_network(network):
+        subscribed, calls = run_virtual(scenario())
+    assert subscribed, f"not subscribed after 5 s; {len(calls)} authorizer calls"
+    assert len(calls) == 2
+    assert "CancelledError" in errors[0]
+
+
+def test_a_refusal_in_the_hosted_form_for_an_unsubscribed_incarnation_is_not_the_next_ones() -> (
+    None
+):
+    """Found by the simulation: the hosted service's refusal (a ``pusher:error``) of
+    a subscribe whose channel was left and joined again before the answer was
+    applied to the new subscription, whose own success was then taken for the
+    stale answer: the channel failed, though the server had subscribed it."""
+    network = SimNetwork(random.Random(4), dataclasses.replace(CALM, hosted_refusals=True))
+    calls: list[int] = []
+    first_errors: list[str] = []
+    second_errors: list[str] = []
+
+    def authorizer(channel_name: str, socket_id: str, options: Any) -> dict[str, str]:
+        calls.append(1)
+        if len(calls) == 1:
+            return {"auth": f"{APP_KEY}:{'0' * 64}"}  # refused by the server
+        return {"auth": sign(f"{socket_id}:{channel_name}")}
+
+    async def scenario() -> tuple[bool, list[str]]:
+        pusher = PusherChannelsClient(
+            api_key=APP_KEY,
+            host="sim.invalid",
+            ws_port=6001,
+            use_tls=False,
+            on_authorizer=authorizer,
+        )
+        await pusher.connect()
+        await pusher.subscribe(
+            "private-a", on_subscription_error=lambda message, error: first_errors.append(message)
+        )
+        await asyncio.sleep(0)  # the wrongly signed subscribe is sent
+        await pusher.unsubscribe("private-a")
+        channel = await pusher.subscribe(
+            "private-a", on_subscription_error=lambda message, error: second_errors.append(message)
+        )
+        await asyncio.sleep(2.0)
+        subscribed = channel.subscribed
+        server = sorted(network.live_sockets()[0].channels)
+        await pusher.disconnect()
+        return subscribed, server
+
+    with simulated_network(network):
+        subscribed, server = run_virtual(scenario())
+    assert second_errors == [], f"the new subscription got the old refusal: {second_errors}"
+    assert subscribed, f"not subscribed, yet the server has {server}"
+    assert first_errors == []  # the unsubscribed incarnation hears nothing more

@@ -23,6 +23,11 @@ and the server's ``activity_timeout`` (protocol 7).
 A server restart is one incident: its waits and its error reports are the
 :class:`~.outages.Outage`'s (a 42xx close reconnected at once, then backoff if it
 repeats; each kind of error reported once per outage).
+
+Subscribe answers: a server that leaves every subscribe due unanswered for as long
+as it may leave a ping (activity timeout plus pong timeout) has lost one, and the
+protocol cannot ask again on that connection; the socket is dropped and a new one
+opened at once, which subscribes every channel afresh.
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ from .messages import (
     received_event,
 )
 from .outages import Outage
-from .subscriptions import Subscriptions
+from .subscriptions import Subscriptions, refuses_a_subscription
 from .user import SigninStatus, UserSession, parse_signin_success, parse_watchlist_events
 
 __all__ = ["LATE_TIMER", "MIN_ACTIVITY_TIMEOUT", "Connection", "ConnectionSettings"]
@@ -384,13 +389,35 @@ class Connection:
             else:
                 heartbeat = self._last_activity + self.activity_timeout
             retry = self.subscriptions.next_retry()
-            return heartbeat if retry is None else min(heartbeat, retry)
+            deadline = heartbeat if retry is None else min(heartbeat, retry)
+            answers = self.subscriptions.answer_deadline(self._answer_timeout)
+            return deadline if answers is None else min(deadline, answers)
         return self._deadline
+
+    @property
+    def _answer_timeout(self) -> float:
+        """How long the server may leave every subscribe due unanswered: as long as
+        it may leave a ping unanswered after a silence (activity timeout, then pong
+        timeout), after which a connection is taken as broken."""
+        return self.activity_timeout + self.settings.pong_timeout
 
     def handle_timer(self, now: float) -> None:
         """Act on whatever deadline has passed by ``now`` (early calls do nothing)."""
         state = self.state
         if state is ConnectionState.CONNECTED:
+            subscriptions = self.subscriptions
+            if subscriptions.unanswered:
+                since = subscriptions.unanswered_since
+                if since is None:
+                    subscriptions.unanswered_since = now
+                elif now >= since + self._answer_timeout:
+                    self._drop_socket(
+                        f"no answer to {subscriptions.unanswered} subscription(s) within "
+                        f"{self._answer_timeout:g} s: the server lost them",
+                        CloseAction.RECONNECT_NOW,
+                        now,
+                    )
+                    return
             self.subscriptions.start_more()
             self.subscriptions.retry_due(now)
             if self._ping_sent_at is not None:
@@ -606,6 +633,13 @@ class Connection:
     def _receive_system(
         self, frame: dict[str, Any], event: str, channel: str | None, now: float
     ) -> PusherEvent | None:
+        event_out = self._handle_system(frame, event, channel, now)
+        self.subscriptions.note_unanswered(now)
+        return event_out
+
+    def _handle_system(
+        self, frame: dict[str, Any], event: str, channel: str | None, now: float
+    ) -> PusherEvent | None:
         if self.state is ConnectionState.CONNECTING:
             if event == "pusher:connection_established":
                 self._established(frame.get("data"))
@@ -677,7 +711,9 @@ class Connection:
         if code is not None and 4000 <= code <= 4299:
             # Close codes: the server closes the socket with this code next.
             self._announced_close = (code, message)
-        if self.user.status is SigninStatus.SENT:
+        if self.subscriptions.refused_by_error(message, code):
+            return
+        if self.user.status is SigninStatus.SENT and not refuses_a_subscription(message):
             # The answer to pusher:signin. Not signing in again on the next
             # connection keeps a server that refuses (Reverb: 4200) from looping.
             self.user.status = SigninStatus.FAILED
@@ -686,8 +722,10 @@ class Connection:
                 SigninFailed(SigninError(f"the server refused the sign-in: {message}", code))
             )
             return
-        if self.subscriptions.refused_by_error(message, code):
-            return
+        if code == 4009:
+            # Laravel Reverb refuses a subscribe this way, naming no channel: an
+            # answer all the same, not a lost subscribe.
+            self.subscriptions.answer_came()
         if code is not None and 4000 <= code <= 4299:
             self._report_once_per_outage(PusherError(message, code))
         else:

@@ -46,7 +46,7 @@ from .presence import (
     with_string_ids,
 )
 
-__all__ = ["MAX_HELD_EVENTS", "STARTS_PER_TURN", "Subscriptions"]
+__all__ = ["MAX_HELD_EVENTS", "STARTS_PER_TURN", "Subscriptions", "refuses_a_subscription"]
 
 STARTS_PER_TURN: Final = 200
 """Channels subscribed at once when a connection comes up; the next ones wait for
@@ -63,6 +63,12 @@ _REFUSAL: Final = re.compile(
     r"|Existing subscription to channel (?P<existing>\S+)"
 )
 """How the hosted service words a refused subscribe in a ``pusher:error``."""
+
+
+def refuses_a_subscription(message: str) -> bool:
+    """Whether a ``pusher:error`` message is the hosted service's refusal of a
+    subscribe (which names the channel in the message, not in a field)."""
+    return _REFUSAL.search(message) is not None
 
 
 def _subscribe_message(data: dict[str, Any]) -> SendMessage:
@@ -132,6 +138,12 @@ class Subscriptions:
         so the next answers for that name are theirs, not the current record's."""
         self._decryptor: Decryptor | None = None
         """Decrypts the encrypted channels' events; made for the first of them."""
+        self.unanswered = 0
+        """Subscribes of channels sent on this connection that no answer has come for
+        yet (those of unsubscribed incarnations too): the server answers each one."""
+        self.unanswered_since: float | None = None
+        """Since when no answer came while some were due; ``None`` when none are, or
+        until the connection notes the time (its next system frame or timer)."""
 
     def connection_established(self, socket_id: str) -> None:
         """A connection is up: subscribe every registered channel on it, the first
@@ -249,7 +261,7 @@ class Subscriptions:
                 return
             record.shared_secret = secret
         record.status = ChannelStatus.SUBSCRIBING
-        self._outputs.append(_subscribe_message(data))
+        self._send_subscribe(_subscribe_message(data))
 
     def authorization_failed(
         self,
@@ -324,7 +336,42 @@ class Subscriptions:
             self._outputs.append(AuthorizeChannel(record.name, self.socket_id, record.incarnation))
         else:
             record.status = ChannelStatus.SUBSCRIBING
-            self._outputs.append(_subscribe_message({"channel": record.name}))
+            self._send_subscribe(_subscribe_message({"channel": record.name}))
+
+    def _send_subscribe(self, message: SendMessage) -> None:
+        self.unanswered += 1
+        self._outputs.append(message)
+
+    def _answer_due(self, channel_name: str) -> bool:
+        """Whether a subscribe of ``channel_name`` waits for its answer (the user
+        channel's is not counted, nor is an answer for a channel nobody asked)."""
+        if channel_name in self._stale_subscribe_answers:
+            return True
+        record = self.registry.get(channel_name)
+        return record is not None and record.status is ChannelStatus.SUBSCRIBING
+
+    def answer_came(self) -> None:
+        """A subscribe answer arrived (a success or a refusal, in any form)."""
+        if self.unanswered:
+            self.unanswered -= 1
+            self.unanswered_since = None
+
+    def note_unanswered(self, now: float) -> None:
+        """Note ``now`` as when the wait for answers began, if one began unnoted (a
+        subscribe is sent by calls that are not told the time)."""
+        if self.unanswered and self.unanswered_since is None:
+            self.unanswered_since = now
+
+    def answer_deadline(self, timeout: float) -> float | None:
+        """When the server will have been silent on every subscribe due for
+        ``timeout`` seconds: then one was lost (soketi loses one when its adapter
+        fails the join), and the protocol has no way to ask again on this
+        connection (answers carry no request id, and the counting of stale answers
+        would be thrown off). ``None`` while none is due, or the wait is not noted."""
+        since = self.unanswered_since
+        if since is None or not self.unanswered:
+            return None
+        return since + timeout
 
     def _awaiting_authorization(
         self, channel_name: str, socket_id: str, incarnation: int | None
@@ -399,6 +446,8 @@ class Subscriptions:
     def _forget_stale_answers(self) -> None:
         """A new or no connection: nothing more is due from the previous one."""
         self._stale_subscribe_answers = _NO_STALE_ANSWERS
+        self.unanswered = 0
+        self.unanswered_since = None
 
     def _fail_authorization(self, record: ChannelRecord, message: str) -> None:
         self._fail(record, AuthorizationError(message, record.name))
@@ -408,11 +457,17 @@ class Subscriptions:
         field, as Pusher's hosted service does ("Invalid signature: Expected HMAC
         SHA256 hex digest of <socket>:<channel>...", "Existing subscription to channel
         <channel>"): fail that channel if it waits for its answer. Return whether one
-        did (the error is then reported as that channel's)."""
+        did (the error is then reported as that channel's), or whether the refusal
+        answers the subscribe of an incarnation unsubscribed since (it is then
+        dropped, as a stale ``pusher:subscription_error`` is)."""
         found = _REFUSAL.search(message)
         if found is None:
             return False
         name = found.group("signed") or found.group("existing")
+        if self._answer_due(name):
+            self.answer_came()
+        if _count_down(self._stale_subscribe_answers, name):
+            return True  # the answer to an incarnation unsubscribed since: nobody's
         record = self.registry.get(name)
         if record is None or record.status is not ChannelStatus.SUBSCRIBING:
             return False
@@ -434,6 +489,8 @@ class Subscriptions:
 
         Returns a user-visible event for the ones that are not the protocol's own.
         """
+        if event in _SUBSCRIBE_ANSWERS and self.unanswered and self._answer_due(channel):
+            self.answer_came()
         if event in _SUBSCRIBE_ANSWERS and _count_down(self._stale_subscribe_answers, channel):
             return None  # the answer to an incarnation unsubscribed since
         record = self.registry.get(channel)
