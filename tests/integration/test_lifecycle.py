@@ -18,6 +18,7 @@ import sys
 import time
 import warnings
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from devtools.auth_server import AuthServer
@@ -557,6 +558,7 @@ def test_a_client_outliving_its_event_loop_leaves_no_socket_open(
         assert open_sockets() == [second]
         await client.disconnect()
 
+    gc.collect()  # what earlier tests left for the collector is not this test's
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         first = asyncio.run(connect())
@@ -567,7 +569,12 @@ def test_a_client_outliving_its_event_loop_leaves_no_socket_open(
         assert client.connection_state is ConnectionState.DISCONNECTED
         asyncio.run(use_again())
         gc.collect()
-    unclosed = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    ours = (f", {pusher_server.port})>", f", {urlsplit(auth_for_pusher_server.url).port})>")
+    unclosed = [
+        message
+        for message in (str(w.message) for w in caught if issubclass(w.category, ResourceWarning))
+        if "raddr" not in message or message.endswith(ours)
+    ]
     assert unclosed == []
 
 
