@@ -45,6 +45,8 @@ def _summary(results: list[SimulationResult]) -> str:
     for name, group in sorted(by_invariant.items()):
         seeds = ", ".join(str(result.seed) for result in group[:8])
         lines.append(f"  {name}: {len(group)} seeds (e.g. {seeds})")
+    lines.append("")
+    lines.extend(result.report().splitlines()[0] for result in failed[1:20])
     return "\n".join(lines)
 
 
@@ -88,6 +90,7 @@ def test_same_seed_same_run() -> None:
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(3600)  # the default 120 s would fire inside a seed, as a loop error
 def test_soak(pytestconfig: pytest.Config) -> None:
     """At least 500,000 steps in all, over longer runs."""
     seeds = _option(pytestconfig, "--sim-seeds", SOAK_SEEDS)
