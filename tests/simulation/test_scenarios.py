@@ -45,8 +45,11 @@ def calm_network() -> SimNetwork:
     return SimNetwork(random.Random(1), CALM)
 
 
-def client() -> PusherChannelsClient:
-    return PusherChannelsClient(api_key=APP_KEY, host="sim.invalid", ws_port=6001, use_tls=False)
+def client(**options: Any) -> PusherChannelsClient:
+    """A client of the simulated server, with ``options`` (callbacks, timeouts...)."""
+    return PusherChannelsClient(
+        api_key=APP_KEY, host="sim.invalid", ws_port=6001, use_tls=False, **options
+    )
 
 
 def test_a_connect_waiting_on_a_disconnection_gives_up_when_disconnect_is_called_again() -> None:
@@ -193,11 +196,7 @@ def test_a_channel_is_subscribed_within_35_s_of_the_end_of_a_100_s_auth_outage(
                 raise outage
             return {"auth": sign(f"{socket_id}:{channel_name}")}
 
-        pusher = PusherChannelsClient(
-            api_key=APP_KEY,
-            host="sim.invalid",
-            ws_port=6001,
-            use_tls=False,
+        pusher = client(
             on_authorizer=authorize,
             on_connection_state_change=lambda current, _: states.append(current),
         )
@@ -233,11 +232,7 @@ def test_an_authorizer_raising_permission_error_is_refused_not_retried() -> None
             calls.append(channel_name)
             raise PermissionError("not for you")
 
-        pusher = PusherChannelsClient(
-            api_key=APP_KEY,
-            host="sim.invalid",
-            ws_port=6001,
-            use_tls=False,
+        pusher = client(
             on_authorizer=authorize,
         )
         await pusher.connect()
@@ -275,11 +270,7 @@ def test_health_through_an_auth_outage_on_virtual_time() -> None:
                 raise ConnectionError("the auth backend is down")
             return {"auth": sign(f"{socket_id}:{channel_name}")}
 
-        pusher = PusherChannelsClient(
-            api_key=APP_KEY,
-            host="sim.invalid",
-            ws_port=6001,
-            use_tls=False,
+        pusher = client(
             on_authorizer=authorize,
         )
         await pusher.connect()
@@ -342,11 +333,7 @@ def test_a_connect_during_disconnects_grace_is_never_cancelled_by_it() -> None:
         succeeded.append(channel_name)  # during the old grace, and outliving it
 
     async def scenario() -> tuple[ConnectionState, list[tuple[ConnectionState, str]]]:
-        pusher = PusherChannelsClient(
-            api_key=APP_KEY,
-            host="sim.invalid",
-            ws_port=6001,
-            use_tls=False,
+        pusher = client(
             on_event=on_event,
             on_subscription_succeeded=on_subscription_succeeded,
             on_connection_state_change=on_state_change,
@@ -419,11 +406,7 @@ def test_a_subscribe_the_server_never_answers_is_mended_by_a_new_connection() ->
     network = calm_network()
 
     async def scenario() -> tuple[float | None, int]:
-        pusher = PusherChannelsClient(
-            api_key=APP_KEY,
-            host="sim.invalid",
-            ws_port=6001,
-            use_tls=False,
+        pusher = client(
             activity_timeout=30,
             pong_timeout=5,
         )
@@ -466,11 +449,7 @@ def test_a_refusal_in_the_hosted_form_during_a_signin_is_the_channels_not_the_si
         return {"auth": sign(f"{socket_id}::user::{user_data}"), "user_data": user_data}
 
     async def scenario() -> tuple[Any, bool]:
-        pusher = PusherChannelsClient(
-            api_key=APP_KEY,
-            host="sim.invalid",
-            ws_port=6001,
-            use_tls=False,
+        pusher = client(
             on_authorizer=wrong_authorizer,
             on_user_authenticator=user_authenticator,
         )
@@ -511,11 +490,7 @@ def test_an_authorizer_raising_cancelled_error_by_itself_is_a_failure_retried() 
         return {"auth": sign(f"{socket_id}:{channel_name}")}
 
     async def scenario() -> tuple[bool, list[str]]:
-        pusher = PusherChannelsClient(
-            api_key=APP_KEY,
-            host="sim.invalid",
-            ws_port=6001,
-            use_tls=False,
+        pusher = client(
             on_authorizer=authorizer,
             on_subscription_error=lambda message, error: errors.append(message),
         )
@@ -553,11 +528,7 @@ def test_a_refusal_in_the_hosted_form_for_an_unsubscribed_incarnation_is_not_the
         return {"auth": sign(f"{socket_id}:{channel_name}")}
 
     async def scenario() -> tuple[bool, list[str]]:
-        pusher = PusherChannelsClient(
-            api_key=APP_KEY,
-            host="sim.invalid",
-            ws_port=6001,
-            use_tls=False,
+        pusher = client(
             on_authorizer=authorizer,
         )
         await pusher.connect()
