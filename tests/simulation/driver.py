@@ -1,10 +1,14 @@
 """The seeded driver: random public API calls, server faults and virtual time.
 
 One :class:`Simulation` is one seed: it builds a :class:`PusherChannelsClient` with
-randomly misbehaving callbacks and authorizers, then takes ``steps`` random steps
-(a public call, a server-side injection or fault, or time passing), each followed by
-a random advance of virtual time and a check of every invariant
-(:mod:`.invariants`). It ends with ``disconnect()``, a grace period and a last check.
+randomly misbehaving callbacks and authorizers (the ``on_authorizer`` callback or
+the real endpoint authorizer over HTTP, :mod:`.sim_auth`), then takes ``steps``
+random steps (a public call, a server-side injection or fault, an auth backend
+outage, or time passing), each followed by a random advance of virtual time and a
+check of every invariant (:mod:`.invariants`). It ends with a heal (no more faults
+anywhere, the application connected) long enough for every wanted channel to be
+subscribed (the liveness check), then ``disconnect()``, a grace period and a last
+check.
 
 Everything random comes from generators seeded by the seed (the global ``random``
 too, which the protocol core uses for backoff jitter), and time is virtual
