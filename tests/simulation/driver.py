@@ -535,13 +535,17 @@ class Simulation:
         else:
             options["user_auth_endpoint"] = USER_AUTH_ENDPOINT
             options["user_auth_params"] = {"headers": self._app_headers(False)}
+        # One consumer per configuration: after init(), the previous configuration's
+        # callbacks may still be given what its socket received before it closed,
+        # while the new configuration's already hear the server's later events.
+        consumer = f"global{self._generation}"
         recorders: dict[str, Callable[..., None]] = {
             "on_connection_state_change": lambda current, previous: None,
             "on_subscription_succeeded": lambda channel, data: self.obs.success(
-                "global", channel, data
+                consumer, channel, data
             ),
             "on_subscription_error": lambda message, error: None,
-            "on_event": lambda event: self.obs.event("global", event.channel_name, event.data),
+            "on_event": lambda event: self.obs.event(consumer, event.channel_name, event.data),
             "on_member_added": lambda channel, member: None,
             "on_member_removed": lambda channel, member: None,
             "on_error": self._error_recorder(self._generation),
